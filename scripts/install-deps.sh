@@ -1,0 +1,56 @@
+#!/bin/sh
+# Install every Debian package libvirt-vserver needs to build, run and test.
+# Idempotent; safe to run on a fresh Debian 12 machine as root.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+lvver=$(cat "$top/build-aux/libvirt-version")
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: must run as root (apt-get)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# libvirt's private ABI is version-exact: install precisely the libvirt the
+# driver is built for, and the headers of that same version.
+libvirt_pkgs="libvirt0=$lvver libvirt-dev=$lvver libvirt-clients=$lvver
+ libvirt-daemon=$lvver libvirt-daemon-driver-lxc=$lvver
+ libvirt-daemon-driver-qemu=$lvver"
+
+build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
+ libxml2-utils rpcsvc-proto libglib2.0-dev libxml2-dev libgnutls28-dev
+ libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev"
+
+runtime_pkgs="busybox-static iproute2 python3 python3-libvirt virtinst
+ libxml2-utils util-linux procps"
+
+want="$libvirt_pkgs $build_pkgs $runtime_pkgs"
+
+missing=""
+for p in $want; do
+    name=${p%%=*}
+    ver=${p#*=}
+    [ "$ver" = "$p" ] && ver=""
+    have=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null || true)
+    case "$have" in
+        ii*) if [ -z "$ver" ] || [ "${have#ii }" = "$ver" ] ||
+                [ "$(echo "$have" | cut -c4- | tr -d ' ')" = "$ver" ]; then
+                 continue
+             fi ;;
+    esac
+    missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+    echo "install-deps: installing:$missing"
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+else
+    echo "install-deps: all packages present"
+fi
+
+# The build also needs deb-src to fetch libvirt's source; the build step adds
+# it when missing (build-aux/prepare-libvirt.sh), so nothing else to do here.

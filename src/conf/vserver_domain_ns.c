@@ -1,0 +1,313 @@
+/*
+ * vserver_domain_ns.c: the driver's domain XML namespace
+ *
+ * Context settings that libvirt's domain schema has no element for:
+ *
+ *   <domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>
+ *     <vserver:context>
+ *       <vserver:pids max='512'/>
+ *       <vserver:shutdown signal='SIGPWR' timeout='30'/>
+ *     </vserver:context>
+ *
+ * Parsing is strict: any element or attribute in this namespace that is not
+ * known here is an error, wherever it appears in the document.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include <signal.h>
+
+#include "vserver_domain_ns.h"
+
+#include "virerror.h"
+#include "virbuffer.h"
+#include "virstring.h"
+
+#define VIR_FROM_THIS VIR_FROM_DOMAIN
+
+VIR_ENUM_IMPL(vserverShutdownSignal,
+              VSERVER_SHUTDOWN_SIGNAL_LAST,
+              "default",
+              "SIGTERM",
+              "SIGINT",
+              "SIGHUP",
+              "SIGPWR",
+              "SIGUSR1",
+              "SIGUSR2",
+              "SIGRTMIN+3",
+              "SIGRTMIN+4",
+);
+
+
+int
+vserverShutdownSignalToNumber(vserverShutdownSignal sig)
+{
+    switch (sig) {
+    case VSERVER_SHUTDOWN_SIGNAL_DEFAULT:
+    case VSERVER_SHUTDOWN_SIGNAL_TERM:
+        return SIGTERM;
+    case VSERVER_SHUTDOWN_SIGNAL_INT:
+        return SIGINT;
+    case VSERVER_SHUTDOWN_SIGNAL_HUP:
+        return SIGHUP;
+    case VSERVER_SHUTDOWN_SIGNAL_PWR:
+        return SIGPWR;
+    case VSERVER_SHUTDOWN_SIGNAL_USR1:
+        return SIGUSR1;
+    case VSERVER_SHUTDOWN_SIGNAL_USR2:
+        return SIGUSR2;
+    case VSERVER_SHUTDOWN_SIGNAL_RTMIN3:
+        return SIGRTMIN + 3;
+    case VSERVER_SHUTDOWN_SIGNAL_RTMIN4:
+        return SIGRTMIN + 4;
+    case VSERVER_SHUTDOWN_SIGNAL_LAST:
+        break;
+    }
+    return SIGTERM;
+}
+
+
+static void
+vserverDomainDefNamespaceFree(void *nsdata)
+{
+    g_free(nsdata);
+}
+
+
+static bool
+vserverNodeIsOurs(xmlNodePtr node)
+{
+    return node->type == XML_ELEMENT_NODE && node->ns && node->ns->href &&
+        STREQ((const char *)node->ns->href, VSERVER_DOMAIN_NS_HREF);
+}
+
+
+/* Refuse attributes other than @allowed (NULL-terminated) on @node. */
+static int
+vserverCheckAttributes(xmlNodePtr node,
+                       const char *const *allowed)
+{
+    xmlAttrPtr attr;
+
+    for (attr = node->properties; attr; attr = attr->next) {
+        const char *name = (const char *)attr->name;
+
+        if (attr->ns || !g_strv_contains(allowed, name)) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("unsupported attribute '%s' on <%s:%s>"),
+                           name, VSERVER_DOMAIN_NS_PREFIX,
+                           (const char *)node->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+static int
+vserverParsePids(xmlNodePtr node,
+                 vserverDomainNamespaceDef *nsdef)
+{
+    const char *const allowed[] = { "max", NULL };
+
+    if (vserverCheckAttributes(node, allowed) < 0)
+        return -1;
+
+    if (virXMLPropULongLong(node, "max", 10, VIR_XML_PROP_REQUIRED |
+                            VIR_XML_PROP_NONZERO, &nsdef->pidsMax) < 0)
+        return -1;
+    nsdef->hasPidsMax = true;
+    return 0;
+}
+
+
+static int
+vserverParseShutdown(xmlNodePtr node,
+                     vserverDomainNamespaceDef *nsdef)
+{
+    const char *const allowed[] = { "signal", "timeout", NULL };
+    int rc;
+
+    if (vserverCheckAttributes(node, allowed) < 0)
+        return -1;
+
+    if (virXMLPropEnum(node, "signal", vserverShutdownSignalTypeFromString,
+                       VIR_XML_PROP_NONZERO,
+                       (unsigned int *)&nsdef->shutdownSignal) < 0)
+        return -1;
+
+    if ((rc = virXMLPropUInt(node, "timeout", 10, VIR_XML_PROP_NONE,
+                             &nsdef->shutdownTimeout)) < 0)
+        return -1;
+    nsdef->hasShutdownTimeout = rc > 0;
+    return 0;
+}
+
+
+static int
+vserverParseContext(xmlNodePtr ctxnode,
+                    vserverDomainNamespaceDef *nsdef)
+{
+    const char *const none[] = { NULL };
+    xmlNodePtr cur;
+    bool seenPids = false;
+    bool seenShutdown = false;
+
+    if (vserverCheckAttributes(ctxnode, none) < 0)
+        return -1;
+
+    for (cur = ctxnode->children; cur; cur = cur->next) {
+        const char *name = (const char *)cur->name;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+
+        if (!vserverNodeIsOurs(cur)) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("element <%s> inside <%s:context> must be in the namespace %s"),
+                           name, VSERVER_DOMAIN_NS_PREFIX,
+                           VSERVER_DOMAIN_NS_HREF);
+            return -1;
+        }
+
+        if (STREQ(name, "pids") && !seenPids) {
+            seenPids = true;
+            if (vserverParsePids(cur, nsdef) < 0)
+                return -1;
+        } else if (STREQ(name, "shutdown") && !seenShutdown) {
+            seenShutdown = true;
+            if (vserverParseShutdown(cur, nsdef) < 0)
+                return -1;
+        } else if (STREQ(name, "pids") || STREQ(name, "shutdown")) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("element <%s:%s> may appear only once"),
+                           VSERVER_DOMAIN_NS_PREFIX, name);
+            return -1;
+        } else {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("unsupported element <%s:%s> in <%s:context>"),
+                           VSERVER_DOMAIN_NS_PREFIX, name,
+                           VSERVER_DOMAIN_NS_PREFIX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* Walk the whole document: an element of ours is allowed only as
+ * <vserver:context> directly below <domain>, or below that context. */
+static int
+vserverCheckPlacement(xmlNodePtr node,
+                      xmlNodePtr root)
+{
+    xmlNodePtr cur;
+
+    for (cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+
+        if (vserverNodeIsOurs(cur)) {
+            if (cur->parent == root) {
+                if (STRNEQ((const char *)cur->name, "context")) {
+                    virReportError(VIR_ERR_XML_ERROR,
+                                   _("unsupported element <%s:%s>: only <%s:context> is known in namespace %s"),
+                                   VSERVER_DOMAIN_NS_PREFIX,
+                                   (const char *)cur->name,
+                                   VSERVER_DOMAIN_NS_PREFIX,
+                                   VSERVER_DOMAIN_NS_HREF);
+                    return -1;
+                }
+                continue;
+            }
+            if (!vserverNodeIsOurs(cur->parent)) {
+                virReportError(VIR_ERR_XML_ERROR,
+                               _("element <%s:%s> is misplaced: it belongs in <%s:context> directly below <domain>"),
+                               VSERVER_DOMAIN_NS_PREFIX,
+                               (const char *)cur->name,
+                               VSERVER_DOMAIN_NS_PREFIX);
+                return -1;
+            }
+            continue;
+        }
+
+        if (vserverCheckPlacement(cur, root) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+static int
+vserverDomainDefNamespaceParse(xmlXPathContextPtr ctxt,
+                               void **data)
+{
+    g_autofree vserverDomainNamespaceDef *nsdef = NULL;
+    xmlNodePtr root = xmlDocGetRootElement(ctxt->doc);
+    xmlNodePtr cur;
+    xmlNodePtr ctxnode = NULL;
+
+    if (vserverCheckPlacement(root, root) < 0)
+        return -1;
+
+    for (cur = root->children; cur; cur = cur->next) {
+        if (!vserverNodeIsOurs(cur))
+            continue;
+        if (ctxnode) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("element <%s:context> may appear only once"),
+                           VSERVER_DOMAIN_NS_PREFIX);
+            return -1;
+        }
+        ctxnode = cur;
+    }
+
+    if (!ctxnode)
+        return 0;
+
+    nsdef = g_new0(vserverDomainNamespaceDef, 1);
+    if (vserverParseContext(ctxnode, nsdef) < 0)
+        return -1;
+
+    *data = g_steal_pointer(&nsdef);
+    return 0;
+}
+
+
+static int
+vserverDomainDefNamespaceFormat(virBuffer *buf,
+                                void *nsdata)
+{
+    vserverDomainNamespaceDef *nsdef = nsdata;
+    g_auto(virBuffer) childBuf = VIR_BUFFER_INIT_CHILD(buf);
+
+    if (nsdef->hasPidsMax)
+        virBufferAsprintf(&childBuf, "<%s:pids max='%llu'/>\n",
+                          VSERVER_DOMAIN_NS_PREFIX, nsdef->pidsMax);
+
+    if (nsdef->shutdownSignal || nsdef->hasShutdownTimeout) {
+        virBufferAsprintf(&childBuf, "<%s:shutdown", VSERVER_DOMAIN_NS_PREFIX);
+        if (nsdef->shutdownSignal)
+            virBufferAsprintf(&childBuf, " signal='%s'",
+                              vserverShutdownSignalTypeToString(nsdef->shutdownSignal));
+        if (nsdef->hasShutdownTimeout)
+            virBufferAsprintf(&childBuf, " timeout='%u'",
+                              nsdef->shutdownTimeout);
+        virBufferAddLit(&childBuf, "/>\n");
+    }
+
+    virXMLFormatElementEmpty(buf, VSERVER_DOMAIN_NS_PREFIX ":context",
+                             NULL, &childBuf);
+    return 0;
+}
+
+
+virXMLNamespace vserverDomainXMLNamespace = {
+    .parse = vserverDomainDefNamespaceParse,
+    .free = vserverDomainDefNamespaceFree,
+    .format = vserverDomainDefNamespaceFormat,
+    .prefix = VSERVER_DOMAIN_NS_PREFIX,
+    .uri = VSERVER_DOMAIN_NS_HREF,
+};

@@ -1,0 +1,45 @@
+/*
+ * vserver_domain_ns.h: the driver's domain XML namespace
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "internal.h"
+#include "virxml.h"
+#include "virenum.h"
+
+#define VSERVER_DOMAIN_NS_HREF "http://libvirt-vserver.org/schemas/domain/vserver/1.0"
+#define VSERVER_DOMAIN_NS_PREFIX "vserver"
+
+typedef enum {
+    VSERVER_SHUTDOWN_SIGNAL_DEFAULT = 0,
+    VSERVER_SHUTDOWN_SIGNAL_TERM,
+    VSERVER_SHUTDOWN_SIGNAL_INT,
+    VSERVER_SHUTDOWN_SIGNAL_HUP,
+    VSERVER_SHUTDOWN_SIGNAL_PWR,
+    VSERVER_SHUTDOWN_SIGNAL_USR1,
+    VSERVER_SHUTDOWN_SIGNAL_USR2,
+    VSERVER_SHUTDOWN_SIGNAL_RTMIN3,
+    VSERVER_SHUTDOWN_SIGNAL_RTMIN4,
+
+    VSERVER_SHUTDOWN_SIGNAL_LAST
+} vserverShutdownSignal;
+
+VIR_ENUM_DECL(vserverShutdownSignal);
+
+typedef struct _vserverDomainNamespaceDef vserverDomainNamespaceDef;
+struct _vserverDomainNamespaceDef {
+    bool hasPidsMax;
+    unsigned long long pidsMax;       /* <vserver:pids max=''/> */
+
+    vserverShutdownSignal shutdownSignal;
+    bool hasShutdownTimeout;
+    unsigned int shutdownTimeout;     /* seconds */
+};
+
+int
+vserverShutdownSignalToNumber(vserverShutdownSignal sig);
+
+extern virXMLNamespace vserverDomainXMLNamespace;

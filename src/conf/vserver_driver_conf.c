@@ -1,0 +1,141 @@
+/*
+ * vserver_driver_conf.c: driver configuration (paths, vserver.conf keys)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include "vserver-config.h"
+#include "vserver_driver_conf.h"
+
+#include "virconf.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virlog.h"
+
+#define VIR_FROM_THIS VIR_FROM_NONE
+
+VIR_LOG_INIT("vserver.conf");
+
+static virClass *virVServerDriverConfigClass;
+
+static void
+virVServerDriverConfigDispose(void *obj)
+{
+    virVServerDriverConfig *cfg = obj;
+
+    g_free(cfg->root);
+    g_free(cfg->configFile);
+    g_free(cfg->configDir);
+    g_free(cfg->autostartDir);
+    g_free(cfg->stateDir);
+    g_free(cfg->runDir);
+    g_free(cfg->logDir);
+    g_free(cfg->hookDir);
+}
+
+static int
+virVServerDriverConfigOnceInit(void)
+{
+    if (!VIR_CLASS_NEW(virVServerDriverConfig, virClassForObject()))
+        return -1;
+    return 0;
+}
+
+VIR_ONCE_GLOBAL_INIT(virVServerDriverConfig);
+
+
+virVServerDriverConfig *
+virVServerDriverConfigNew(const char *root)
+{
+    virVServerDriverConfig *cfg;
+
+    if (virVServerDriverConfigInitialize() < 0)
+        return NULL;
+
+    if (!(cfg = virObjectNew(virVServerDriverConfigClass)))
+        return NULL;
+
+    if (root && *root && !g_path_is_absolute(root)) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("%s must be an absolute path, not '%s'"),
+                       VSERVER_ROOT_ENV, root);
+        virObjectUnref(cfg);
+        return NULL;
+    }
+    cfg->root = g_strdup(root ? root : "");
+
+    cfg->configFile = g_strdup_printf("%s%s/libvirt/vserver.conf",
+                                      cfg->root, VSERVER_SYSCONFDIR);
+    cfg->configDir = g_strdup_printf("%s%s/libvirt/vserver",
+                                     cfg->root, VSERVER_SYSCONFDIR);
+    cfg->autostartDir = g_strdup_printf("%s/autostart", cfg->configDir);
+    cfg->hookDir = g_strdup_printf("%s%s/libvirt/hooks",
+                                   cfg->root, VSERVER_SYSCONFDIR);
+    cfg->stateDir = g_strdup_printf("%s%s/lib/libvirt/vserver",
+                                    cfg->root, VSERVER_LOCALSTATEDIR);
+    cfg->logDir = g_strdup_printf("%s%s/log/libvirt/vserver",
+                                  cfg->root, VSERVER_LOCALSTATEDIR);
+    cfg->runDir = g_strdup_printf("%s%s/libvirt/vserver",
+                                  cfg->root, VSERVER_RUNSTATEDIR);
+
+    cfg->validateXML = false;
+    cfg->maxDomains = 0;
+
+    return cfg;
+}
+
+
+static const char *virVServerConfigKeys[] = {
+    "validate_xml",
+    "max_domains",
+    NULL
+};
+
+
+static int
+virVServerDriverConfigCheckKey(const char *name,
+                               virConfValue *value G_GNUC_UNUSED,
+                               void *opaque)
+{
+    const char *filename = opaque;
+
+    if (!g_strv_contains(virVServerConfigKeys, name)) {
+        virReportError(VIR_ERR_CONF_SYNTAX,
+                       _("unknown key '%s' in %s"), name, filename);
+        return -1;
+    }
+    return 0;
+}
+
+
+/*
+ * Read @filename (libvirt's virConf syntax) into @cfg.  A missing file
+ * leaves the defaults.  An unknown key or a value of the wrong type is an
+ * error naming the key, so a typo never silently falls back to a default.
+ */
+int
+virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
+                               const char *filename)
+{
+    g_autoptr(virConf) conf = NULL;
+
+    if (!virFileExists(filename))
+        return 0;
+
+    if (!(conf = virConfReadFile(filename, 0)))
+        return -1;
+
+    if (virConfWalk(conf, virVServerDriverConfigCheckKey,
+                    (void *)filename) < 0)
+        return -1;
+
+    if (virConfGetValueBool(conf, "validate_xml", &cfg->validateXML) < 0)
+        return -1;
+
+    if (virConfGetValueUInt(conf, "max_domains", &cfg->maxDomains) < 0)
+        return -1;
+
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * vserver_driver_conf.h: driver configuration (paths, vserver.conf keys)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "internal.h"
+#include "virobject.h"
+
+/* Environment variable that moves every path of the driver below one
+ * directory, for private instances (tests, benchmarks, development). */
+#define VSERVER_ROOT_ENV "VIRTVSERVERD_ROOT"
+
+typedef struct _virVServerDriverConfig virVServerDriverConfig;
+struct _virVServerDriverConfig {
+    virObject parent;
+
+    char *root;             /* "" for the system instance */
+    char *configFile;       /* <root>/etc/libvirt/vserver.conf */
+    char *configDir;        /* persistent domain XML */
+    char *autostartDir;
+    char *stateDir;         /* /var/lib/libvirt/vserver */
+    char *runDir;           /* /run/libvirt/vserver: live status */
+    char *logDir;
+    char *hookDir;          /* <root>/etc/libvirt/hooks */
+
+    /* keys of vserver.conf */
+    bool validateXML;       /* validate_xml */
+    unsigned int maxDomains;   /* max_domains, 0 = no limit */
+};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virVServerDriverConfig, virObjectUnref);
+
+virVServerDriverConfig *
+virVServerDriverConfigNew(const char *root);
+
+int
+virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
+                               const char *filename);

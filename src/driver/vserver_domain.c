@@ -1,0 +1,143 @@
+/*
+ * vserver_domain.c: domain definition rules of the driver
+ *
+ * The driver accepts only Linux containers: <domain type='lxc'> with
+ * <os><type>exe</type>, on the host architecture.  The post-parse callback
+ * enforces that, so a rejected definition never reaches the domain list or
+ * the disk.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include "vserver-config.h"
+#include "vserver_domain.h"
+#include "vserver_driver.h"
+#include "vserver_domain_ns.h"
+
+#include "virerror.h"
+#include "virfile.h"
+#include "virlog.h"
+#include "virxml.h"
+
+#define VIR_FROM_THIS VIR_FROM_DOMAIN
+
+VIR_LOG_INIT("vserver.domain");
+
+
+static int
+vserverDomainDefPostParse(virDomainDef *def,
+                          unsigned int parseFlags G_GNUC_UNUSED,
+                          void *opaque,
+                          void *parseOpaque G_GNUC_UNUSED)
+{
+    vserverDriver *driver = opaque;
+    g_autoptr(virCaps) caps = NULL;
+
+    /* virCapabilitiesDomainSupported() lets type='none' through */
+    if (def->virtType != VIR_DOMAIN_VIRT_LXC) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("domain type '%s' is not supported by the vserver driver: use <domain type='lxc'>"),
+                       virDomainVirtTypeToString(def->virtType));
+        return -1;
+    }
+
+    if (def->os.type != VIR_DOMAIN_OSTYPE_EXE) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("os type '%s' is not supported by the vserver driver: use <os><type>exe</type></os>"),
+                       virDomainOSTypeToString(def->os.type));
+        return -1;
+    }
+
+    if (!(caps = vserverDriverGetCapabilities(driver, false)))
+        return -1;
+
+    if (!virCapabilitiesDomainSupported(caps, def->os.type, def->os.arch,
+                                        def->virtType))
+        return -1;
+
+    /* what runs as PID 1 when nothing says otherwise, as for libvirt's
+     * other container drivers */
+    if (!def->os.init)
+        def->os.init = g_strdup("/sbin/init");
+
+    return 0;
+}
+
+
+static int
+vserverDomainDeviceDefPostParse(virDomainDeviceDef *dev,
+                                const virDomainDef *def G_GNUC_UNUSED,
+                                unsigned int parseFlags G_GNUC_UNUSED,
+                                void *opaque G_GNUC_UNUSED,
+                                void *parseOpaque G_GNUC_UNUSED)
+{
+    /* a container console is the context's own pty, not a serial port */
+    if (dev->type == VIR_DOMAIN_DEVICE_CHR &&
+        dev->data.chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CONSOLE &&
+        dev->data.chr->targetType == VIR_DOMAIN_CHR_CONSOLE_TARGET_TYPE_NONE)
+        dev->data.chr->targetType = VIR_DOMAIN_CHR_CONSOLE_TARGET_TYPE_LXC;
+
+    return 0;
+}
+
+
+virDomainXMLOption *
+vserverDomainXMLConfInit(void *driver)
+{
+    virDomainDefParserConfig config = {
+        .domainPostParseCallback = vserverDomainDefPostParse,
+        .devicesPostParseCallback = vserverDomainDeviceDefPostParse,
+        .priv = driver,
+        .features = VIR_DOMAIN_DEF_FEATURE_NO_BOOT_ORDER,
+        .macPrefix = { 0x52, 0x54, 0x00 },
+        .netPrefix = "vsvnet",
+    };
+
+    return virDomainXMLOptionNew(&config, NULL, &vserverDomainXMLNamespace,
+                                 NULL, NULL, NULL);
+}
+
+
+/*
+ * Where this project's schemas are: $VSERVER_SCHEMA_DIR (private
+ * instances and tests run from the build tree), then the installed copy,
+ * then the source tree this build came from.
+ */
+char *
+vserverSchemaPath(const char *name)
+{
+    const char *envdir = g_getenv("VSERVER_SCHEMA_DIR");
+    g_autofree char *path = NULL;
+
+    if (envdir && *envdir)
+        return g_build_filename(envdir, name, NULL);
+
+    path = g_build_filename(VSERVER_SCHEMADIR, name, NULL);
+    if (virFileExists(path))
+        return g_steal_pointer(&path);
+
+    return g_build_filename(VSERVER_SRC_SCHEMADIR, name, NULL);
+}
+
+
+/*
+ * Validate @xml against libvirt's domain schema extended with this
+ * driver's namespace (xml/schemas/vserver-domain.rng).  libvirt's own
+ * VIR_DOMAIN_DEF_PARSE_VALIDATE_SCHEMA cannot be used: its domain.rng
+ * knows nothing of <vserver:context>.
+ */
+int
+vserverDomainValidateSchema(const char *xml)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *schema = vserverSchemaPath(VSERVER_DOMAIN_SCHEMA);
+
+    if (!(doc = virXMLParseHelper(VIR_FROM_THIS, NULL, xml,
+                                  _("(domain_definition)"), "domain",
+                                  NULL, NULL, false)))
+        return -1;
+
+    return virXMLValidateAgainstSchema(schema, doc);
+}

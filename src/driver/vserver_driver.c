@@ -1,0 +1,1439 @@
+/*
+ * vserver_driver.c: libvirt hypervisor driver for VServer-style contexts
+ *
+ * Dispatch of the connect, node and domain APIs; registration of the
+ * connect and state drivers.  Context lifecycle lives in its own files.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include <unistd.h>
+
+#include "vserver-config.h"
+#include "vserver_driver.h"
+#include "vserver_capabilities.h"
+#include "vserver_domain.h"
+#include "vserver_storage_driver.h"
+
+#include "datatypes.h"
+#include "driver.h"
+#include "domain_event.h"
+#include "viraccessapicheck.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virhostcpu.h"
+#include "virhostmem.h"
+#include "virlog.h"
+#include "virstring.h"
+#include "virsysinfo.h"
+#include "virutil.h"
+#include "viruuid.h"
+
+#define VIR_FROM_THIS VIR_FROM_NONE
+
+VIR_LOG_INIT("vserver.driver");
+
+int vserverRegister(void);
+
+static vserverDriver *vserver_driver;
+static virSysinfoDef *vserver_sysinfo;
+
+
+static void
+vserverDriverLock(vserverDriver *driver)
+{
+    virMutexLock(&driver->lock);
+}
+
+
+static void
+vserverDriverUnlock(vserverDriver *driver)
+{
+    virMutexUnlock(&driver->lock);
+}
+
+
+virVServerDriverConfig *
+vserverDriverGetConfig(vserverDriver *driver)
+{
+    virVServerDriverConfig *cfg;
+
+    vserverDriverLock(driver);
+    cfg = virObjectRef(driver->config);
+    vserverDriverUnlock(driver);
+    return cfg;
+}
+
+
+/* Returns a new reference; @refresh probes the host again (outside the
+ * driver lock) and replaces the cached copy. */
+virCaps *
+vserverDriverGetCapabilities(vserverDriver *driver,
+                             bool refresh)
+{
+    virCaps *caps = NULL;
+
+    if (!refresh) {
+        vserverDriverLock(driver);
+        if (driver->caps)
+            caps = virObjectRef(driver->caps);
+        vserverDriverUnlock(driver);
+        if (caps)
+            return caps;
+    }
+
+    if (!(caps = vserverCapabilitiesNew()))
+        return NULL;
+
+    vserverDriverLock(driver);
+    virObjectUnref(driver->caps);
+    driver->caps = virObjectRef(caps);
+    vserverDriverUnlock(driver);
+    return caps;
+}
+
+
+static virDomainObj *
+vserverDomObjFromDomain(virDomainPtr domain)
+{
+    vserverDriver *driver = domain->conn->privateData;
+    virDomainObj *vm;
+    char uuidstr[VIR_UUID_STRING_BUFLEN];
+
+    if (!(vm = virDomainObjListFindByUUID(driver->domains, domain->uuid))) {
+        virUUIDFormat(domain->uuid, uuidstr);
+        virReportError(VIR_ERR_NO_DOMAIN,
+                       _("no domain with matching uuid '%s' (%s)"),
+                       uuidstr, domain->name);
+        return NULL;
+    }
+    return vm;
+}
+
+
+/* ---------------------------------------------------------------------
+ * State driver
+ */
+
+static int
+vserverStateCleanup(void)
+{
+    vserverDriver *driver = vserver_driver;
+
+    if (!driver)
+        return -1;
+
+    virObjectUnref(driver->domains);
+    virObjectUnref(driver->domainEventState);
+    virObjectUnref(driver->xmlopt);
+    virObjectUnref(driver->caps);
+    virObjectUnref(driver->config);
+    virMutexDestroy(&driver->lock);
+    g_clear_pointer(&vserver_sysinfo, virSysinfoDefFree);
+    g_clear_pointer(&vserver_driver, g_free);
+    return 0;
+}
+
+
+static int
+vserverMakeDirs(virVServerDriverConfig *cfg)
+{
+    const char *dirs[] = {
+        cfg->configDir, cfg->autostartDir, cfg->stateDir,
+        cfg->runDir, cfg->logDir,
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(dirs); i++) {
+        if (g_mkdir_with_parents(dirs[i], 0700) < 0) {
+            virReportSystemError(errno, _("cannot create directory '%s'"),
+                                 dirs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+static virDrvStateInitResult
+vserverStateInitialize(bool privileged,
+                       const char *root,
+                       bool monolithic G_GNUC_UNUSED,
+                       virStateInhibitCallback callback G_GNUC_UNUSED,
+                       void *opaque G_GNUC_UNUSED)
+{
+    vserverDriver *driver;
+    virVServerDriverConfig *cfg;
+
+    if (root) {
+        virReportError(VIR_ERR_INVALID_ARG, "%s",
+                       _("the vserver driver does not support embedded mode"));
+        return VIR_DRV_STATE_INIT_ERROR;
+    }
+
+    /* Contexts need namespaces, cgroups and mounts: root only. */
+    if (!privileged) {
+        VIR_INFO("Not running privileged, disabling the vserver driver");
+        return VIR_DRV_STATE_INIT_SKIPPED;
+    }
+
+    driver = g_new0(vserverDriver, 1);
+    if (virMutexInit(&driver->lock) < 0) {
+        g_free(driver);
+        return VIR_DRV_STATE_INIT_ERROR;
+    }
+    vserver_driver = driver;
+    driver->privileged = privileged;
+
+    if (!(driver->config = virVServerDriverConfigNew(g_getenv(VSERVER_ROOT_ENV))))
+        goto error;
+    cfg = driver->config;
+
+    if (virVServerDriverConfigLoadFile(cfg, cfg->configFile) < 0)
+        goto error;
+
+    if (vserverMakeDirs(cfg) < 0)
+        goto error;
+
+    if (!(driver->caps = vserverCapabilitiesNew()))
+        goto error;
+
+    if (!(driver->xmlopt = vserverDomainXMLConfInit(driver)))
+        goto error;
+
+    if (!(driver->domains = virDomainObjListNew()))
+        goto error;
+
+    if (!(driver->domainEventState = virObjectEventStateNew()))
+        goto error;
+
+    /* sysinfo is informative: a host without DMI still runs contexts */
+    if (!(vserver_sysinfo = virSysinfoRead()))
+        virResetLastError();
+
+    if (virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
+                                       cfg->autostartDir, false,
+                                       driver->xmlopt, NULL, NULL) < 0)
+        goto error;
+
+    return VIR_DRV_STATE_INIT_COMPLETE;
+
+ error:
+    vserverStateCleanup();
+    return VIR_DRV_STATE_INIT_ERROR;
+}
+
+
+static int
+vserverStateReload(void)
+{
+    vserverDriver *driver = vserver_driver;
+    g_autoptr(virVServerDriverConfig) cfg = NULL;
+
+    if (!driver)
+        return 0;
+
+    cfg = vserverDriverGetConfig(driver);
+    return virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
+                                          cfg->autostartDir, false,
+                                          driver->xmlopt, NULL, NULL);
+}
+
+
+static virStateDriver vserverStateDriver = {
+    .name = VSERVER_DRIVER_NAME,
+    .stateInitialize = vserverStateInitialize,
+    .stateCleanup = vserverStateCleanup,
+    .stateReload = vserverStateReload,
+};
+
+
+/* ---------------------------------------------------------------------
+ * Connection
+ */
+
+static virDrvOpenStatus
+vserverConnectOpen(virConnectPtr conn,
+                   virConnectAuthPtr auth G_GNUC_UNUSED,
+                   virConf *conf G_GNUC_UNUSED,
+                   unsigned int flags)
+{
+    virCheckFlags(VIR_CONNECT_RO, VIR_DRV_OPEN_ERROR);
+
+    if (!conn->uri->path || STRNEQ(conn->uri->path, "/system")) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("unexpected vserver URI path '%s', try vserver:///system"),
+                       NULLSTR(conn->uri->path));
+        return VIR_DRV_OPEN_ERROR;
+    }
+
+    if (!vserver_driver) {
+        virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                       _("vserver state driver is not active (the daemon must run as root)"));
+        return VIR_DRV_OPEN_ERROR;
+    }
+
+    if (virConnectOpenEnsureACL(conn) < 0)
+        return VIR_DRV_OPEN_ERROR;
+
+    conn->privateData = vserver_driver;
+    return VIR_DRV_OPEN_SUCCESS;
+}
+
+
+static int
+vserverConnectClose(virConnectPtr conn)
+{
+    conn->privateData = NULL;
+    return 0;
+}
+
+
+static int
+vserverConnectURIProbe(char **uri)
+{
+    if (!vserver_driver)
+        return 0;
+
+    *uri = g_strdup(VSERVER_URI_SCHEME ":///system");
+    return 1;
+}
+
+
+static int
+vserverConnectSupportsFeature(virConnectPtr conn,
+                              int feature)
+{
+    int supported;
+
+    if (virConnectSupportsFeatureEnsureACL(conn) < 0)
+        return -1;
+
+    if (virDriverFeatureIsGlobal(feature, &supported))
+        return supported;
+
+    switch ((virDrvFeature) feature) {
+    case VIR_DRV_FEATURE_REMOTE:
+    case VIR_DRV_FEATURE_PROGRAM_KEEPALIVE:
+    case VIR_DRV_FEATURE_REMOTE_CLOSE_CALLBACK:
+    case VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK:
+    case VIR_DRV_FEATURE_TYPED_PARAM_STRING:
+    case VIR_DRV_FEATURE_NETWORK_UPDATE_HAS_CORRECT_ORDER:
+    case VIR_DRV_FEATURE_FD_PASSING:
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("global feature %d should have already been handled"),
+                       feature);
+        return -1;
+    case VIR_DRV_FEATURE_MIGRATION_V1:
+    case VIR_DRV_FEATURE_MIGRATION_V2:
+    case VIR_DRV_FEATURE_MIGRATION_V3:
+    case VIR_DRV_FEATURE_MIGRATION_P2P:
+    case VIR_DRV_FEATURE_MIGRATION_DIRECT:
+    case VIR_DRV_FEATURE_MIGRATION_OFFLINE:
+    case VIR_DRV_FEATURE_MIGRATION_PARAMS:
+    case VIR_DRV_FEATURE_MIGRATE_CHANGE_PROTECTION:
+    case VIR_DRV_FEATURE_XML_MIGRATABLE:
+        break;
+    }
+    return 0;
+}
+
+
+static const char *
+vserverConnectGetType(virConnectPtr conn)
+{
+    if (virConnectGetTypeEnsureACL(conn) < 0)
+        return NULL;
+
+    return VSERVER_DRIVER_NAME;
+}
+
+
+static int
+vserverConnectGetVersion(virConnectPtr conn,
+                         unsigned long *version)
+{
+    if (virConnectGetVersionEnsureACL(conn) < 0)
+        return -1;
+
+    if (virStringParseVersion(version, VSERVER_VERSION, false) < 0) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("cannot parse version '%s'"), VSERVER_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+
+static char *
+vserverConnectGetHostname(virConnectPtr conn)
+{
+    if (virConnectGetHostnameEnsureACL(conn) < 0)
+        return NULL;
+
+    return virGetHostname();
+}
+
+
+static char *
+vserverConnectGetSysinfo(virConnectPtr conn,
+                         unsigned int flags)
+{
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+
+    virCheckFlags(0, NULL);
+
+    if (virConnectGetSysinfoEnsureACL(conn) < 0)
+        return NULL;
+
+    if (!vserver_sysinfo) {
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("host SMBIOS information is not available"));
+        return NULL;
+    }
+
+    if (virSysinfoFormat(&buf, vserver_sysinfo) < 0)
+        return NULL;
+    return virBufferContentAndReset(&buf);
+}
+
+
+static int
+vserverConnectGetMaxVcpus(virConnectPtr conn,
+                          const char *type G_GNUC_UNUSED)
+{
+    if (virConnectGetMaxVcpusEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostCPUGetCount();
+}
+
+
+static int
+vserverConnectIsEncrypted(virConnectPtr conn G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+vserverConnectIsSecure(virConnectPtr conn G_GNUC_UNUSED)
+{
+    /* Only reachable over a local UNIX socket */
+    return 1;
+}
+
+
+static int
+vserverConnectIsAlive(virConnectPtr conn G_GNUC_UNUSED)
+{
+    return 1;
+}
+
+
+static char *
+vserverConnectGetCapabilities(virConnectPtr conn)
+{
+    vserverDriver *driver = conn->privateData;
+    g_autoptr(virCaps) caps = NULL;
+
+    if (virConnectGetCapabilitiesEnsureACL(conn) < 0)
+        return NULL;
+
+    if (!(caps = vserverDriverGetCapabilities(driver, true)))
+        return NULL;
+
+    return virCapabilitiesFormatXML(caps);
+}
+
+
+static char *
+vserverConnectGetDomainCapabilities(virConnectPtr conn,
+                                    const char *emulatorbin,
+                                    const char *arch_str,
+                                    const char *machine,
+                                    const char *virttype_str,
+                                    unsigned int flags)
+{
+    vserverDriver *driver = conn->privateData;
+    g_autoptr(virCaps) caps = NULL;
+    g_autoptr(virDomainCaps) domcaps = NULL;
+    virArch arch = VIR_ARCH_NONE;
+    int virttype = VIR_DOMAIN_VIRT_NONE;
+
+    virCheckFlags(0, NULL);
+
+    if (virConnectGetDomainCapabilitiesEnsureACL(conn) < 0)
+        return NULL;
+
+    if (emulatorbin) {
+        virReportError(VIR_ERR_INVALID_ARG, "%s",
+                       _("contexts have no emulator binary"));
+        return NULL;
+    }
+    if (machine) {
+        virReportError(VIR_ERR_INVALID_ARG, "%s",
+                       _("contexts have no machine type"));
+        return NULL;
+    }
+    if (arch_str && !(arch = virArchFromString(arch_str))) {
+        virReportError(VIR_ERR_INVALID_ARG,
+                       _("unknown architecture: %s"), arch_str);
+        return NULL;
+    }
+    if (virttype_str &&
+        (virttype = virDomainVirtTypeFromString(virttype_str)) < 0) {
+        virReportError(VIR_ERR_INVALID_ARG,
+                       _("unknown virttype: %s"), virttype_str);
+        return NULL;
+    }
+
+    if (!(caps = vserverDriverGetCapabilities(driver, false)))
+        return NULL;
+
+    if (!(domcaps = vserverDomainCapsNew(caps, arch, virttype)))
+        return NULL;
+
+    return virDomainCapsFormat(domcaps);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Node
+ */
+
+static int
+vserverNodeGetInfo(virConnectPtr conn,
+                   virNodeInfoPtr nodeinfo)
+{
+    if (virNodeGetInfoEnsureACL(conn) < 0)
+        return -1;
+
+    return virCapabilitiesGetNodeInfo(nodeinfo);
+}
+
+
+static int
+vserverNodeGetCPUStats(virConnectPtr conn,
+                       int cpuNum,
+                       virNodeCPUStatsPtr params,
+                       int *nparams,
+                       unsigned int flags)
+{
+    if (virNodeGetCPUStatsEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostCPUGetStats(cpuNum, params, nparams, flags);
+}
+
+
+static int
+vserverNodeGetMemoryStats(virConnectPtr conn,
+                          int cellNum,
+                          virNodeMemoryStatsPtr params,
+                          int *nparams,
+                          unsigned int flags)
+{
+    if (virNodeGetMemoryStatsEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostMemGetStats(cellNum, params, nparams, flags);
+}
+
+
+static int
+vserverNodeGetCellsFreeMemory(virConnectPtr conn,
+                              unsigned long long *freeMems,
+                              int startCell,
+                              int maxCells)
+{
+    if (virNodeGetCellsFreeMemoryEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostMemGetCellsFree(freeMems, startCell, maxCells);
+}
+
+
+static unsigned long long
+vserverNodeGetFreeMemory(virConnectPtr conn)
+{
+    unsigned long long freeMem;
+
+    if (virNodeGetFreeMemoryEnsureACL(conn) < 0)
+        return 0;
+
+    if (virHostMemGetInfo(NULL, &freeMem) < 0)
+        return 0;
+
+    return freeMem;
+}
+
+
+static int
+vserverNodeGetMemoryParameters(virConnectPtr conn,
+                               virTypedParameterPtr params,
+                               int *nparams,
+                               unsigned int flags)
+{
+    if (virNodeGetMemoryParametersEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostMemGetParameters(params, nparams, flags);
+}
+
+
+static int
+vserverNodeGetCPUMap(virConnectPtr conn,
+                     unsigned char **cpumap,
+                     unsigned int *online,
+                     unsigned int flags)
+{
+    if (virNodeGetCPUMapEnsureACL(conn) < 0)
+        return -1;
+
+    return virHostCPUGetMap(cpumap, online, flags);
+}
+
+
+static int
+vserverNodeGetSecurityModel(virConnectPtr conn,
+                            virSecurityModelPtr secmodel)
+{
+    if (virNodeGetSecurityModelEnsureACL(conn) < 0)
+        return -1;
+
+    /* no LSM confinement of contexts: an empty model, as libvirt reports
+     * for a driver whose security driver is 'none' */
+    memset(secmodel, 0, sizeof(*secmodel));
+    return 0;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Domain listing and lookup
+ */
+
+static int
+vserverConnectListDomains(virConnectPtr conn,
+                          int *ids,
+                          int nids)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectListDomainsEnsureACL(conn) < 0)
+        return -1;
+
+    return virDomainObjListGetActiveIDs(driver->domains, ids, nids,
+                                        virConnectListDomainsCheckACL, conn);
+}
+
+
+static int
+vserverConnectNumOfDomains(virConnectPtr conn)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectNumOfDomainsEnsureACL(conn) < 0)
+        return -1;
+
+    return virDomainObjListNumOfDomains(driver->domains, true,
+                                        virConnectNumOfDomainsCheckACL, conn);
+}
+
+
+static int
+vserverConnectListDefinedDomains(virConnectPtr conn,
+                                 char **const names,
+                                 int nnames)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectListDefinedDomainsEnsureACL(conn) < 0)
+        return -1;
+
+    return virDomainObjListGetInactiveNames(driver->domains, names, nnames,
+                                            virConnectListDefinedDomainsCheckACL,
+                                            conn);
+}
+
+
+static int
+vserverConnectNumOfDefinedDomains(virConnectPtr conn)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectNumOfDefinedDomainsEnsureACL(conn) < 0)
+        return -1;
+
+    return virDomainObjListNumOfDomains(driver->domains, false,
+                                        virConnectNumOfDefinedDomainsCheckACL,
+                                        conn);
+}
+
+
+static int
+vserverConnectListAllDomains(virConnectPtr conn,
+                             virDomainPtr **domains,
+                             unsigned int flags)
+{
+    vserverDriver *driver = conn->privateData;
+
+    virCheckFlags(VIR_CONNECT_LIST_DOMAINS_FILTERS_ALL, -1);
+
+    if (virConnectListAllDomainsEnsureACL(conn) < 0)
+        return -1;
+
+    return virDomainObjListExport(driver->domains, conn, domains,
+                                  virConnectListAllDomainsCheckACL, flags);
+}
+
+
+static virDomainPtr
+vserverDomainLookupByID(virConnectPtr conn,
+                        int id)
+{
+    vserverDriver *driver = conn->privateData;
+    virDomainObj *vm;
+    virDomainPtr dom = NULL;
+
+    if (!(vm = virDomainObjListFindByID(driver->domains, id))) {
+        virReportError(VIR_ERR_NO_DOMAIN,
+                       _("no domain with matching id %d"), id);
+        return NULL;
+    }
+
+    if (virDomainLookupByIDEnsureACL(conn, vm->def) < 0)
+        goto cleanup;
+
+    dom = virGetDomain(conn, vm->def->name, vm->def->uuid, vm->def->id);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return dom;
+}
+
+
+static virDomainPtr
+vserverDomainLookupByUUID(virConnectPtr conn,
+                          const unsigned char *uuid)
+{
+    vserverDriver *driver = conn->privateData;
+    virDomainObj *vm;
+    virDomainPtr dom = NULL;
+    char uuidstr[VIR_UUID_STRING_BUFLEN];
+
+    if (!(vm = virDomainObjListFindByUUID(driver->domains, uuid))) {
+        virUUIDFormat(uuid, uuidstr);
+        virReportError(VIR_ERR_NO_DOMAIN,
+                       _("no domain with matching uuid '%s'"), uuidstr);
+        return NULL;
+    }
+
+    if (virDomainLookupByUUIDEnsureACL(conn, vm->def) < 0)
+        goto cleanup;
+
+    dom = virGetDomain(conn, vm->def->name, vm->def->uuid, vm->def->id);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return dom;
+}
+
+
+static virDomainPtr
+vserverDomainLookupByName(virConnectPtr conn,
+                          const char *name)
+{
+    vserverDriver *driver = conn->privateData;
+    virDomainObj *vm;
+    virDomainPtr dom = NULL;
+
+    if (!(vm = virDomainObjListFindByName(driver->domains, name))) {
+        virReportError(VIR_ERR_NO_DOMAIN,
+                       _("no domain with matching name '%s'"), name);
+        return NULL;
+    }
+
+    if (virDomainLookupByNameEnsureACL(conn, vm->def) < 0)
+        goto cleanup;
+
+    dom = virGetDomain(conn, vm->def->name, vm->def->uuid, vm->def->id);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return dom;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Domain definition
+ */
+
+/* Undo virDomainObjListAdd() of a definition that could not be saved:
+ * the domain list goes back to what it was before the call. */
+static void
+vserverDomainDefineRollback(vserverDriver *driver,
+                            virDomainObj *vm,
+                            virDomainDef **oldDef,
+                            bool wasPersistent)
+{
+    if (virDomainObjIsActive(vm)) {
+        g_clear_pointer(&vm->newDef, virDomainDefFree);
+        vm->newDef = g_steal_pointer(oldDef);
+        vm->persistent = wasPersistent;
+    } else if (*oldDef) {
+        virDomainDefFree(vm->def);
+        vm->def = g_steal_pointer(oldDef);
+    } else {
+        virDomainObjListRemove(driver->domains, vm);
+    }
+}
+
+
+static int
+vserverDomainCheckLimit(vserverDriver *driver,
+                        virVServerDriverConfig *cfg,
+                        virDomainDef *def)
+{
+    virDomainObj *existing;
+    int count;
+
+    if (!cfg->maxDomains)
+        return 0;
+
+    if ((existing = virDomainObjListFindByUUID(driver->domains, def->uuid))) {
+        virDomainObjEndAPI(&existing);
+        return 0;
+    }
+
+    count = virDomainObjListNumOfDomains(driver->domains, true, NULL, NULL) +
+        virDomainObjListNumOfDomains(driver->domains, false, NULL, NULL);
+    if (count >= (int)cfg->maxDomains) {
+        virReportError(VIR_ERR_OPERATION_DENIED,
+                       _("cannot define domain '%s': max_domains (%u) reached"),
+                       def->name, cfg->maxDomains);
+        return -1;
+    }
+    return 0;
+}
+
+
+static virDomainPtr
+vserverDomainDefineXMLFlags(virConnectPtr conn,
+                            const char *xml,
+                            unsigned int flags)
+{
+    vserverDriver *driver = conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autoptr(virDomainDef) def = NULL;
+    g_autoptr(virDomainDef) oldDef = NULL;
+    virDomainObj *vm = NULL;
+    virDomainPtr dom = NULL;
+    virObjectEvent *event = NULL;
+    bool wasPersistent = false;
+
+    virCheckFlags(VIR_DOMAIN_DEFINE_VALIDATE, NULL);
+
+    if ((flags & VIR_DOMAIN_DEFINE_VALIDATE || cfg->validateXML) &&
+        vserverDomainValidateSchema(xml) < 0)
+        return NULL;
+
+    if (!(def = virDomainDefParseString(xml, driver->xmlopt, NULL,
+                                        VIR_DOMAIN_DEF_PARSE_INACTIVE)))
+        return NULL;
+
+    if (virDomainDefineXMLFlagsEnsureACL(conn, def) < 0)
+        return NULL;
+
+    if (vserverDomainCheckLimit(driver, cfg, def) < 0)
+        return NULL;
+
+    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
+                                   0, &oldDef)))
+        return NULL;
+
+    wasPersistent = vm->persistent;
+    vm->persistent = 1;
+
+    if (virDomainDefSave(vm->newDef ? vm->newDef : vm->def,
+                         driver->xmlopt, cfg->configDir) < 0) {
+        vserverDomainDefineRollback(driver, vm, &oldDef, wasPersistent);
+        goto cleanup;
+    }
+
+    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_DEFINED,
+                                              !oldDef && !wasPersistent ?
+                                              VIR_DOMAIN_EVENT_DEFINED_ADDED :
+                                              VIR_DOMAIN_EVENT_DEFINED_UPDATED);
+
+    VIR_INFO("Defined domain '%s'", vm->def->name);
+    dom = virGetDomain(conn, vm->def->name, vm->def->uuid, vm->def->id);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return dom;
+}
+
+
+static virDomainPtr
+vserverDomainDefineXML(virConnectPtr conn,
+                       const char *xml)
+{
+    return vserverDomainDefineXMLFlags(conn, xml, 0);
+}
+
+
+static int
+vserverDomainUndefineFlags(virDomainPtr dom,
+                           unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    virDomainObj *vm;
+    virObjectEvent *event = NULL;
+    int ret = -1;
+
+    /* contexts have no managed save image yet; asking to remove one that
+     * does not exist is not an error */
+    virCheckFlags(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainUndefineFlagsEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    if (!vm->persistent) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("cannot undefine transient domain"));
+        goto cleanup;
+    }
+
+    if (virDomainDeleteConfig(cfg->configDir, cfg->autostartDir, vm) < 0)
+        goto cleanup;
+
+    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_UNDEFINED,
+                                              VIR_DOMAIN_EVENT_UNDEFINED_REMOVED);
+
+    VIR_INFO("Undefined domain '%s'", vm->def->name);
+    vm->autostart = 0;
+    if (virDomainObjIsActive(vm))
+        vm->persistent = 0;
+    else
+        virDomainObjListRemove(driver->domains, vm);
+
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return ret;
+}
+
+
+static int
+vserverDomainUndefine(virDomainPtr dom)
+{
+    return vserverDomainUndefineFlags(dom, 0);
+}
+
+
+static char *
+vserverDomainGetXMLDesc(virDomainPtr dom,
+                        unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    virDomainObj *vm;
+    char *ret = NULL;
+
+    virCheckFlags(VIR_DOMAIN_XML_COMMON_FLAGS, NULL);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return NULL;
+
+    if (virDomainGetXMLDescEnsureACL(dom->conn, vm->def, flags) < 0)
+        goto cleanup;
+
+    ret = virDomainDefFormat((flags & VIR_DOMAIN_XML_INACTIVE) && vm->newDef ?
+                             vm->newDef : vm->def,
+                             driver->xmlopt,
+                             virDomainDefFormatConvertXMLFlags(flags));
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainGetInfo(virDomainPtr dom,
+                     virDomainInfoPtr info)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainGetInfoEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    info->state = virDomainObjGetState(vm, NULL);
+    info->maxMem = virDomainDefGetMemoryTotal(vm->def);
+    info->memory = vm->def->mem.cur_balloon;
+    info->nrVirtCpu = virDomainDefGetVcpus(vm->def);
+    info->cpuTime = 0;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainGetState(virDomainPtr dom,
+                      int *state,
+                      int *reason,
+                      unsigned int flags)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainGetStateEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    *state = virDomainObjGetState(vm, reason);
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static char *
+vserverDomainGetOSType(virDomainPtr dom)
+{
+    virDomainObj *vm;
+    char *ret = NULL;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return NULL;
+
+    if (virDomainGetOSTypeEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = g_strdup(virDomainOSTypeToString(vm->def->os.type));
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static unsigned long long
+vserverDomainGetMaxMemory(virDomainPtr dom)
+{
+    virDomainObj *vm;
+    unsigned long long ret = 0;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return 0;
+
+    if (virDomainGetMaxMemoryEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = virDomainDefGetMemoryTotal(vm->def);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainIsActive(virDomainPtr dom)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainIsActiveEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = virDomainObjIsActive(vm);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainIsPersistent(virDomainPtr dom)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainIsPersistentEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = vm->persistent;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainIsUpdated(virDomainPtr dom)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainIsUpdatedEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = vm->updated;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainGetAutostart(virDomainPtr dom,
+                          int *autostart)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainGetAutostartEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    *autostart = vm->autostart;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainSetAutostart(virDomainPtr dom,
+                          int autostart)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *configFile = NULL;
+    g_autofree char *autostartLink = NULL;
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainSetAutostartEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    if (!vm->persistent) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("cannot set autostart for transient domain"));
+        goto cleanup;
+    }
+
+    autostart = (autostart != 0);
+    if (vm->autostart == autostart) {
+        ret = 0;
+        goto cleanup;
+    }
+
+    configFile = virDomainConfigFile(cfg->configDir, vm->def->name);
+    autostartLink = virDomainConfigFile(cfg->autostartDir, vm->def->name);
+
+    if (autostart) {
+        if (g_mkdir_with_parents(cfg->autostartDir, 0700) < 0) {
+            virReportSystemError(errno,
+                                 _("cannot create autostart directory %s"),
+                                 cfg->autostartDir);
+            goto cleanup;
+        }
+        if (symlink(configFile, autostartLink) < 0) {
+            virReportSystemError(errno,
+                                 _("failed to create symlink '%s' to '%s'"),
+                                 autostartLink, configFile);
+            goto cleanup;
+        }
+    } else if (unlink(autostartLink) < 0 && errno != ENOENT) {
+        virReportSystemError(errno,
+                             _("failed to delete symlink '%s'"),
+                             autostartLink);
+        goto cleanup;
+    }
+
+    vm->autostart = autostart;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainSetMetadata(virDomainPtr dom,
+                         int type,
+                         const char *metadata,
+                         const char *key,
+                         const char *uri,
+                         unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    virDomainObj *vm;
+    virObjectEvent *event = NULL;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainSetMetadataEnsureACL(dom->conn, vm->def, flags) < 0)
+        goto cleanup;
+
+    ret = virDomainObjSetMetadata(vm, type, metadata, key, uri,
+                                  driver->xmlopt, cfg->runDir,
+                                  cfg->configDir, flags);
+    if (ret == 0)
+        event = virDomainEventMetadataChangeNewFromObj(vm, type, uri);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return ret;
+}
+
+
+static char *
+vserverDomainGetMetadata(virDomainPtr dom,
+                         int type,
+                         const char *uri,
+                         unsigned int flags)
+{
+    virDomainObj *vm;
+    char *ret = NULL;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return NULL;
+
+    if (virDomainGetMetadataEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    ret = virDomainObjGetMetadata(vm, type, uri, flags);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainHasManagedSaveImage(virDomainPtr dom,
+                                 unsigned int flags)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainHasManagedSaveImageEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    /* no save images exist: checkpoint/restore is not implemented */
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Events
+ */
+
+static int
+vserverConnectDomainEventRegister(virConnectPtr conn,
+                                  virConnectDomainEventCallback callback,
+                                  void *opaque,
+                                  virFreeCallback freecb)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectDomainEventRegisterEnsureACL(conn) < 0)
+        return -1;
+
+    if (virDomainEventStateRegister(conn, driver->domainEventState,
+                                    callback, opaque, freecb) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+vserverConnectDomainEventDeregister(virConnectPtr conn,
+                                    virConnectDomainEventCallback callback)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectDomainEventDeregisterEnsureACL(conn) < 0)
+        return -1;
+
+    if (virDomainEventStateDeregister(conn, driver->domainEventState,
+                                      callback) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+vserverConnectDomainEventRegisterAny(virConnectPtr conn,
+                                     virDomainPtr dom,
+                                     int eventID,
+                                     virConnectDomainEventGenericCallback callback,
+                                     void *opaque,
+                                     virFreeCallback freecb)
+{
+    vserverDriver *driver = conn->privateData;
+    int ret;
+
+    if (virConnectDomainEventRegisterAnyEnsureACL(conn) < 0)
+        return -1;
+
+    if (virDomainEventStateRegisterID(conn, driver->domainEventState, dom,
+                                      eventID, callback, opaque, freecb,
+                                      &ret) < 0)
+        return -1;
+    return ret;
+}
+
+
+static int
+vserverConnectDomainEventDeregisterAny(virConnectPtr conn,
+                                       int callbackID)
+{
+    vserverDriver *driver = conn->privateData;
+
+    if (virConnectDomainEventDeregisterAnyEnsureACL(conn) < 0)
+        return -1;
+
+    if (virObjectEventStateDeregisterID(conn, driver->domainEventState,
+                                        callbackID, true) < 0)
+        return -1;
+    return 0;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Registration
+ */
+
+static virHypervisorDriver vserverHypervisorDriver = {
+    .name = VSERVER_DRIVER_NAME,
+    .connectURIProbe = vserverConnectURIProbe,
+    .connectOpen = vserverConnectOpen,
+    .connectClose = vserverConnectClose,
+    .connectSupportsFeature = vserverConnectSupportsFeature,
+    .connectGetType = vserverConnectGetType,
+    .connectGetVersion = vserverConnectGetVersion,
+    .connectGetHostname = vserverConnectGetHostname,
+    .connectGetSysinfo = vserverConnectGetSysinfo,
+    .connectGetMaxVcpus = vserverConnectGetMaxVcpus,
+    .connectGetCapabilities = vserverConnectGetCapabilities,
+    .connectGetDomainCapabilities = vserverConnectGetDomainCapabilities,
+    .connectIsEncrypted = vserverConnectIsEncrypted,
+    .connectIsSecure = vserverConnectIsSecure,
+    .connectIsAlive = vserverConnectIsAlive,
+    .connectListDomains = vserverConnectListDomains,
+    .connectNumOfDomains = vserverConnectNumOfDomains,
+    .connectListDefinedDomains = vserverConnectListDefinedDomains,
+    .connectNumOfDefinedDomains = vserverConnectNumOfDefinedDomains,
+    .connectListAllDomains = vserverConnectListAllDomains,
+    .connectDomainEventRegister = vserverConnectDomainEventRegister,
+    .connectDomainEventDeregister = vserverConnectDomainEventDeregister,
+    .connectDomainEventRegisterAny = vserverConnectDomainEventRegisterAny,
+    .connectDomainEventDeregisterAny = vserverConnectDomainEventDeregisterAny,
+    .nodeGetInfo = vserverNodeGetInfo,
+    .nodeGetCPUStats = vserverNodeGetCPUStats,
+    .nodeGetMemoryStats = vserverNodeGetMemoryStats,
+    .nodeGetCellsFreeMemory = vserverNodeGetCellsFreeMemory,
+    .nodeGetFreeMemory = vserverNodeGetFreeMemory,
+    .nodeGetMemoryParameters = vserverNodeGetMemoryParameters,
+    .nodeGetCPUMap = vserverNodeGetCPUMap,
+    .nodeGetSecurityModel = vserverNodeGetSecurityModel,
+    .domainLookupByID = vserverDomainLookupByID,
+    .domainLookupByUUID = vserverDomainLookupByUUID,
+    .domainLookupByName = vserverDomainLookupByName,
+    .domainDefineXML = vserverDomainDefineXML,
+    .domainDefineXMLFlags = vserverDomainDefineXMLFlags,
+    .domainUndefine = vserverDomainUndefine,
+    .domainUndefineFlags = vserverDomainUndefineFlags,
+    .domainGetXMLDesc = vserverDomainGetXMLDesc,
+    .domainGetInfo = vserverDomainGetInfo,
+    .domainGetState = vserverDomainGetState,
+    .domainGetOSType = vserverDomainGetOSType,
+    .domainGetMaxMemory = vserverDomainGetMaxMemory,
+    .domainIsActive = vserverDomainIsActive,
+    .domainIsPersistent = vserverDomainIsPersistent,
+    .domainIsUpdated = vserverDomainIsUpdated,
+    .domainGetAutostart = vserverDomainGetAutostart,
+    .domainSetAutostart = vserverDomainSetAutostart,
+    .domainSetMetadata = vserverDomainSetMetadata,
+    .domainGetMetadata = vserverDomainGetMetadata,
+    .domainHasManagedSaveImage = vserverDomainHasManagedSaveImage,
+};
+
+static virConnectDriver vserverConnectDriver = {
+    .localOnly = true,
+    .uriSchemes = (const char *[]){ VSERVER_URI_SCHEME, NULL },
+    .hypervisorDriver = &vserverHypervisorDriver,
+    .storageDriver = &vserverStorageDriver,
+};
+
+
+int
+vserverRegister(void)
+{
+    if (virRegisterConnectDriver(&vserverConnectDriver, true) < 0)
+        return -1;
+    if (virRegisterStateDriver(&vserverStateDriver) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * vserver_driver.h: the driver object shared by the driver's files
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "internal.h"
+#include "capabilities.h"
+#include "domain_conf.h"
+#include "virdomainobjlist.h"
+#include "object_event.h"
+#include "virthread.h"
+
+#include "vserver_driver_conf.h"
+
+#define VSERVER_DRIVER_NAME "VServer"
+#define VSERVER_URI_SCHEME "vserver"
+
+typedef struct _vserverDriver vserverDriver;
+struct _vserverDriver {
+    virMutex lock;
+
+    /* Immutable after initialization */
+    bool privileged;
+    virDomainXMLOption *xmlopt;
+
+    /* Require lock to get a reference on the object, lockless access
+     * thereafter */
+    virVServerDriverConfig *config;
+    virCaps *caps;
+
+    /* Self-locking objects */
+    virDomainObjList *domains;
+    virObjectEventState *domainEventState;
+};
+
+virVServerDriverConfig *
+vserverDriverGetConfig(vserverDriver *driver);
+
+virCaps *
+vserverDriverGetCapabilities(vserverDriver *driver,
+                             bool refresh);
