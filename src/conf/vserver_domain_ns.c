@@ -106,13 +106,33 @@ vserverCheckAttributes(xmlNodePtr node,
 }
 
 
+/* <vserver:pids> and <vserver:shutdown> carry attributes only. */
+static int
+vserverCheckNoChildren(xmlNodePtr node)
+{
+    xmlNodePtr cur;
+
+    for (cur = node->children; cur; cur = cur->next) {
+        if (cur->type == XML_ELEMENT_NODE) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("unsupported element <%s> inside <%s:%s>"),
+                           (const char *)cur->name, VSERVER_DOMAIN_NS_PREFIX,
+                           (const char *)node->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 static int
 vserverParsePids(xmlNodePtr node,
                  vserverDomainNamespaceDef *nsdef)
 {
     const char *const allowed[] = { "max", NULL };
 
-    if (vserverCheckAttributes(node, allowed) < 0)
+    if (vserverCheckAttributes(node, allowed) < 0 ||
+        vserverCheckNoChildren(node) < 0)
         return -1;
 
     if (virXMLPropULongLong(node, "max", 10, VIR_XML_PROP_REQUIRED |
@@ -130,7 +150,8 @@ vserverParseShutdown(xmlNodePtr node,
     const char *const allowed[] = { "signal", "timeout", NULL };
     int rc;
 
-    if (vserverCheckAttributes(node, allowed) < 0)
+    if (vserverCheckAttributes(node, allowed) < 0 ||
+        vserverCheckNoChildren(node) < 0)
         return -1;
 
     if (virXMLPropEnum(node, "signal", vserverShutdownSignalTypeFromString,
@@ -198,7 +219,9 @@ vserverParseContext(xmlNodePtr ctxnode,
 
 
 /* Walk the whole document: an element of ours is allowed only as
- * <vserver:context> directly below <domain>, or below that context. */
+ * <vserver:context> directly below <domain>, or below that context.
+ * <metadata> is left alone: it holds any application's namespaces, ours
+ * included, and libvirt keeps it verbatim. */
 static int
 vserverCheckPlacement(xmlNodePtr node,
                       xmlNodePtr root)
@@ -232,6 +255,10 @@ vserverCheckPlacement(xmlNodePtr node,
             }
             continue;
         }
+
+        if (cur->parent == root && !cur->ns &&
+            STREQ((const char *)cur->name, "metadata"))
+            continue;
 
         if (vserverCheckPlacement(cur, root) < 0)
             return -1;

@@ -90,6 +90,7 @@ vserverDomainCapsNew(virCaps *caps,
 
     /* Root and extra mounts are host directories bound into the context. */
     domcaps->filesystem.supported = VIR_TRISTATE_BOOL_YES;
+    domcaps->filesystem.driverType.report = true;
     VIR_DOMAIN_CAPS_ENUM_SET(domcaps->filesystem.driverType,
                              VIR_DOMAIN_FS_DRIVER_TYPE_PATH);
 

@@ -1,0 +1,103 @@
+/*
+ * configtest.c: vserver.conf parsing and driver paths
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include "vserver-config.h"
+#include "vserver_driver_conf.h"
+
+#include "virerror.h"
+
+#include "tap.h"
+
+typedef struct {
+    const char *file;
+    bool ok;
+    bool validateXML;
+    unsigned int maxDomains;
+    const char *error;
+} configCase;
+
+static const configCase cases[] = {
+    { "empty.conf", true, false, 0, NULL },
+    { "full.conf", true, true, 1000, NULL },
+    { "missing-file.conf", true, false, 0, NULL },
+    { "unknown-key.conf", false, false, 0, "unknown key 'max_domian'" },
+    { "bad-type.conf", false, false, 0, "max_domains" },
+    { "negative.conf", false, false, 0, "max_domains" },
+    { "syntax.conf", false, false, 0, "expecting" },
+};
+
+
+static void
+testPaths(void)
+{
+    g_autoptr(virVServerDriverConfig) sys = virVServerDriverConfigNew(NULL);
+    g_autoptr(virVServerDriverConfig) priv = virVServerDriverConfigNew("/tmp/inst");
+    g_autoptr(virVServerDriverConfig) rel = NULL;
+
+    tapResult(sys && STREQ(sys->configFile, VSERVER_SYSCONFDIR "/libvirt/vserver.conf") &&
+              STREQ(sys->configDir, VSERVER_SYSCONFDIR "/libvirt/vserver") &&
+              STREQ(sys->runDir, VSERVER_RUNSTATEDIR "/libvirt/vserver"),
+              "system instance uses the system paths");
+
+    tapResult(priv &&
+              STREQ(priv->configFile, "/tmp/inst" VSERVER_SYSCONFDIR "/libvirt/vserver.conf") &&
+              STREQ(priv->configDir, "/tmp/inst" VSERVER_SYSCONFDIR "/libvirt/vserver") &&
+              STREQ(priv->autostartDir, "/tmp/inst" VSERVER_SYSCONFDIR "/libvirt/vserver/autostart") &&
+              STREQ(priv->stateDir, "/tmp/inst" VSERVER_LOCALSTATEDIR "/lib/libvirt/vserver") &&
+              STREQ(priv->runDir, "/tmp/inst" VSERVER_RUNSTATEDIR "/libvirt/vserver") &&
+              STREQ(priv->logDir, "/tmp/inst" VSERVER_LOCALSTATEDIR "/log/libvirt/vserver") &&
+              STREQ(priv->hookDir, "/tmp/inst" VSERVER_SYSCONFDIR "/libvirt/hooks"),
+              "private root moves every driver path below it");
+
+    rel = virVServerDriverConfigNew("relative/dir");
+    tapResult(!rel && strstr(virGetLastErrorMessage(), "must be an absolute path"),
+              "relative private root is refused");
+    virResetLastError();
+}
+
+
+int
+main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DATADIR\n", argv[0]);
+        return 2;
+    }
+    if (virErrorInitialize() < 0)
+        return 2;
+
+    testPaths();
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const configCase *c = &cases[i];
+        g_autoptr(virVServerDriverConfig) cfg = virVServerDriverConfigNew(NULL);
+        g_autofree char *path = g_strdup_printf("%s/%s", argv[1], c->file);
+        int rc = virVServerDriverConfigLoadFile(cfg, path);
+
+        if (c->ok) {
+            if (rc < 0)
+                tapDiag("error: %s", virGetLastErrorMessage());
+            tapResult(rc == 0 && cfg->validateXML == c->validateXML &&
+                      cfg->maxDomains == c->maxDomains,
+                      "%s: loads with validate_xml=%d max_domains=%u",
+                      c->file, c->validateXML, c->maxDomains);
+        } else {
+            const char *msg = rc < 0 ? virGetLastErrorMessage() : "";
+
+            if (rc == 0 || !strstr(msg, c->error))
+                tapDiag("rc=%d error: %s", rc, msg);
+            tapResult(rc < 0 && strstr(msg, c->error),
+                      "%s: refused with an error naming '%s'", c->file, c->error);
+        }
+        virResetLastError();
+    }
+
+    return tapDone();
+}
