@@ -44,10 +44,16 @@ fi
 mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt
 LIBVIRT_DRIVER_DIR=$builddir/src VSERVER_SCHEMA_DIR=$top/xml/schemas \
     "$builddir/src/daemon/virtvserverd" -d -p "$pidfile"
+ready=0
 for _ in $(seq 1 100); do
-    virsh -q -c vserver:///system uri >/dev/null 2>&1 && break
+    if virsh -q -c vserver:///system uri >/dev/null 2>&1; then ready=1; break; fi
     sleep 0.1
 done
+if [ "$ready" != 1 ]; then
+    echo "virtvserverd did not start; see /var/log/libvirt/virtvserverd.log:" >&2
+    tail -n 20 /var/log/libvirt/virtvserverd.log >&2 || true
+    exit 1
+fi
 
 # a busybox root for the demo context
 rootfs=/var/lib/libvirt/vserver/demo-rootfs

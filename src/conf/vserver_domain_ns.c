@@ -17,8 +17,6 @@
 
 #include <config.h>
 
-#include <signal.h>
-
 #include "vserver_domain_ns.h"
 
 #include "virerror.h"
@@ -39,34 +37,6 @@ VIR_ENUM_IMPL(vserverShutdownSignal,
               "SIGRTMIN+3",
               "SIGRTMIN+4",
 );
-
-
-int
-vserverShutdownSignalToNumber(vserverShutdownSignal sig)
-{
-    switch (sig) {
-    case VSERVER_SHUTDOWN_SIGNAL_DEFAULT:
-    case VSERVER_SHUTDOWN_SIGNAL_TERM:
-        return SIGTERM;
-    case VSERVER_SHUTDOWN_SIGNAL_INT:
-        return SIGINT;
-    case VSERVER_SHUTDOWN_SIGNAL_HUP:
-        return SIGHUP;
-    case VSERVER_SHUTDOWN_SIGNAL_PWR:
-        return SIGPWR;
-    case VSERVER_SHUTDOWN_SIGNAL_USR1:
-        return SIGUSR1;
-    case VSERVER_SHUTDOWN_SIGNAL_USR2:
-        return SIGUSR2;
-    case VSERVER_SHUTDOWN_SIGNAL_RTMIN3:
-        return SIGRTMIN + 3;
-    case VSERVER_SHUTDOWN_SIGNAL_RTMIN4:
-        return SIGRTMIN + 4;
-    case VSERVER_SHUTDOWN_SIGNAL_LAST:
-        break;
-    }
-    return SIGTERM;
-}
 
 
 static void

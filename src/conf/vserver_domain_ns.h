@@ -39,7 +39,4 @@ struct _vserverDomainNamespaceDef {
     unsigned int shutdownTimeout;     /* seconds */
 };
 
-int
-vserverShutdownSignalToNumber(vserverShutdownSignal sig);
-
 extern virXMLNamespace vserverDomainXMLNamespace;

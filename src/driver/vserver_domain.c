@@ -105,7 +105,7 @@ vserverDomainXMLConfInit(void *driver)
  * instances and tests run from the build tree), then the installed copy,
  * then the source tree this build came from.
  */
-char *
+static char *
 vserverSchemaPath(const char *name)
 {
     const char *envdir = g_getenv("VSERVER_SCHEMA_DIR");

@@ -15,6 +15,3 @@ vserverDomainXMLConfInit(void *driver);
 
 int
 vserverDomainValidateSchema(const char *xml);
-
-char *
-vserverSchemaPath(const char *name);

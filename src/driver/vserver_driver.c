@@ -185,7 +185,6 @@ vserverStateInitialize(bool privileged,
         return VIR_DRV_STATE_INIT_ERROR;
     }
     vserver_driver = driver;
-    driver->privileged = privileged;
 
     if (!(driver->config = virVServerDriverConfigNew(g_getenv(VSERVER_ROOT_ENV))))
         goto error;

@@ -23,7 +23,6 @@ struct _vserverDriver {
     virMutex lock;
 
     /* Immutable after initialization */
-    bool privileged;
     virDomainXMLOption *xmlopt;
 
     /* Require lock to get a reference on the object, lockless access
