@@ -1,0 +1,109 @@
+/*
+ * vserver_shim.h: the per-context supervisor ("shim")
+ *
+ * The shim is a small program linked only against libc and libcap: one
+ * runs per context, holds its console and reaps its init.  It does not use
+ * libvirt or glib so that an idle shim costs a few pages.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the shim does when init exits by reboot(2) / halt, poweroff. */
+typedef enum {
+    VSERVER_SHIM_ACTION_DESTROY = 0,
+    VSERVER_SHIM_ACTION_RESTART,
+} vserverShimAction;
+
+typedef enum {
+    VSERVER_SHIM_MOUNT_BIND = 0,
+    VSERVER_SHIM_MOUNT_TMPFS,
+} vserverShimMountType;
+
+typedef struct {
+    vserverShimMountType type;
+    char *src;                  /* host path (bind) */
+    char *dst;                  /* path inside the context */
+    bool readonly;
+    unsigned long long sizeKiB; /* tmpfs; 0 = kernel default */
+} vserverShimMount;
+
+typedef struct {
+    char type;                  /* 'c' or 'b' */
+    unsigned int major;
+    unsigned int minor;
+    unsigned int mode;
+    char *path;                 /* inside the context, also the host node */
+} vserverShimDevice;
+
+typedef struct {
+    char *name;
+    char *uuid;
+    char *root;
+    bool rootReadonly;
+
+    char *init;
+    char **argv;                /* NULL-terminated, argv[0] == init */
+    char **env;                 /* NULL-terminated, extra KEY=VALUE */
+    char *initdir;
+    char *user;
+    char *group;
+
+    bool netns;
+    bool userns;
+    char **uidmap;              /* "inside outside count" lines */
+    char **gidmap;
+
+    char **cgroupProcs;         /* cgroup.procs files init goes into */
+    char **cgroupMounts;        /* "fstype\toptions\tdir" inside /sys/fs/cgroup */
+
+    uint64_t capKeep;           /* bounding set to keep, bit = cap number */
+    bool noNewPrivs;
+
+    vserverShimMount *mounts;
+    size_t nmounts;
+    vserverShimDevice *devices;
+    size_t ndevices;
+
+    vserverShimAction onReboot;
+    vserverShimAction onPoweroff;
+} vserverShimConfig;
+
+/* vserver_shim_conf.c */
+int vserverShimConfigLoad(const char *path, vserverShimConfig *conf,
+                          char *err, size_t errlen);
+void vserverShimConfigDump(const vserverShimConfig *conf, int fd);
+void vserverShimConfigClear(vserverShimConfig *conf);
+
+/* Reported by the child over a pipe before it execs init. */
+typedef struct {
+    int err;                    /* errno, 0 if none */
+    char msg[512];
+} vserverShimChildError;
+
+/* vserver_shim_container.c: clone the context and run init in it.
+ * Returns the init's host pid, or -1 with @err filled. */
+pid_t vserverShimContainerStart(const vserverShimConfig *conf,
+                                const char *consolePath,
+                                vserverShimChildError *err);
+
+/* vserver_shim_mount.c: runs in the child; 0 or -1 with @err filled. */
+int vserverShimMountSetup(const vserverShimConfig *conf,
+                          const char *consolePath,
+                          vserverShimChildError *err);
+
+/* vserver_shim_caps.c: runs in the child after the root switch. */
+int vserverShimPrivilegeDrop(const vserverShimConfig *conf,
+                             vserverShimChildError *err);
+
+/* Fill @err and return -1; message formatting is async-signal-safe enough
+ * for the child (vsnprintf into a fixed buffer, no allocation). */
+int vserverShimError(vserverShimChildError *err, int errnum,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,290 @@
+/*
+ * vserver_shim_container.c: clone the context and exec its init
+ *
+ * The shim is single threaded, so the cloned child may allocate freely.
+ * The child waits on a pipe until the parent has put it into its cgroups
+ * and written its id maps, then unshares the cgroup namespace (so that its
+ * cgroup is the namespace root), builds its file system view, drops
+ * privileges and execs init.  Any failure travels back over a close-on-exec
+ * pipe as errno + message: end of file on that pipe means init is running.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vserver_shim.h"
+
+static const char *defaultEnv[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "TERM=linux",
+    "HOME=/",
+    "container=vserver",
+};
+
+
+static int
+writeFile(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t n;
+    int save;
+
+    if (fd < 0)
+        return -1;
+    n = write(fd, data, len);
+    save = errno;
+    close(fd);
+    errno = save;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+
+static int
+writeIdMap(pid_t pid, const char *which, char **lines,
+           vserverShimChildError *err)
+{
+    char path[64];
+    char buf[4096];
+    size_t len = 0;
+
+    for (size_t i = 0; lines[i]; i++) {
+        int n = snprintf(buf + len, sizeof(buf) - len, "%s\n", lines[i]);
+        if (n < 0 || (size_t)n >= sizeof(buf) - len)
+            return vserverShimError(err, E2BIG, "%s too long", which);
+        len += n;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which);
+    if (writeFile(path, buf, len) < 0)
+        return vserverShimError(err, errno, "cannot write %s", path);
+    return 0;
+}
+
+
+static int
+loopbackUp(vserverShimChildError *err)
+{
+    struct ifreq ifr = { 0 };
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int rc = -1;
+
+    if (fd < 0)
+        return vserverShimError(err, errno, "cannot open a socket");
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    if (rc < 0)
+        vserverShimError(err, errno, "cannot bring up the loopback interface");
+    close(fd);
+    return rc;
+}
+
+
+static char **
+buildEnv(const vserverShimConfig *conf)
+{
+    size_t nuser = 0;
+    size_t n = 0;
+    char **env;
+    static char uuidEnv[64];
+
+    while (conf->env && conf->env[nuser])
+        nuser++;
+    if (!(env = calloc(nuser + 8, sizeof(char *))))
+        return NULL;
+    /* The domain's <initenv> first: on duplicates getenv() sees it. */
+    for (size_t i = 0; i < nuser; i++)
+        env[n++] = conf->env[i];
+    for (size_t i = 0; i < sizeof(defaultEnv) / sizeof(defaultEnv[0]); i++)
+        env[n++] = (char *)defaultEnv[i];
+    if (conf->uuid) {
+        snprintf(uuidEnv, sizeof(uuidEnv), "container_uuid=%s", conf->uuid);
+        env[n++] = uuidEnv;
+    }
+    return env;
+}
+
+
+static void
+childFail(int errfd, const vserverShimChildError *err)
+{
+    ssize_t n = write(errfd, err, sizeof(*err));
+    (void)n;
+    _exit(127);
+}
+
+
+static void
+childMain(const vserverShimConfig *conf, const char *consolePath,
+          int gofd, int errfd)
+{
+    vserverShimChildError err = { 0 };
+    sigset_t all;
+    char go;
+    char **env;
+    int fd;
+
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+
+    if (read(gofd, &go, 1) != 1)
+        _exit(127);
+    close(gofd);
+
+    if (conf->userns &&
+        (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+        vserverShimError(&err, errno, "cannot become root in the user "
+                         "namespace (is uid/gid 0 mapped?)");
+        childFail(errfd, &err);
+    }
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        vserverShimError(&err, errno, "cannot create the cgroup namespace");
+        childFail(errfd, &err);
+    }
+    if (sethostname(conf->name, strnlen(conf->name, 64)) < 0) {
+        vserverShimError(&err, errno, "cannot set the hostname");
+        childFail(errfd, &err);
+    }
+    if (conf->netns && loopbackUp(&err) < 0)
+        childFail(errfd, &err);
+
+    if (vserverShimMountSetup(conf, consolePath, &err) < 0)
+        childFail(errfd, &err);
+
+    if (setsid() < 0 ||
+        (fd = open("/dev/console", O_RDWR | O_NOCTTY)) < 0 ||
+        ioctl(fd, TIOCSCTTY, 0) < 0 ||
+        dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+        dup2(fd, STDERR_FILENO) < 0) {
+        vserverShimError(&err, errno, "cannot attach the console");
+        childFail(errfd, &err);
+    }
+    if (fd > STDERR_FILENO)
+        close(fd);
+
+    if (!(env = buildEnv(conf))) {
+        vserverShimError(&err, ENOMEM, "cannot build the environment");
+        childFail(errfd, &err);
+    }
+
+    if (vserverShimPrivilegeDrop(conf, &err) < 0)
+        childFail(errfd, &err);
+
+    if (conf->initdir && chdir(conf->initdir) < 0) {
+        vserverShimError(&err, errno, "cannot change to the init directory "
+                         "'%s'", conf->initdir);
+        childFail(errfd, &err);
+    }
+
+    execve(conf->init, conf->argv, env);
+    if (errno == ENOENT)
+        vserverShimError(&err, errno, "init '%s' not found in the context "
+                         "root", conf->init);
+    else if (errno == EACCES)
+        vserverShimError(&err, errno, "init '%s' is not executable",
+                         conf->init);
+    else
+        vserverShimError(&err, errno, "cannot execute init '%s'", conf->init);
+    childFail(errfd, &err);
+}
+
+
+pid_t
+vserverShimContainerStart(const vserverShimConfig *conf,
+                          const char *consolePath,
+                          vserverShimChildError *err)
+{
+    int gopipe[2] = { -1, -1 };
+    int errpipe[2] = { -1, -1 };
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
+                          CLONE_NEWIPC | SIGCHLD;
+    pid_t pid;
+    ssize_t n;
+
+    if (conf->netns)
+        flags |= CLONE_NEWNET;
+    if (conf->userns)
+        flags |= CLONE_NEWUSER;
+
+    if (pipe2(gopipe, O_CLOEXEC) < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+        vserverShimError(err, errno, "cannot create pipes");
+        goto error;
+    }
+
+    if ((pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0)) < 0) {
+        vserverShimError(err, errno, "cannot create the context namespaces");
+        goto error;
+    }
+    if (pid == 0) {
+        close(gopipe[1]);
+        close(errpipe[0]);
+        childMain(conf, consolePath, gopipe[0], errpipe[1]);
+    }
+    close(gopipe[0]);
+    close(errpipe[1]);
+    gopipe[0] = errpipe[1] = -1;
+
+    for (size_t i = 0; conf->cgroupProcs && conf->cgroupProcs[i]; i++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        if (writeFile(conf->cgroupProcs[i], buf, len) < 0) {
+            vserverShimError(err, errno, "cannot move init into %s",
+                             conf->cgroupProcs[i]);
+            goto kill;
+        }
+    }
+    if (conf->userns &&
+        (writeIdMap(pid, "uid_map", conf->uidmap, err) < 0 ||
+         writeIdMap(pid, "gid_map", conf->gidmap, err) < 0))
+        goto kill;
+
+    if (write(gopipe[1], "g", 1) != 1) {
+        vserverShimError(err, errno, "cannot release the context");
+        goto kill;
+    }
+    close(gopipe[1]);
+    gopipe[1] = -1;
+
+    do {
+        n = read(errpipe[0], err, sizeof(*err));
+    } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == 0) {
+        memset(err, 0, sizeof(*err));
+        return pid;
+    }
+    if (n != sizeof(*err))
+        vserverShimError(err, n < 0 ? errno : 0, "context setup failed");
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    waitpid(pid, NULL, 0);
+    return -1;
+
+ kill:
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+ error:
+    for (int i = 0; i < 2; i++) {
+        if (gopipe[i] >= 0)
+            close(gopipe[i]);
+        if (errpipe[i] >= 0)
+            close(errpipe[i]);
+    }
+    return -1;
+}

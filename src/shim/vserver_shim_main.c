@@ -1,0 +1,565 @@
+/*
+ * vserver_shim_main.c: the per-context supervisor's event loop
+ *
+ *   libvirt_vserver_shim --config FILE --socket PATH --exit-file PATH
+ *                        --sync-fd N
+ *   libvirt_vserver_shim --check-config FILE
+ *
+ * The shim starts the context, reports "OK <init pid>" or "ERR <message>"
+ * on the sync fd, then serves one unix socket.  A client's first line
+ * picks its role:
+ *   CONTROL           the driver; the shim sends "RUNNING <pid>", later
+ *                     "REBOOTED <pid>" and "EXIT <reason> <wait status>";
+ *                     the driver sends "SHUTDOWN <sig> <timeout>",
+ *                     "REBOOT <sig> <timeout>" or "DESTROY".
+ *   CONSOLE [FORCE]   answered "OK" or "BUSY", then raw console bytes.
+ * When the context stops for good the shim writes "<reason> <status>" to
+ * the exit file (for a daemon that was down at the time) and exits.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vserver_shim.h"
+
+#define MAX_CONTROL 4
+#define LINE_MAX_LEN 128
+
+typedef enum {
+    INTENT_NONE = 0,
+    INTENT_STOP,
+    INTENT_RESTART,
+    INTENT_DESTROY,
+} shimIntent;
+
+typedef struct {
+    int fd;
+    size_t len;
+    char buf[LINE_MAX_LEN];
+} shimControl;
+
+typedef struct {
+    vserverShimConfig conf;
+    const char *socketPath;
+    const char *exitFile;
+
+    int ptyMaster;
+    int ptySlave;
+    char ptyPath[64];
+
+    int listenFd;
+    int sigFd;
+    int timerFd;
+    int consoleFd;
+    shimControl controls[MAX_CONTROL];
+
+    pid_t initPid;
+    shimIntent intent;
+} shimState;
+
+
+static void
+logMsg(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+logMsg(const char *fmt, ...)
+{
+    char buf[600];
+    struct timespec ts;
+    va_list ap;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    n = snprintf(buf, sizeof(buf), "%lld.%03ld: shim %d: ", (long long)ts.tv_sec,
+                 ts.tv_nsec / 1000000, (int)getpid());
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+    va_end(ap);
+    dprintf(STDERR_FILENO, "%s\n", buf);
+}
+
+
+static void
+sendAll(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= n;
+    }
+}
+
+
+static void
+broadcast(shimState *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+broadcast(shimState *st, const char *fmt, ...)
+{
+    char buf[LINE_MAX_LEN];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < MAX_CONTROL; i++) {
+        if (st->controls[i].fd >= 0)
+            sendAll(st->controls[i].fd, buf, n);
+    }
+}
+
+
+static int
+openConsole(shimState *st)
+{
+    if ((st->ptyMaster = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
+        grantpt(st->ptyMaster) < 0 || unlockpt(st->ptyMaster) < 0 ||
+        ptsname_r(st->ptyMaster, st->ptyPath, sizeof(st->ptyPath)) != 0)
+        return -1;
+    /* Holding the slave open keeps the master from reporting a hangup
+     * whenever no process in the context has the console open. */
+    if ((st->ptySlave = open(st->ptyPath, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        return -1;
+    return fcntl(st->ptyMaster, F_SETFL, O_NONBLOCK);
+}
+
+
+static int
+openSocket(shimState *st)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+    if (strlen(st->socketPath) >= sizeof(addr.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr.sun_path, st->socketPath);
+    unlink(st->socketPath);
+    if ((st->listenFd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(st->listenFd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        chmod(st->socketPath, 0600) < 0 ||
+        listen(st->listenFd, 8) < 0)
+        return -1;
+    return 0;
+}
+
+
+static void
+armTimer(shimState *st, unsigned int seconds)
+{
+    struct itimerspec its = { .it_value = { .tv_sec = seconds } };
+    timerfd_settime(st->timerFd, 0, &its, NULL);
+}
+
+
+static void
+requestStop(shimState *st, shimIntent intent, int sig, unsigned int timeout)
+{
+    if (st->initPid <= 0)
+        return;
+    /* A destroy overrides a pending shutdown; a shutdown never downgrades
+     * a destroy. */
+    if (st->intent != INTENT_DESTROY)
+        st->intent = intent;
+    logMsg("%s requested, signal %d, timeout %u s",
+           intent == INTENT_DESTROY ? "destroy" :
+           intent == INTENT_RESTART ? "reboot" : "shutdown", sig, timeout);
+    kill(st->initPid, sig);
+    if (timeout > 0)
+        armTimer(st, timeout);
+}
+
+
+static void
+handleCommand(shimState *st, const char *line)
+{
+    int sig;
+    unsigned int timeout;
+
+    if (strcmp(line, "DESTROY") == 0) {
+        requestStop(st, INTENT_DESTROY, SIGKILL, 0);
+    } else if (sscanf(line, "SHUTDOWN %d %u", &sig, &timeout) == 2 &&
+               sig > 0 && sig < NSIG) {
+        requestStop(st, INTENT_STOP, sig, timeout);
+    } else if (sscanf(line, "REBOOT %d %u", &sig, &timeout) == 2 &&
+               sig > 0 && sig < NSIG) {
+        requestStop(st, INTENT_RESTART, sig, timeout);
+    } else {
+        logMsg("ignoring unknown command '%s'", line);
+    }
+}
+
+
+static void
+closeControl(shimControl *c)
+{
+    close(c->fd);
+    c->fd = -1;
+    c->len = 0;
+}
+
+
+static void
+readControl(shimState *st, shimControl *c)
+{
+    ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+    char *nl;
+
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        closeControl(c);
+        return;
+    }
+    c->len += n;
+    c->buf[c->len] = '\0';
+    while ((nl = strchr(c->buf, '\n'))) {
+        *nl = '\0';
+        handleCommand(st, c->buf);
+        c->len -= nl + 1 - c->buf;
+        memmove(c->buf, nl + 1, c->len + 1);
+    }
+    if (c->len == sizeof(c->buf) - 1) {
+        logMsg("control line too long, dropping the client");
+        closeControl(c);
+    }
+}
+
+
+/* The first line of a connection says what it is; the driver sends it
+ * right after connecting, so a short blocking read is fine. */
+static void
+acceptClient(shimState *st)
+{
+    struct timeval tv = { .tv_sec = 2 };
+    char line[LINE_MAX_LEN];
+    size_t len = 0;
+    int fd = accept4(st->listenFd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (len < sizeof(line) - 1) {
+        if (read(fd, line + len, 1) != 1)
+            goto drop;
+        if (line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+
+    if (strcmp(line, "CONTROL") == 0) {
+        for (size_t i = 0; i < MAX_CONTROL; i++) {
+            if (st->controls[i].fd < 0) {
+                char msg[48];
+                int n = snprintf(msg, sizeof(msg), "RUNNING %d\n",
+                                 (int)st->initPid);
+                st->controls[i].fd = fd;
+                st->controls[i].len = 0;
+                sendAll(fd, msg, n);
+                return;
+            }
+        }
+    } else if (strcmp(line, "CONSOLE") == 0 ||
+               strcmp(line, "CONSOLE FORCE") == 0) {
+        if (st->consoleFd >= 0 && strcmp(line, "CONSOLE") == 0) {
+            sendAll(fd, "BUSY\n", 5);
+            goto drop;
+        }
+        if (st->consoleFd >= 0)
+            close(st->consoleFd);
+        st->consoleFd = fd;
+        sendAll(fd, "OK\n", 3);
+        return;
+    }
+ drop:
+    close(fd);
+}
+
+
+static void
+relay(int from, int to, bool *fromClosed)
+{
+    char buf[4096];
+    ssize_t n = read(from, buf, sizeof(buf));
+
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            *fromClosed = true;
+        return;
+    }
+    /* A console client that cannot keep up loses output rather than
+     * stalling the context's writes to its console. */
+    if (to >= 0) {
+        ssize_t done = 0;
+        while (done < n) {
+            ssize_t w = write(to, buf + done, n - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            done += w;
+        }
+    }
+}
+
+
+static void
+writeExitFile(shimState *st, const char *reason, int status)
+{
+    char tmp[4096];
+    int fd;
+
+    snprintf(tmp, sizeof(tmp), "%s.new", st->exitFile);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        return;
+    dprintf(fd, "%s %d\n", reason, status);
+    if (fsync(fd) == 0 && close(fd) == 0)
+        rename(tmp, st->exitFile);
+    else
+        unlink(tmp);
+}
+
+
+/* Returns true when the shim should exit. */
+static bool
+handleInitExit(shimState *st, int status)
+{
+    vserverShimChildError err;
+    const char *reason = NULL;
+    bool restart = false;
+
+    if (st->intent == INTENT_DESTROY) {
+        reason = "destroyed";
+    } else if (st->intent == INTENT_STOP) {
+        reason = "shutdown";
+    } else if (st->intent == INTENT_RESTART) {
+        restart = true;
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) {
+        /* reboot(2) in a child pid namespace kills its init with SIGHUP */
+        restart = st->conf.onReboot == VSERVER_SHIM_ACTION_RESTART;
+        reason = "shutdown";
+    } else if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) ||
+               (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        /* halt/poweroff (SIGINT), or init simply finished */
+        restart = st->conf.onPoweroff == VSERVER_SHIM_ACTION_RESTART;
+        reason = "shutdown";
+    } else {
+        reason = "crashed";
+    }
+
+    armTimer(st, 0);
+    st->intent = INTENT_NONE;
+    st->initPid = 0;
+
+    if (restart) {
+        pid_t pid = vserverShimContainerStart(&st->conf, st->ptyPath, &err);
+        if (pid > 0) {
+            st->initPid = pid;
+            logMsg("context restarted, init pid %d", (int)pid);
+            broadcast(st, "REBOOTED %d\n", (int)pid);
+            return false;
+        }
+        logMsg("restart failed: %s", err.msg);
+        reason = "failed";
+    }
+
+    logMsg("context stopped: %s, wait status %d", reason, status);
+    writeExitFile(st, reason, status);
+    broadcast(st, "EXIT %s %d\n", reason, status);
+    return true;
+}
+
+
+static int
+loop(shimState *st)
+{
+    for (;;) {
+        struct pollfd fds[5 + MAX_CONTROL];
+        size_t nfds = 0;
+        bool consoleClosed = false;
+        bool ptyClosed = false;
+
+        fds[nfds++] = (struct pollfd){ .fd = st->sigFd, .events = POLLIN };
+        fds[nfds++] = (struct pollfd){ .fd = st->timerFd, .events = POLLIN };
+        fds[nfds++] = (struct pollfd){ .fd = st->listenFd, .events = POLLIN };
+        fds[nfds++] = (struct pollfd){ .fd = st->ptyMaster, .events = POLLIN };
+        fds[nfds++] = (struct pollfd){ .fd = st->consoleFd, .events = POLLIN };
+        for (size_t i = 0; i < MAX_CONTROL; i++)
+            fds[nfds++] = (struct pollfd){ .fd = st->controls[i].fd,
+                                           .events = POLLIN };
+
+        if (poll(fds, nfds, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+
+        if (fds[0].revents) {
+            struct signalfd_siginfo si;
+            if (read(st->sigFd, &si, sizeof(si)) == sizeof(si) &&
+                si.ssi_signo == SIGCHLD) {
+                int status;
+                pid_t pid;
+                while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                    if (pid == st->initPid && handleInitExit(st, status))
+                        return 0;
+                }
+            }
+        }
+        if (fds[1].revents) {
+            unsigned long long ticks;
+            if (read(st->timerFd, &ticks, sizeof(ticks)) > 0 &&
+                st->initPid > 0) {
+                logMsg("graceful stop timed out, killing init");
+                kill(st->initPid, SIGKILL);
+            }
+        }
+        if (fds[2].revents)
+            acceptClient(st);
+        if (fds[3].revents)
+            relay(st->ptyMaster, st->consoleFd, &ptyClosed);
+        if (fds[4].revents && st->consoleFd >= 0 &&
+            fds[4].fd == st->consoleFd) {
+            relay(st->consoleFd, st->ptyMaster, &consoleClosed);
+            if (consoleClosed || (fds[4].revents & (POLLHUP | POLLERR))) {
+                close(st->consoleFd);
+                st->consoleFd = -1;
+            }
+        }
+        for (size_t i = 0; i < MAX_CONTROL; i++) {
+            if (fds[5 + i].revents && st->controls[i].fd == fds[5 + i].fd)
+                readControl(st, &st->controls[i]);
+        }
+        (void)ptyClosed;
+    }
+}
+
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: libvirt_vserver_shim --config FILE --socket PATH "
+            "--exit-file PATH --sync-fd N\n"
+            "       libvirt_vserver_shim --check-config FILE\n");
+    return 2;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    shimState st = { .ptyMaster = -1, .ptySlave = -1, .listenFd = -1,
+                     .sigFd = -1, .timerFd = -1, .consoleFd = -1 };
+    const char *configPath = NULL;
+    vserverShimChildError err = { 0 };
+    char errbuf[512];
+    int syncFd = -1;
+    sigset_t mask;
+    int ret;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
+            if (vserverShimConfigLoad(argv[++i], &st.conf,
+                                      errbuf, sizeof(errbuf)) < 0) {
+                fprintf(stderr, "%s\n", errbuf);
+                return 1;
+            }
+            vserverShimConfigDump(&st.conf, STDOUT_FILENO);
+            vserverShimConfigClear(&st.conf);
+            return 0;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            configPath = argv[++i];
+        } else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+            st.socketPath = argv[++i];
+        } else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc) {
+            st.exitFile = argv[++i];
+        } else if (strcmp(argv[i], "--sync-fd") == 0 && i + 1 < argc) {
+            syncFd = atoi(argv[++i]);
+        } else {
+            return usage();
+        }
+    }
+    if (!configPath || !st.socketPath || !st.exitFile || syncFd < 0)
+        return usage();
+    fcntl(syncFd, F_SETFD, FD_CLOEXEC);
+
+    for (size_t i = 0; i < MAX_CONTROL; i++)
+        st.controls[i].fd = -1;
+
+    /* Signals arrive through the loop; a stray SIGTERM or SIGHUP must not
+     * take the supervisor away from a running context. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (vserverShimConfigLoad(configPath, &st.conf,
+                              errbuf, sizeof(errbuf)) < 0) {
+        vserverShimError(&err, 0, "%s", errbuf);
+        goto fail;
+    }
+    if ((st.sigFd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 ||
+        (st.timerFd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
+        vserverShimError(&err, errno, "cannot set up the event loop");
+        goto fail;
+    }
+    if (openConsole(&st) < 0) {
+        vserverShimError(&err, errno, "cannot allocate the console pty");
+        goto fail;
+    }
+    if (openSocket(&st) < 0) {
+        vserverShimError(&err, errno, "cannot listen on '%s'", st.socketPath);
+        goto fail;
+    }
+    unlink(st.exitFile);
+
+    if ((st.initPid = vserverShimContainerStart(&st.conf, st.ptyPath,
+                                                &err)) < 0)
+        goto fail;
+
+    logMsg("context '%s' started, init pid %d, console %s",
+           st.conf.name, (int)st.initPid, st.ptyPath);
+    dprintf(syncFd, "OK %d\n", (int)st.initPid);
+    close(syncFd);
+
+    ret = loop(&st) == 0 ? 0 : 1;
+    unlink(st.socketPath);
+    vserverShimConfigClear(&st.conf);
+    return ret;
+
+ fail:
+    logMsg("start failed: %s", err.msg);
+    dprintf(syncFd, "ERR %s\n", err.msg);
+    if (st.listenFd >= 0)
+        unlink(st.socketPath);
+    vserverShimConfigClear(&st.conf);
+    return 1;
+}

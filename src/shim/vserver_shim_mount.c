@@ -1,0 +1,572 @@
+/*
+ * vserver_shim_mount.c: the context's file system view
+ *
+ * Runs in the cloned child, in its new mount namespace, before init.
+ * Paths inside the guest root are resolved with openat2(RESOLVE_IN_ROOT) so
+ * that a symlink planted by the guest cannot point a mount at the host; the
+ * mounts themselves go through fds (open_tree/move_mount, or mount(2) on
+ * /proc/self/fd/N).  Read-only bind mounts are made with mount_setattr and
+ * then verified, since "mount -o bind,ro" silently stays writable.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "vserver_shim.h"
+
+#define FDPATH_MAX 32
+
+typedef struct {
+    const char *name;
+    unsigned int major;
+    unsigned int minor;
+} stdDevice;
+
+/* The minimal /dev of every context; tty is the context's controlling
+ * terminal alias, console is bound to the shim's pty separately. */
+static const stdDevice stdDevices[] = {
+    { "null", 1, 3 },
+    { "zero", 1, 5 },
+    { "full", 1, 7 },
+    { "random", 1, 8 },
+    { "urandom", 1, 9 },
+    { "tty", 5, 0 },
+};
+
+
+static void
+closeKeepErrno(int fd)
+{
+    int save = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = save;
+}
+
+
+static int
+openInRoot(int rootfd, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = flags | O_CLOEXEC,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+
+static const char *
+fdPath(char buf[FDPATH_MAX], int fd)
+{
+    snprintf(buf, FDPATH_MAX, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+
+/* Return an O_PATH fd on @path below @rootfd, creating missing components
+ * (directories, and the last one as a file when !@dir). */
+static int
+ensureInRoot(int rootfd, const char *path, bool dir, mode_t mode,
+             vserverShimChildError *err)
+{
+    char *copy = strdup(path);
+    char *p;
+    int parent = -1;
+    int fd = -1;
+
+    if (!copy)
+        return vserverShimError(err, ENOMEM, "cannot prepare '%s'", path);
+
+    p = copy;
+    while (*p == '/')
+        p++;
+    if (!*p) {
+        free(copy);
+        return openInRoot(rootfd, "/", O_PATH | O_DIRECTORY);
+    }
+
+    if ((parent = openInRoot(rootfd, "/", O_PATH | O_DIRECTORY)) < 0)
+        goto error;
+
+    while (*p) {
+        char *slash = strchr(p, '/');
+        bool last;
+        char saved = 0;
+
+        if (slash) {
+            saved = *slash;
+            *slash = '\0';
+        }
+        last = !slash || !slash[1 + strspn(slash + 1, "/")];
+
+        if ((fd = openInRoot(rootfd, copy, O_PATH)) < 0) {
+            if (errno != ENOENT)
+                goto error;
+            if (!last || dir) {
+                if (mkdirat(parent, p, last ? mode : 0755) < 0 &&
+                    errno != EEXIST)
+                    goto error;
+            } else {
+                int tmp = openat(parent, p, O_CREAT | O_WRONLY | O_NOFOLLOW |
+                                 O_CLOEXEC, mode);
+                if (tmp < 0)
+                    goto error;
+                close(tmp);
+            }
+            if ((fd = openInRoot(rootfd, copy, O_PATH)) < 0)
+                goto error;
+        }
+        close(parent);
+        parent = fd;
+        fd = -1;
+
+        if (!slash)
+            break;
+        *slash = saved;
+        p = slash + 1;
+        while (*p == '/')
+            p++;
+    }
+    free(copy);
+    return parent;
+
+ error:
+    vserverShimError(err, errno, "cannot create '%s' in the context root",
+                     path);
+    closeKeepErrno(parent);
+    free(copy);
+    return -1;
+}
+
+
+static int
+mountOnFd(const char *source, int targetfd, const char *fstype,
+          unsigned long flags, const char *data)
+{
+    char buf[FDPATH_MAX];
+    return mount(source, fdPath(buf, targetfd), fstype, flags, data);
+}
+
+
+/* Attach a recursive clone of host @src at @dst inside the root. */
+static int
+bindInto(int rootfd, const char *src, const char *dst, bool readonly,
+         vserverShimChildError *err)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    struct stat sb;
+    int tree = -1;
+    int target = -1;
+    int ret = -1;
+
+    if (stat(src, &sb) < 0)
+        return vserverShimError(err, errno, "bind source '%s'", src);
+
+    if ((target = ensureInRoot(rootfd, dst, S_ISDIR(sb.st_mode),
+                               S_ISDIR(sb.st_mode) ? 0755 : 0644, err)) < 0)
+        return -1;
+
+    if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_RECURSIVE)) < 0) {
+        vserverShimError(err, errno, "cannot clone mount of '%s'", src);
+        goto cleanup;
+    }
+    if (readonly &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                      &attr, sizeof(attr)) < 0) {
+        vserverShimError(err, errno, "cannot make '%s' read-only", src);
+        goto cleanup;
+    }
+    if (move_mount(tree, "", target, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot mount '%s' on '%s'", src, dst);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(tree);
+    closeKeepErrno(target);
+    return ret;
+}
+
+
+/* Make an already mounted path inside the root read-only (bind onto
+ * itself, then set the attribute on the new mount only). */
+static int
+remountReadonly(int rootfd, const char *path, bool optional,
+                vserverShimChildError *err)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    int fd;
+    int tree = -1;
+    int ret = -1;
+
+    if ((fd = openInRoot(rootfd, path, O_PATH)) < 0) {
+        /* e.g. /proc/sysrq-trigger on a kernel built without SysRq */
+        if (errno == ENOENT && optional)
+            return 0;
+        return vserverShimError(err, errno, "cannot open '%s'", path);
+    }
+    if ((tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_EMPTY_PATH)) < 0 ||
+        mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+        move_mount(tree, "", fd, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot make '%s' read-only", path);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(tree);
+    close(fd);
+    return ret;
+}
+
+
+static int
+verifyReadonly(const char *path, vserverShimChildError *err)
+{
+    struct statvfs sv;
+
+    if (statvfs(path, &sv) < 0)
+        return vserverShimError(err, errno, "cannot check '%s'", path);
+    if (!(sv.f_flag & ST_RDONLY))
+        return vserverShimError(err, 0, "'%s' is still writable after the "
+                                "read-only remount", path);
+    return 0;
+}
+
+
+static int
+setupProc(int rootfd, vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    if ((fd = ensureInRoot(rootfd, "/proc", true, 0555, err)) < 0)
+        return -1;
+    rc = mountOnFd("proc", fd, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    close(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot mount /proc");
+
+    /* The kernel-wide knobs: sysctls and the magic SysRq trigger. */
+    if (remountReadonly(rootfd, "/proc/sys", false, err) < 0 ||
+        remountReadonly(rootfd, "/proc/sysrq-trigger", true, err) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+setupCgroupfs(const vserverShimConfig *conf, int rootfd,
+              vserverShimChildError *err)
+{
+    bool single = false;
+    int base;
+
+    if (!conf->cgroupMounts)
+        return 0;
+
+    for (size_t i = 0; conf->cgroupMounts[i]; i++) {
+        const char *dir = strrchr(conf->cgroupMounts[i], '\t') + 1;
+        if (strcmp(dir, ".") == 0)
+            single = true;
+    }
+
+    if ((base = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, err)) < 0)
+        return -1;
+    if (!single &&
+        mountOnFd("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=0755,size=64k") < 0) {
+        close(base);
+        return vserverShimError(err, errno, "cannot mount /sys/fs/cgroup");
+    }
+    close(base);
+
+    for (size_t i = 0; conf->cgroupMounts[i]; i++) {
+        char *entry = strdup(conf->cgroupMounts[i]);
+        char *fstype = entry;
+        char *opts;
+        char *dir;
+        char path[4096];
+        int fd;
+        int rc;
+
+        if (!entry)
+            return vserverShimError(err, ENOMEM, "cgroup mounts");
+        opts = strchr(fstype, '\t');
+        *opts++ = '\0';
+        dir = strchr(opts, '\t');
+        *dir++ = '\0';
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", dir);
+        if ((fd = ensureInRoot(rootfd, path, true, 0755, err)) < 0) {
+            free(entry);
+            return -1;
+        }
+        rc = mountOnFd("cgroup", fd, fstype,
+                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       *opts ? opts : NULL);
+        close(fd);
+        if (rc < 0) {
+            vserverShimError(err, errno, "cannot mount %s (%s) on %s",
+                             fstype, opts, path);
+            free(entry);
+            return -1;
+        }
+        free(entry);
+    }
+
+    if (!single && remountReadonly(rootfd, "/sys/fs/cgroup", false, err) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    /* sysfs may only be mounted by a user namespace that owns the network
+     * namespace; otherwise show the host's, read-only. */
+    if (conf->userns && !conf->netns)
+        return bindInto(rootfd, "/sys", "/sys", true, err);
+
+    if ((fd = ensureInRoot(rootfd, "/sys", true, 0555, err)) < 0)
+        return -1;
+    rc = mountOnFd("sysfs", fd, "sysfs",
+                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    close(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot mount /sys");
+    return setupCgroupfs(conf, rootfd, err);
+}
+
+
+static int
+makeNode(const vserverShimConfig *conf, int devfd, int rootfd,
+         const char *relpath, char type, unsigned int major,
+         unsigned int minor, unsigned int mode, const char *hostpath,
+         vserverShimChildError *err)
+{
+    char path[4096];
+    int fd;
+
+    snprintf(path, sizeof(path), "/dev/%s", relpath);
+
+    /* A user namespace may not create device nodes: bind the host's. */
+    if (conf->userns)
+        return bindInto(rootfd, hostpath, path, false, err);
+
+    if (strchr(relpath, '/')) {
+        char *dir = strdup(path);
+        if (!dir)
+            return vserverShimError(err, ENOMEM, "%s", path);
+        *strrchr(dir, '/') = '\0';
+        fd = ensureInRoot(rootfd, dir, true, 0755, err);
+        free(dir);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    if (mknodat(devfd, relpath, (type == 'b' ? S_IFBLK : S_IFCHR) | mode,
+                makedev(major, minor)) < 0 ||
+        fchmodat(devfd, relpath, mode, 0) < 0)
+        return vserverShimError(err, errno, "cannot create device %s", path);
+    return 0;
+}
+
+
+static int
+setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
+         vserverShimChildError *err)
+{
+    static const char *links[][2] = {
+        { "ptmx", "pts/ptmx" },
+        { "fd", "/proc/self/fd" },
+        { "stdin", "/proc/self/fd/0" },
+        { "stdout", "/proc/self/fd/1" },
+        { "stderr", "/proc/self/fd/2" },
+    };
+    char hostpath[64];
+    int devfd = -1;
+    int fd = -1;
+    int ret = -1;
+
+    if ((fd = ensureInRoot(rootfd, "/dev", true, 0755, err)) < 0)
+        return -1;
+    if (mountOnFd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                  "mode=0755,size=65536k") < 0) {
+        vserverShimError(err, errno, "cannot mount /dev");
+        goto cleanup;
+    }
+    close(fd);
+    fd = -1;
+    if ((devfd = openInRoot(rootfd, "/dev", O_DIRECTORY | O_RDONLY)) < 0) {
+        vserverShimError(err, errno, "cannot open /dev");
+        goto cleanup;
+    }
+
+    for (size_t i = 0; i < sizeof(stdDevices) / sizeof(stdDevices[0]); i++) {
+        snprintf(hostpath, sizeof(hostpath), "/dev/%s", stdDevices[i].name);
+        if (makeNode(conf, devfd, rootfd, stdDevices[i].name, 'c',
+                     stdDevices[i].major, stdDevices[i].minor, 0666,
+                     hostpath, err) < 0)
+            goto cleanup;
+    }
+    for (size_t i = 0; i < conf->ndevices; i++) {
+        const vserverShimDevice *d = &conf->devices[i];
+        const char *rel = d->path + strlen("/dev/");
+
+        if (strncmp(d->path, "/dev/", 5) != 0 || !*rel) {
+            vserverShimError(err, 0, "device path '%s' is not below /dev",
+                             d->path);
+            goto cleanup;
+        }
+        if (makeNode(conf, devfd, rootfd, rel, d->type, d->major, d->minor,
+                     d->mode, d->path, err) < 0)
+            goto cleanup;
+    }
+
+    if (mkdirat(devfd, "pts", 0755) < 0 ||
+        (fd = openInRoot(rootfd, "/dev/pts", O_PATH | O_DIRECTORY)) < 0 ||
+        mountOnFd("devpts", fd, "devpts", MS_NOSUID | MS_NOEXEC,
+                  conf->userns ? "newinstance,ptmxmode=0666,mode=0620" :
+                  "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0) {
+        vserverShimError(err, errno, "cannot mount /dev/pts");
+        goto cleanup;
+    }
+    close(fd);
+    fd = -1;
+
+    if (mkdirat(devfd, "shm", 01777) < 0 ||
+        (fd = openInRoot(rootfd, "/dev/shm", O_PATH | O_DIRECTORY)) < 0 ||
+        mountOnFd("shm", fd, "tmpfs", MS_NOSUID | MS_NODEV,
+                  "mode=1777,size=65536k") < 0) {
+        vserverShimError(err, errno, "cannot mount /dev/shm");
+        goto cleanup;
+    }
+    close(fd);
+    fd = -1;
+
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        if (symlinkat(links[i][1], devfd, links[i][0]) < 0) {
+            vserverShimError(err, errno, "cannot create /dev/%s", links[i][0]);
+            goto cleanup;
+        }
+    }
+
+    if (consolePath &&
+        bindInto(rootfd, consolePath, "/dev/console", false, err) < 0)
+        goto cleanup;
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(fd);
+    closeKeepErrno(devfd);
+    return ret;
+}
+
+
+int
+vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
+                      vserverShimChildError *err)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    int rootfd = -1;
+
+    /* Nothing done from here on may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return vserverShimError(err, errno, "cannot make mounts private");
+
+    if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return vserverShimError(err, errno, "cannot bind the root '%s'",
+                                conf->root);
+    if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return vserverShimError(err, errno, "cannot open the root '%s'",
+                                conf->root);
+
+    for (size_t i = 0; i < conf->nmounts; i++) {
+        const vserverShimMount *m = &conf->mounts[i];
+
+        if (m->type == VSERVER_SHIM_MOUNT_BIND) {
+            if (bindInto(rootfd, m->src, m->dst, m->readonly, err) < 0)
+                goto error;
+        } else {
+            char data[64];
+            int fd;
+            int rc;
+
+            if ((fd = ensureInRoot(rootfd, m->dst, true, 0755, err)) < 0)
+                goto error;
+            if (m->sizeKiB)
+                snprintf(data, sizeof(data), "mode=0755,size=%lluk",
+                         m->sizeKiB);
+            else
+                snprintf(data, sizeof(data), "mode=0755");
+            rc = mountOnFd("tmpfs", fd, "tmpfs",
+                           MS_NOSUID | MS_NODEV |
+                           (m->readonly ? MS_RDONLY : 0), data);
+            close(fd);
+            if (rc < 0) {
+                vserverShimError(err, errno, "cannot mount tmpfs on '%s'",
+                                 m->dst);
+                goto error;
+            }
+        }
+    }
+
+    if (setupProc(rootfd, err) < 0 ||
+        setupSys(conf, rootfd, err) < 0 ||
+        setupDev(conf, rootfd, consolePath, err) < 0)
+        goto error;
+
+    /* pivot_root(".", ".") stacks the old root on top of the new one;
+     * detaching it leaves no path back to the host tree. */
+    if (fchdir(rootfd) < 0 ||
+        syscall(SYS_pivot_root, ".", ".") < 0 ||
+        umount2(".", MNT_DETACH) < 0 ||
+        chdir("/") < 0) {
+        vserverShimError(err, errno, "cannot switch to the root '%s'",
+                         conf->root);
+        goto error;
+    }
+    close(rootfd);
+    rootfd = -1;
+
+    if (conf->rootReadonly &&
+        mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
+        return vserverShimError(err, errno, "cannot make the root read-only");
+
+    if (conf->rootReadonly && verifyReadonly("/", err) < 0)
+        return -1;
+    for (size_t i = 0; i < conf->nmounts; i++) {
+        if (conf->mounts[i].readonly &&
+            verifyReadonly(conf->mounts[i].dst, err) < 0)
+            return -1;
+    }
+    if (verifyReadonly("/proc/sys", err) < 0 ||
+        verifyReadonly("/sys", err) < 0)
+        return -1;
+    return 0;
+
+ error:
+    closeKeepErrno(rootfd);
+    return -1;
+}
