@@ -33,6 +33,8 @@ virVServerDriverConfigDispose(void *obj)
     g_free(cfg->runDir);
     g_free(cfg->logDir);
     g_free(cfg->hookDir);
+    g_free(cfg->cgroupPartition);
+    g_free(cfg->shimPath);
 }
 
 static int
@@ -82,6 +84,13 @@ virVServerDriverConfigNew(const char *root)
 
     cfg->validateXML = false;
     cfg->maxDomains = 0;
+    cfg->cgroupPartition = g_strdup("/machine");
+
+    /* a build-tree daemon (tests, private instances) names its own shim */
+    if (g_getenv("VSERVER_SHIM_PATH"))
+        cfg->shimPath = g_strdup(g_getenv("VSERVER_SHIM_PATH"));
+    else
+        cfg->shimPath = g_strdup(VSERVER_SHIM_PATH);
 
     return cfg;
 }
@@ -90,6 +99,7 @@ virVServerDriverConfigNew(const char *root)
 static const char *virVServerConfigKeys[] = {
     "validate_xml",
     "max_domains",
+    "cgroup_partition",
     NULL
 };
 
@@ -120,6 +130,7 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
                                const char *filename)
 {
     g_autoptr(virConf) conf = NULL;
+    g_autofree char *partition = NULL;
 
     if (!virFileExists(filename))
         return 0;
@@ -136,6 +147,20 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
 
     if (virConfGetValueUInt(conf, "max_domains", &cfg->maxDomains) < 0)
         return -1;
+
+    if (virConfGetValueString(conf, "cgroup_partition", &partition) < 0)
+        return -1;
+    if (partition) {
+        if (partition[0] != '/' || strstr(partition, "..") ||
+            STREQ(partition, "/")) {
+            virReportError(VIR_ERR_CONF_SYNTAX,
+                           _("cgroup_partition in %s must be an absolute path below the cgroup root, not '%s'"),
+                           filename, partition);
+            return -1;
+        }
+        g_free(cfg->cgroupPartition);
+        cfg->cgroupPartition = g_steal_pointer(&partition);
+    }
 
     return 0;
 }

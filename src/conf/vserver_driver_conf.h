@@ -29,6 +29,9 @@ struct _virVServerDriverConfig {
     /* keys of vserver.conf */
     bool validateXML;       /* validate_xml */
     unsigned int maxDomains;   /* max_domains, 0 = no limit */
+    char *cgroupPartition;     /* cgroup_partition */
+
+    char *shimPath;         /* the supervisor binary ($VSERVER_SHIM_PATH) */
 };
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virVServerDriverConfig, virObjectUnref);

@@ -83,6 +83,60 @@ vserverDomainDeviceDefPostParse(virDomainDeviceDef *dev,
 }
 
 
+static void *
+vserverDomainObjPrivateAlloc(void *opaque)
+{
+    vserverDomainObjPrivate *priv = g_new0(vserverDomainObjPrivate, 1);
+
+    priv->driver = opaque;
+    return priv;
+}
+
+
+static void
+vserverDomainObjPrivateFree(void *data)
+{
+    vserverDomainObjPrivate *priv = data;
+
+    vserverMonitorClose(priv->monitor);
+    vserverCgroupFree(priv->cgroup);
+    g_free(priv);
+}
+
+
+/* The status XML (run dir) remembers which shim supervises the context,
+ * so that a restarted daemon can find it again. */
+static int
+vserverDomainObjPrivateXMLFormat(virBuffer *buf,
+                                 virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    if (priv->shimPid > 0)
+        virBufferAsprintf(buf, "<shim pid='%lld'/>\n", (long long)priv->shimPid);
+    return 0;
+}
+
+
+static int
+vserverDomainObjPrivateXMLParse(xmlXPathContextPtr ctxt,
+                                virDomainObj *vm,
+                                virDomainDefParserConfig *config G_GNUC_UNUSED)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    long long pid = 0;
+    int rc;
+
+    if ((rc = virXPathLongLong("string(./shim/@pid)", ctxt, &pid)) == -2) {
+        virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                       _("invalid shim pid in the domain status"));
+        return -1;
+    }
+    priv->shimPid = rc == 0 ? pid : 0;
+    return 0;
+}
+
+
 virDomainXMLOption *
 vserverDomainXMLConfInit(void *driver)
 {
@@ -95,7 +149,14 @@ vserverDomainXMLConfInit(void *driver)
         .netPrefix = "vsvnet",
     };
 
-    return virDomainXMLOptionNew(&config, NULL, &vserverDomainXMLNamespace,
+    virDomainXMLPrivateDataCallbacks privcb = {
+        .alloc = vserverDomainObjPrivateAlloc,
+        .free = vserverDomainObjPrivateFree,
+        .format = vserverDomainObjPrivateXMLFormat,
+        .parse = vserverDomainObjPrivateXMLParse,
+    };
+
+    return virDomainXMLOptionNew(&config, &privcb, &vserverDomainXMLNamespace,
                                  NULL, NULL, NULL);
 }
 

@@ -8,6 +8,9 @@
 
 #include "domain_conf.h"
 
+#include "vserver_cgroup.h"
+#include "vserver_monitor.h"
+
 #define VSERVER_DOMAIN_SCHEMA "vserver-domain.rng"
 
 virDomainXMLOption *
@@ -15,3 +18,15 @@ vserverDomainXMLConfInit(void *driver);
 
 int
 vserverDomainValidateSchema(const char *xml);
+
+typedef struct _vserverDomainObjPrivate vserverDomainObjPrivate;
+struct _vserverDomainObjPrivate {
+    struct _vserverDriver *driver;
+    pid_t shimPid;              /* kept in the status XML */
+    vserverMonitor *monitor;
+    vserverCgroup *cgroup;
+
+    /* set while an API waits for the context to stop: the exit is then
+     * that API's doing, not a crash */
+    bool stopping;
+};

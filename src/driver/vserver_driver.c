@@ -15,12 +15,17 @@
 #include "vserver_driver.h"
 #include "vserver_capabilities.h"
 #include "vserver_domain.h"
+#include "vserver_monitor.h"
+#include "vserver_process.h"
 #include "vserver_storage_driver.h"
 
 #include "datatypes.h"
 #include "driver.h"
 #include "domain_event.h"
+#include "virfdstream.h"
+#include "virprocess.h"
 #include "viraccessapicheck.h"
+#include "viraccessapichecklxc.h"
 #include "virerror.h"
 #include "virfile.h"
 #include "virhostcpu.h"
@@ -212,10 +217,20 @@ vserverStateInitialize(bool privileged,
     if (!(vserver_sysinfo = virSysinfoRead()))
         virResetLastError();
 
+    /* running contexts first (their status lives in the run dir), then
+     * the persistent definitions, which become their next boot config */
+    if (virDomainObjListLoadAllConfigs(driver->domains, cfg->runDir,
+                                       NULL, true,
+                                       driver->xmlopt, NULL, NULL) < 0)
+        goto error;
+    vserverProcessReconnectAll(driver);
+
     if (virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
                                        cfg->autostartDir, false,
                                        driver->xmlopt, NULL, NULL) < 0)
         goto error;
+
+    vserverProcessAutostartAll(driver);
 
     return VIR_DRV_STATE_INIT_COMPLETE;
 
@@ -985,6 +1000,20 @@ vserverDomainGetInfo(virDomainPtr dom,
     info->memory = vm->def->mem.cur_balloon;
     info->nrVirtCpu = virDomainDefGetVcpus(vm->def);
     info->cpuTime = 0;
+
+    if (virDomainObjIsActive(vm)) {
+        vserverDomainObjPrivate *priv = vm->privateData;
+        unsigned long long used = 0;
+        unsigned long long user;
+        unsigned long long sys;
+
+        if (!priv->cgroup ||
+            vserverCgroupGetCpuUsage(priv->cgroup, &info->cpuTime,
+                                     &user, &sys) < 0 ||
+            vserverCgroupGetMemoryUsage(priv->cgroup, &used) < 0)
+            goto cleanup;
+        info->memory = used / 1024;
+    }
     ret = 0;
 
  cleanup:
@@ -1285,6 +1314,354 @@ vserverDomainHasManagedSaveImage(virDomainPtr dom,
 
 
 /* ---------------------------------------------------------------------
+ * Lifecycle
+ */
+
+static int
+vserverDomainCreateWithFlags(virDomainPtr dom,
+                             unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    virDomainObj *vm;
+    virObjectEvent *event = NULL;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainCreateWithFlagsEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+
+    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0)
+        goto cleanup;
+
+    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
+                                              VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    dom->id = vm->def->id;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return ret;
+}
+
+
+static int
+vserverDomainCreate(virDomainPtr dom)
+{
+    return vserverDomainCreateWithFlags(dom, 0);
+}
+
+
+static virDomainPtr
+vserverDomainCreateXML(virConnectPtr conn,
+                       const char *xml,
+                       unsigned int flags)
+{
+    vserverDriver *driver = conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autoptr(virDomainDef) def = NULL;
+    virDomainObj *vm = NULL;
+    virDomainPtr dom = NULL;
+    virObjectEvent *event = NULL;
+
+    virCheckFlags(VIR_DOMAIN_START_VALIDATE, NULL);
+
+    if ((flags & VIR_DOMAIN_START_VALIDATE || cfg->validateXML) &&
+        vserverDomainValidateSchema(xml) < 0)
+        return NULL;
+
+    if (!(def = virDomainDefParseString(xml, driver->xmlopt, NULL,
+                                        VIR_DOMAIN_DEF_PARSE_INACTIVE)))
+        return NULL;
+
+    if (virDomainCreateXMLEnsureACL(conn, def) < 0)
+        return NULL;
+
+    if (vserverDomainCheckLimit(driver, cfg, def) < 0)
+        return NULL;
+
+    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
+                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
+        return NULL;
+
+    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0) {
+        if (!vm->persistent)
+            virDomainObjListRemove(driver->domains, vm);
+        goto cleanup;
+    }
+
+    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
+                                              VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    dom = virGetDomain(conn, vm->def->name, vm->def->uuid, vm->def->id);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return dom;
+}
+
+
+static int
+vserverDomainObjCheckActive(virDomainObj *vm)
+{
+    if (!virDomainObjIsActive(vm)) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("domain is not running"));
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+vserverDomainDestroyFlags(virDomainPtr dom,
+                          unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_DESTROY_GRACEFUL, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainDestroyFlagsEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    ret = vserverProcessDestroy(driver, vm);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainDestroy(virDomainPtr dom)
+{
+    return vserverDomainDestroyFlags(dom, 0);
+}
+
+
+static int
+vserverDomainShutdownFlags(virDomainPtr dom,
+                           unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_SHUTDOWN_SIGNAL, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainShutdownFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    ret = vserverProcessShutdown(driver, vm, false);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainShutdown(virDomainPtr dom)
+{
+    return vserverDomainShutdownFlags(dom, 0);
+}
+
+
+static int
+vserverDomainReboot(virDomainPtr dom,
+                    unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_REBOOT_SIGNAL, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainRebootEnsureACL(dom->conn, vm->def, flags) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    ret = vserverProcessShutdown(driver, vm, true);
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+static int
+vserverDomainSuspend(virDomainPtr dom)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    virDomainObj *vm;
+    vserverDomainObjPrivate *priv;
+    virObjectEvent *event = NULL;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    priv = vm->privateData;
+
+    if (virDomainSuspendEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    if (virDomainObjGetState(vm, NULL) != VIR_DOMAIN_PAUSED) {
+        if (vserverCgroupFreeze(priv->cgroup) < 0)
+            goto cleanup;
+        virDomainObjSetState(vm, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
+        event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_SUSPENDED,
+                                                  VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+            goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return ret;
+}
+
+
+static int
+vserverDomainResume(virDomainPtr dom)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    virDomainObj *vm;
+    vserverDomainObjPrivate *priv;
+    virObjectEvent *event = NULL;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    priv = vm->privateData;
+
+    if (virDomainResumeEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    if (virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED) {
+        if (vserverCgroupThaw(priv->cgroup) < 0)
+            goto cleanup;
+        virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_UNPAUSED);
+        event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_RESUMED,
+                                                  VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
+        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+            goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    return ret;
+}
+
+
+static int
+vserverDomainOpenConsole(virDomainPtr dom,
+                         const char *dev_name,
+                         virStreamPtr st,
+                         unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *sock = NULL;
+    virDomainObj *vm;
+    VIR_AUTOCLOSE fd = -1;
+    char reply[8] = "";
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_CONSOLE_FORCE | VIR_DOMAIN_CONSOLE_SAFE, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainOpenConsoleEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    if (dev_name &&
+        (vm->def->nconsoles == 0 ||
+         STRNEQ_NULLABLE(dev_name, vm->def->consoles[0]->info.alias)) &&
+        STRNEQ(dev_name, "console0")) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("cannot find console device '%s'"), dev_name);
+        goto cleanup;
+    }
+
+    sock = g_strdup_printf("%s/%s.sock", cfg->runDir, vm->def->name);
+    if ((fd = vserverMonitorConnect(sock, flags & VIR_DOMAIN_CONSOLE_FORCE ?
+                                    "CONSOLE FORCE" : "CONSOLE")) < 0)
+        goto cleanup;
+    if (saferead(fd, reply, 3) != 3 || STRNEQLEN(reply, "OK\n", 3)) {
+        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
+                       _("an active console session exists for this domain"));
+        goto cleanup;
+    }
+    if (virFDStreamOpen(st, fd) < 0)
+        goto cleanup;
+    fd = -1;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+/* The namespaces of the context's init, for lxc-enter-namespace; the
+ * client joins them (and, through the domain ID, the init's cgroups). */
+static int
+vserverDomainLxcOpenNamespace(virDomainPtr dom,
+                              int **fdlist,
+                              unsigned int flags)
+{
+    virDomainObj *vm;
+    size_t nfds = 0;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+
+    if (virDomainLxcOpenNamespaceEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    if (virProcessGetNamespaces(vm->def->id, &nfds, fdlist) < 0)
+        goto cleanup;
+    ret = nfds;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+/* ---------------------------------------------------------------------
  * Events
  */
 
@@ -1417,6 +1794,18 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainSetMetadata = vserverDomainSetMetadata,
     .domainGetMetadata = vserverDomainGetMetadata,
     .domainHasManagedSaveImage = vserverDomainHasManagedSaveImage,
+    .domainCreate = vserverDomainCreate,
+    .domainCreateWithFlags = vserverDomainCreateWithFlags,
+    .domainCreateXML = vserverDomainCreateXML,
+    .domainDestroy = vserverDomainDestroy,
+    .domainDestroyFlags = vserverDomainDestroyFlags,
+    .domainShutdown = vserverDomainShutdown,
+    .domainShutdownFlags = vserverDomainShutdownFlags,
+    .domainReboot = vserverDomainReboot,
+    .domainSuspend = vserverDomainSuspend,
+    .domainResume = vserverDomainResume,
+    .domainOpenConsole = vserverDomainOpenConsole,
+    .domainLxcOpenNamespace = vserverDomainLxcOpenNamespace,
 };
 
 static virConnectDriver vserverConnectDriver = {

@@ -1,0 +1,477 @@
+/*
+ * vserver_context.c: domain definition -> what the shim sets up
+ *
+ * Everything that turns libvirt's container XML into the context's root,
+ * mounts, devices, init and privileges is decided here, in the daemon, and
+ * handed to the shim as a flat file (format: src/shim/vserver_shim_conf.c).
+ * The shim then only executes it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "vserver_context.h"
+
+#include "virbuffer.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virlog.h"
+#include "virstring.h"
+#include "viruuid.h"
+
+#define VIR_FROM_THIS VIR_FROM_NONE
+
+VIR_LOG_INIT("vserver.context");
+
+/* Dropped from the bounding set unless the domain turns them on.  libvirt's
+ * LXC driver drops sys_module, sys_time, mknod, audit_control, mac_admin
+ * (and sys_boot); this list is a superset but for sys_boot: reboot(2) in a
+ * child pid namespace only ends that namespace's init, which is how
+ * <on_reboot> works here. */
+static const char *vserverContextDefaultDrop[] = {
+    "audit_control", "audit_read", "block_suspend", "bpf",
+    "checkpoint_restore", "linux_immutable", "mac_admin", "mac_override",
+    "mknod", "perfmon", "sys_module", "sys_pacct", "sys_rawio", "sys_time",
+    "sys_tty_config", "syslog", "wake_alarm",
+};
+
+/* Always allowed in the devices cgroup: the nodes the shim creates and
+ * every pty of the context's devpts (and the console's host pty). */
+static const vserverCgroupDeviceRule vserverContextStdDevices[] = {
+    { 'c', 1, 3, VSERVER_CGROUP_DEVICE_ALL },      /* null */
+    { 'c', 1, 5, VSERVER_CGROUP_DEVICE_ALL },      /* zero */
+    { 'c', 1, 7, VSERVER_CGROUP_DEVICE_ALL },      /* full */
+    { 'c', 1, 8, VSERVER_CGROUP_DEVICE_ALL },      /* random */
+    { 'c', 1, 9, VSERVER_CGROUP_DEVICE_ALL },      /* urandom */
+    { 'c', 5, 0, VSERVER_CGROUP_DEVICE_ALL },      /* tty */
+    { 'c', 5, 1, VSERVER_CGROUP_DEVICE_ALL },      /* console */
+    { 'c', 5, 2, VSERVER_CGROUP_DEVICE_ALL },      /* ptmx */
+    { 'c', 136, -1, VSERVER_CGROUP_DEVICE_ALL },   /* pts */
+};
+
+
+virDomainFSDef *
+vserverContextRootFS(virDomainDef *def)
+{
+    size_t i;
+
+    for (i = 0; i < def->nfss; i++) {
+        if (STREQ(def->fss[i]->dst, "/"))
+            return def->fss[i];
+    }
+    virReportError(VIR_ERR_CONFIG_UNSUPPORTED, "%s",
+                   _("the domain has no root filesystem: add <filesystem type='mount'> with <target dir='/'/>"));
+    return NULL;
+}
+
+
+static int
+vserverContextCheckDir(const char *what,
+                       const char *path)
+{
+    struct stat sb;
+
+    if (!path) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("%s has no source"), what);
+        return -1;
+    }
+    if (stat(path, &sb) < 0) {
+        virReportSystemError(errno, _("%s source '%s' is not accessible"),
+                             what, path);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+vserverContextCheckAction(const char *element,
+                          virDomainLifecycleAction action)
+{
+    if (action == VIR_DOMAIN_LIFECYCLE_ACTION_DESTROY ||
+        action == VIR_DOMAIN_LIFECYCLE_ACTION_RESTART)
+        return 0;
+    virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                   _("<%s>%s</%s> is not supported: use destroy or restart"),
+                   element, virDomainLifecycleActionTypeToString(action),
+                   element);
+    return -1;
+}
+
+
+int
+vserverContextValidate(virDomainDef *def)
+{
+    virDomainFSDef *root;
+    size_t i;
+
+    if (!(root = vserverContextRootFS(def)))
+        return -1;
+
+    for (i = 0; i < def->nfss; i++) {
+        virDomainFSDef *fs = def->fss[i];
+        g_autofree char *what = g_strdup_printf("filesystem '%s'", fs->dst);
+
+        switch (fs->type) {
+        case VIR_DOMAIN_FS_TYPE_MOUNT:
+            if (vserverContextCheckDir(what, fs->src ? fs->src->path : NULL) < 0)
+                return -1;
+            if (fs == root && !virFileIsDir(fs->src->path)) {
+                virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                               _("root filesystem source '%s' is not a directory"),
+                               fs->src->path);
+                return -1;
+            }
+            break;
+        case VIR_DOMAIN_FS_TYPE_RAM:
+            if (fs == root) {
+                virReportError(VIR_ERR_CONFIG_UNSUPPORTED, "%s",
+                               _("the root filesystem must be of type 'mount'"));
+                return -1;
+            }
+            break;
+        case VIR_DOMAIN_FS_TYPE_BLOCK:
+        case VIR_DOMAIN_FS_TYPE_FILE:
+        case VIR_DOMAIN_FS_TYPE_TEMPLATE:
+        case VIR_DOMAIN_FS_TYPE_BIND:
+        case VIR_DOMAIN_FS_TYPE_VOLUME:
+            virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                           _("filesystem type '%s' (target '%s') is not supported: use 'mount' or 'ram'"),
+                           virDomainFSTypeToString(fs->type), fs->dst);
+            return -1;
+        case VIR_DOMAIN_FS_TYPE_LAST:
+        default:
+            virReportEnumRangeError(virDomainFSType, fs->type);
+            return -1;
+        }
+    }
+
+    for (i = 0; i < def->nhostdevs; i++) {
+        virDomainHostdevDef *hd = def->hostdevs[i];
+        const char *path = NULL;
+
+        if (hd->mode == VIR_DOMAIN_HOSTDEV_MODE_CAPABILITIES) {
+            if (hd->source.caps.type == VIR_DOMAIN_HOSTDEV_CAPS_TYPE_STORAGE)
+                path = hd->source.caps.u.storage.block;
+            else if (hd->source.caps.type == VIR_DOMAIN_HOSTDEV_CAPS_TYPE_MISC)
+                path = hd->source.caps.u.misc.chardev;
+        }
+        if (!path) {
+            virReportError(VIR_ERR_CONFIG_UNSUPPORTED, "%s",
+                           _("only <hostdev mode='capabilities'> of type 'storage' or 'misc' is supported"));
+            return -1;
+        }
+    }
+
+    if (def->nconsoles > 1) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED, "%s",
+                       _("a context has one console"));
+        return -1;
+    }
+
+    if (vserverContextCheckAction("on_reboot", def->onReboot) < 0 ||
+        vserverContextCheckAction("on_poweroff", def->onPoweroff) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+vserverContextCapNumber(const char *name,
+                        cap_value_t *cap)
+{
+    g_autofree char *full = g_strdup_printf("cap_%s", name);
+
+    if (cap_from_name(full, cap) < 0) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("capability '%s' is not known to this host"), name);
+        return -1;
+    }
+    return 0;
+}
+
+
+int
+vserverContextCapabilities(virDomainDef *def,
+                           unsigned long long *keep)
+{
+    int policy = def->features[VIR_DOMAIN_FEATURE_CAPABILITIES];
+    unsigned long long all = 0;
+    unsigned long long mask;
+    bool privnet = def->features[VIR_DOMAIN_FEATURE_PRIVNET] == VIR_TRISTATE_SWITCH_ON ||
+                   def->nnets > 0;
+    cap_value_t cap;
+    size_t i;
+
+    for (cap = 0; cap <= CAP_LAST_CAP && cap < 64; cap++)
+        all |= 1ULL << cap;
+
+    switch ((virDomainCapabilitiesPolicy) policy) {
+    case VIR_DOMAIN_CAPABILITIES_POLICY_DEFAULT:
+        mask = all;
+        for (i = 0; i < G_N_ELEMENTS(vserverContextDefaultDrop); i++) {
+            if (vserverContextCapNumber(vserverContextDefaultDrop[i], &cap) < 0)
+                return -1;
+            mask &= ~(1ULL << cap);
+        }
+        /* sharing the host's network stack: no reconfiguring it */
+        if (!privnet)
+            mask &= ~(1ULL << CAP_NET_ADMIN);
+        break;
+    case VIR_DOMAIN_CAPABILITIES_POLICY_ALLOW:
+        mask = all;
+        break;
+    case VIR_DOMAIN_CAPABILITIES_POLICY_DENY:
+        mask = 0;
+        break;
+    case VIR_DOMAIN_CAPABILITIES_POLICY_LAST:
+    default:
+        virReportEnumRangeError(virDomainCapabilitiesPolicy, policy);
+        return -1;
+    }
+
+    for (i = 0; i < VIR_DOMAIN_PROCES_CAPS_FEATURE_LAST; i++) {
+        int state = def->caps_features[i];
+
+        if (state == VIR_TRISTATE_SWITCH_ABSENT)
+            continue;
+        if (vserverContextCapNumber(virDomainProcessCapsFeatureTypeToString(i),
+                                    &cap) < 0)
+            return -1;
+        if (state == VIR_TRISTATE_SWITCH_ON)
+            mask |= 1ULL << cap;
+        else
+            mask &= ~(1ULL << cap);
+    }
+    *keep = mask;
+    return 0;
+}
+
+
+static const char *
+vserverContextHostdevPath(virDomainHostdevDef *hd)
+{
+    if (hd->source.caps.type == VIR_DOMAIN_HOSTDEV_CAPS_TYPE_STORAGE)
+        return hd->source.caps.u.storage.block;
+    return hd->source.caps.u.misc.chardev;
+}
+
+
+static int
+vserverContextHostdevNode(virDomainHostdevDef *hd,
+                          struct stat *sb)
+{
+    const char *path = vserverContextHostdevPath(hd);
+
+    if (stat(path, sb) < 0) {
+        virReportSystemError(errno, _("host device '%s' is not accessible"), path);
+        return -1;
+    }
+    if (!S_ISCHR(sb->st_mode) && !S_ISBLK(sb->st_mode)) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("host device '%s' is not a device node"), path);
+        return -1;
+    }
+    if (!STRPREFIX(path, "/dev/")) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("host device '%s' is not below /dev"), path);
+        return -1;
+    }
+    return 0;
+}
+
+
+int
+vserverContextDeviceRules(virDomainDef *def,
+                          vserverCgroupDeviceRule **rules,
+                          size_t *nrules)
+{
+    g_autofree vserverCgroupDeviceRule *list = NULL;
+    size_t n = G_N_ELEMENTS(vserverContextStdDevices);
+    size_t i;
+
+    list = g_new0(vserverCgroupDeviceRule, n + def->nhostdevs);
+    memcpy(list, vserverContextStdDevices, sizeof(vserverContextStdDevices));
+    for (i = 0; i < def->nhostdevs; i++) {
+        struct stat sb;
+
+        if (vserverContextHostdevNode(def->hostdevs[i], &sb) < 0)
+            return -1;
+        list[n].type = S_ISBLK(sb.st_mode) ? 'b' : 'c';
+        list[n].major = major(sb.st_rdev);
+        list[n].minor = minor(sb.st_rdev);
+        list[n].access = VSERVER_CGROUP_DEVICE_READ | VSERVER_CGROUP_DEVICE_WRITE;
+        n++;
+    }
+    *rules = g_steal_pointer(&list);
+    *nrules = n;
+    return 0;
+}
+
+
+/* Append "key field<TAB>field...\n" with each field escaped. */
+static void G_GNUC_NULL_TERMINATED
+vserverContextEntry(virBuffer *buf,
+                    const char *key,
+                    ...)
+{
+    const char *field;
+    bool first = true;
+    va_list ap;
+
+    virBufferAsprintf(buf, "%s ", key);
+    va_start(ap, key);
+    while ((field = va_arg(ap, const char *))) {
+        if (!first)
+            virBufferAddChar(buf, '\t');
+        first = false;
+        for (; *field; field++) {
+            switch (*field) {
+            case '\\':
+                virBufferAddLit(buf, "\\\\");
+                break;
+            case '\t':
+                virBufferAddLit(buf, "\\t");
+                break;
+            case '\n':
+                virBufferAddLit(buf, "\\n");
+                break;
+            default:
+                virBufferAddChar(buf, *field);
+            }
+        }
+    }
+    va_end(ap);
+    virBufferAddChar(buf, '\n');
+}
+
+
+static int
+vserverContextFSCompare(const void *a,
+                        const void *b)
+{
+    const virDomainFSDef *fa = *(virDomainFSDef * const *)a;
+    const virDomainFSDef *fb = *(virDomainFSDef * const *)b;
+
+    /* parents before what is mounted inside them */
+    return strcmp(fa->dst, fb->dst);
+}
+
+
+static bool
+vserverContextIsRoot(const char *user)
+{
+    return !user || STREQ(user, "0") || STREQ(user, "root");
+}
+
+
+char *
+vserverContextFormatShimConfig(virDomainDef *def,
+                               char **cgroupProcs)
+{
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+    g_autofree virDomainFSDef **fss = NULL;
+    virDomainFSDef *root;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    unsigned long long keep;
+    size_t nfss = 0;
+    size_t i;
+
+    if (!(root = vserverContextRootFS(def)) ||
+        vserverContextCapabilities(def, &keep) < 0)
+        return NULL;
+
+    virUUIDFormat(def->uuid, uuid);
+    virBufferAddLit(&buf, "# generated by libvirt-vserver; read by libvirt_vserver_shim\n");
+    vserverContextEntry(&buf, "name", def->name, NULL);
+    vserverContextEntry(&buf, "uuid", uuid, NULL);
+    vserverContextEntry(&buf, "root", root->readonly ? "ro" : "rw",
+                        root->src->path, NULL);
+    vserverContextEntry(&buf, "init", def->os.init, NULL);
+    for (i = 0; def->os.initargv && def->os.initargv[i]; i++)
+        vserverContextEntry(&buf, "arg", def->os.initargv[i], NULL);
+    for (i = 0; def->os.initenv && def->os.initenv[i]; i++) {
+        g_autofree char *kv = g_strdup_printf("%s=%s", def->os.initenv[i]->name,
+                                              def->os.initenv[i]->value);
+        vserverContextEntry(&buf, "env", kv, NULL);
+    }
+    if (def->os.initdir)
+        vserverContextEntry(&buf, "initdir", def->os.initdir, NULL);
+    if (def->os.inituser)
+        vserverContextEntry(&buf, "user", def->os.inituser, NULL);
+    if (def->os.initgroup)
+        vserverContextEntry(&buf, "group", def->os.initgroup, NULL);
+
+    vserverContextEntry(&buf, "netns",
+                        def->features[VIR_DOMAIN_FEATURE_PRIVNET] == VIR_TRISTATE_SWITCH_ON ||
+                        def->nnets > 0 ? "1" : "0", NULL);
+    for (i = 0; i < def->idmap.nuidmap; i++) {
+        g_autofree char *s = g_strdup_printf("%u", def->idmap.uidmap[i].start);
+        g_autofree char *t = g_strdup_printf("%u", def->idmap.uidmap[i].target);
+        g_autofree char *c = g_strdup_printf("%u", def->idmap.uidmap[i].count);
+        vserverContextEntry(&buf, "uidmap", s, t, c, NULL);
+    }
+    for (i = 0; i < def->idmap.ngidmap; i++) {
+        g_autofree char *s = g_strdup_printf("%u", def->idmap.gidmap[i].start);
+        g_autofree char *t = g_strdup_printf("%u", def->idmap.gidmap[i].target);
+        g_autofree char *c = g_strdup_printf("%u", def->idmap.gidmap[i].count);
+        vserverContextEntry(&buf, "gidmap", s, t, c, NULL);
+    }
+    for (i = 0; cgroupProcs && cgroupProcs[i]; i++)
+        vserverContextEntry(&buf, "cgroup", cgroupProcs[i], NULL);
+
+    virBufferAsprintf(&buf, "capkeep %llx\n", keep);
+    /* a non-root init has no use for gaining privileges through exec; a
+     * root init must keep setuid programs (su, login) working */
+    vserverContextEntry(&buf, "nonewprivs",
+                        vserverContextIsRoot(def->os.inituser) ? "0" : "1", NULL);
+
+    fss = g_new0(virDomainFSDef *, def->nfss);
+    for (i = 0; i < def->nfss; i++) {
+        if (def->fss[i] != root)
+            fss[nfss++] = def->fss[i];
+    }
+    qsort(fss, nfss, sizeof(*fss), vserverContextFSCompare);
+    for (i = 0; i < nfss; i++) {
+        virDomainFSDef *fs = fss[i];
+        const char *ro = fs->readonly ? "ro" : "rw";
+
+        if (fs->type == VIR_DOMAIN_FS_TYPE_RAM) {
+            g_autofree char *kib = g_strdup_printf("%llu", fs->usage / 1024);
+            vserverContextEntry(&buf, "mount", "tmpfs", ro, kib, fs->dst, NULL);
+        } else {
+            vserverContextEntry(&buf, "mount", "bind", ro, fs->src->path,
+                                fs->dst, NULL);
+        }
+    }
+
+    for (i = 0; i < def->nhostdevs; i++) {
+        struct stat sb;
+        g_autofree char *maj = NULL;
+        g_autofree char *min = NULL;
+        g_autofree char *mode = NULL;
+
+        if (vserverContextHostdevNode(def->hostdevs[i], &sb) < 0)
+            return NULL;
+        maj = g_strdup_printf("%u", major(sb.st_rdev));
+        min = g_strdup_printf("%u", minor(sb.st_rdev));
+        mode = g_strdup_printf("%o", sb.st_mode & 07777);
+        vserverContextEntry(&buf, "device", S_ISBLK(sb.st_mode) ? "b" : "c",
+                            maj, min, mode,
+                            vserverContextHostdevPath(def->hostdevs[i]), NULL);
+    }
+
+    vserverContextEntry(&buf, "on_reboot",
+                        def->onReboot == VIR_DOMAIN_LIFECYCLE_ACTION_RESTART ?
+                        "restart" : "destroy", NULL);
+    vserverContextEntry(&buf, "on_poweroff",
+                        def->onPoweroff == VIR_DOMAIN_LIFECYCLE_ACTION_RESTART ?
+                        "restart" : "destroy", NULL);
+    return virBufferContentAndReset(&buf);
+}

@@ -1,0 +1,38 @@
+/*
+ * vserver_context.h: domain definition -> what the shim sets up
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "internal.h"
+#include "domain_conf.h"
+
+#include "vserver_cgroup.h"
+
+/* The <filesystem> whose target is '/', or NULL with an error. */
+virDomainFSDef *
+vserverContextRootFS(virDomainDef *def);
+
+/* Check what can be checked on the host before anything is created:
+ * root and bind sources exist, filesystem types and lifecycle actions are
+ * supported.  Reports the first problem found. */
+int
+vserverContextValidate(virDomainDef *def);
+
+/* Capabilities the context keeps in its bounding set (bit = cap number). */
+int
+vserverContextCapabilities(virDomainDef *def,
+                           unsigned long long *keep);
+
+/* Device cgroup rules: the standard nodes plus <hostdev mode='capabilities'>. */
+int
+vserverContextDeviceRules(virDomainDef *def,
+                          vserverCgroupDeviceRule **rules,
+                          size_t *nrules);
+
+/* The shim's configuration file contents for @def. */
+char *
+vserverContextFormatShimConfig(virDomainDef *def,
+                               char **cgroupProcs);

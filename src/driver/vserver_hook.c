@@ -1,0 +1,81 @@
+/*
+ * vserver_hook.c: the /etc/libvirt/hooks/vserver script
+ *
+ * libvirt's virHookCall() knows a closed list of drivers, so this driver
+ * runs its own script with the same calling convention: arguments
+ * "NAME OPERATION SUB-OPERATION EXTRA", the domain XML on stdin.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include "vserver_hook.h"
+
+#include "vircommand.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virlog.h"
+
+#define VIR_FROM_THIS VIR_FROM_HOOK
+
+VIR_LOG_INIT("vserver.hook");
+
+VIR_ENUM_IMPL(vserverHookOp,
+              VSERVER_HOOK_OP_LAST,
+              "prepare", "start", "started", "stopped", "release", "reconnect",
+);
+
+
+static const char *
+vserverHookSubOp(vserverHookOp op)
+{
+    switch (op) {
+    case VSERVER_HOOK_OP_PREPARE:
+    case VSERVER_HOOK_OP_START:
+    case VSERVER_HOOK_OP_STARTED:
+    case VSERVER_HOOK_OP_RECONNECT:
+        return "begin";
+    case VSERVER_HOOK_OP_STOPPED:
+    case VSERVER_HOOK_OP_RELEASE:
+        return "end";
+    case VSERVER_HOOK_OP_LAST:
+        break;
+    }
+    return "-";
+}
+
+
+int
+vserverHookRun(const char *hookDir,
+               const char *name,
+               vserverHookOp op,
+               const char *xml)
+{
+    g_autofree char *path = g_build_filename(hookDir, "vserver", NULL);
+    g_autoptr(virCommand) cmd = NULL;
+    g_autofree char *output = NULL;
+    g_autofree char *errbuf = NULL;
+    int status;
+
+    if (!virFileIsExecutable(path))
+        return 0;
+
+    cmd = virCommandNewArgList(path, name, vserverHookOpTypeToString(op),
+                               vserverHookSubOp(op), "-", NULL);
+    virCommandAddEnvPassCommon(cmd);
+    virCommandSetInputBuffer(cmd, xml);
+    virCommandSetOutputBuffer(cmd, &output);
+    virCommandSetErrorBuffer(cmd, &errbuf);
+
+    if (virCommandRun(cmd, &status) < 0)
+        return -1;
+    if (status != 0) {
+        virReportError(VIR_ERR_HOOK_SCRIPT_FAILED,
+                       _("hook script %s %s %s failed with status %d: %s"),
+                       path, name, vserverHookOpTypeToString(op), status,
+                       NULLSTR_EMPTY(errbuf));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * vserver_hook.h: the /etc/libvirt/hooks/vserver script
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "internal.h"
+#include "virenum.h"
+
+typedef enum {
+    VSERVER_HOOK_OP_PREPARE,
+    VSERVER_HOOK_OP_START,
+    VSERVER_HOOK_OP_STARTED,
+    VSERVER_HOOK_OP_STOPPED,
+    VSERVER_HOOK_OP_RELEASE,
+    VSERVER_HOOK_OP_RECONNECT,
+
+    VSERVER_HOOK_OP_LAST
+} vserverHookOp;
+
+VIR_ENUM_DECL(vserverHookOp);
+
+/* Run "<hookDir>/vserver NAME OP SUBOP -" with @xml on stdin, as libvirt's
+ * own drivers call their hook scripts.  A missing script is not an error;
+ * a failing one is (callers decide whether that aborts anything). */
+int
+vserverHookRun(const char *hookDir,
+               const char *name,
+               vserverHookOp op,
+               const char *xml);

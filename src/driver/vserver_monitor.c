@@ -1,0 +1,302 @@
+/*
+ * vserver_monitor.c: the driver's connection to a context's shim
+ *
+ * One unix socket per running context, watched by the daemon's event loop.
+ * The shim speaks single text lines (see src/shim/vserver_shim_main.c).
+ * The monitor owns a reference on its domain object; the event callback
+ * locks the domain only after dropping the monitor lock, so an API thread
+ * that holds the domain and closes the monitor can never deadlock with it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "vserver_monitor.h"
+
+#include "virerror.h"
+#include "virevent.h"
+#include "virfile.h"
+#include "virlog.h"
+#include "virobject.h"
+#include "virstring.h"
+#include "virtime.h"
+#include "virutil.h"
+
+#define VIR_FROM_THIS VIR_FROM_NONE
+
+VIR_LOG_INIT("vserver.monitor");
+
+#define VSERVER_MONITOR_TIMEOUT_MS 5000
+
+struct _vserverMonitor {
+    virObjectLockable parent;
+
+    int fd;
+    int watch;
+    bool closed;
+    virDomainObj *vm;
+    vserverMonitorEventFunc cb;
+
+    size_t len;
+    char buf[256];
+};
+
+static virClass *vserverMonitorClass;
+
+static void
+vserverMonitorDispose(void *obj)
+{
+    vserverMonitor *mon = obj;
+
+    VIR_FORCE_CLOSE(mon->fd);
+    virObjectUnref(mon->vm);
+}
+
+static int
+vserverMonitorOnceInit(void)
+{
+    if (!VIR_CLASS_NEW(vserverMonitor, virClassForObjectLockable()))
+        return -1;
+    return 0;
+}
+
+VIR_ONCE_GLOBAL_INIT(vserverMonitor);
+
+
+/* Connect to the shim's socket and say which role this connection has. */
+int
+vserverMonitorConnect(const char *socketPath,
+                      const char *role)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    VIR_AUTOCLOSE fd = -1;
+    g_autofree char *hello = g_strdup_printf("%s\n", role);
+    int ret;
+
+    if (virStrcpyStatic(addr.sun_path, socketPath) < 0) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("shim socket path '%s' is too long"), socketPath);
+        return -1;
+    }
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        virReportSystemError(errno, "%s", _("cannot create a socket"));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        virReportSystemError(errno, _("cannot connect to the context's shim at '%s'"),
+                             socketPath);
+        return -1;
+    }
+    if (safewrite(fd, hello, strlen(hello)) < 0) {
+        virReportSystemError(errno, _("cannot talk to the shim at '%s'"),
+                             socketPath);
+        return -1;
+    }
+    ret = fd;
+    fd = -1;
+    return ret;
+}
+
+
+/* Read one line synchronously (the shim answers right after a connect). */
+static int
+vserverMonitorReadLine(int fd, char *buf, size_t buflen)
+{
+    size_t len = 0;
+    unsigned long long deadline;
+
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += VSERVER_MONITOR_TIMEOUT_MS;
+
+    while (len < buflen - 1) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        unsigned long long now;
+        ssize_t n;
+
+        if (virTimeMillisNow(&now) < 0)
+            return -1;
+        if (now >= deadline ||
+            poll(&pfd, 1, deadline - now) == 0) {
+            virReportError(VIR_ERR_OPERATION_TIMEOUT, "%s",
+                           _("the context's shim did not answer"));
+            return -1;
+        }
+        if ((n = read(fd, buf + len, 1)) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            virReportSystemError(errno, "%s", _("cannot read from the shim"));
+            return -1;
+        }
+        if (n == 0) {
+            virReportError(VIR_ERR_OPERATION_FAILED, "%s",
+                           _("the context's shim closed the connection"));
+            return -1;
+        }
+        if (buf[len] == '\n')
+            break;
+        len++;
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+
+static void
+vserverMonitorIO(int watch G_GNUC_UNUSED,
+                 int fd G_GNUC_UNUSED,
+                 int events,
+                 void *opaque)
+{
+    vserverMonitor *mon = opaque;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
+    virDomainObj *vm;
+    vserverMonitorEventFunc cb;
+    bool eof = false;
+    size_t i;
+
+    virObjectLock(mon);
+    if (mon->closed) {
+        virObjectUnlock(mon);
+        return;
+    }
+
+    for (;;) {
+        char *nl;
+        ssize_t n = read(mon->fd, mon->buf + mon->len,
+                         sizeof(mon->buf) - 1 - mon->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            eof = true;
+            break;
+        }
+        mon->len += n;
+        mon->buf[mon->len] = '\0';
+        while ((nl = strchr(mon->buf, '\n'))) {
+            *nl = '\0';
+            g_ptr_array_add(got, g_strdup(mon->buf));
+            mon->len -= nl + 1 - mon->buf;
+            memmove(mon->buf, nl + 1, mon->len + 1);
+        }
+        if (mon->len == sizeof(mon->buf) - 1) {
+            VIR_WARN("overlong line from a shim, dropping the connection");
+            eof = true;
+            break;
+        }
+    }
+    if (events & (VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR))
+        eof = true;
+    if (eof && mon->watch >= 0) {
+        virEventRemoveHandle(mon->watch);
+        mon->watch = -1;
+    }
+    vm = virObjectRef(mon->vm);
+    cb = mon->cb;
+    virObjectUnlock(mon);
+
+    virObjectLock(vm);
+    for (i = 0; i < got->len; i++)
+        cb(mon, vm, g_ptr_array_index(got, i));
+    if (eof)
+        cb(mon, vm, NULL);
+    virObjectUnlock(vm);
+    virObjectUnref(vm);
+}
+
+
+vserverMonitor *
+vserverMonitorOpen(const char *socketPath,
+                   virDomainObj *vm,
+                   vserverMonitorEventFunc cb,
+                   pid_t *initPid)
+{
+    vserverMonitor *mon;
+    VIR_AUTOCLOSE fd = -1;
+    char line[64];
+    int pid;
+
+    if (vserverMonitorInitialize() < 0)
+        return NULL;
+
+    if ((fd = vserverMonitorConnect(socketPath, "CONTROL")) < 0 ||
+        vserverMonitorReadLine(fd, line, sizeof(line)) < 0)
+        return NULL;
+    if (sscanf(line, "RUNNING %d", &pid) != 1 || pid <= 0) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("unexpected greeting from the shim: '%s'"), line);
+        return NULL;
+    }
+    if (virSetNonBlock(fd) < 0) {
+        virReportSystemError(errno, "%s", _("cannot set the shim socket non-blocking"));
+        return NULL;
+    }
+
+    if (!(mon = virObjectLockableNew(vserverMonitorClass)))
+        return NULL;
+    mon->fd = fd;
+    fd = -1;
+    mon->vm = virObjectRef(vm);
+    mon->cb = cb;
+    if ((mon->watch = virEventAddHandle(mon->fd, VIR_EVENT_HANDLE_READABLE,
+                                        vserverMonitorIO, virObjectRef(mon),
+                                        virObjectUnref)) < 0) {
+        virObjectUnref(mon);
+        virObjectUnref(mon);
+        virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                       _("cannot watch the shim socket"));
+        return NULL;
+    }
+    *initPid = pid;
+    return mon;
+}
+
+
+int
+vserverMonitorSend(vserverMonitor *mon,
+                   const char *command)
+{
+    g_autofree char *line = g_strdup_printf("%s\n", command);
+    int ret = -1;
+
+    virObjectLock(mon);
+    if (mon->closed || mon->watch < 0) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("the connection to the context's shim is gone"));
+        goto cleanup;
+    }
+    /* the socket is non-blocking; a few bytes always fit */
+    if (send(mon->fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+        virReportSystemError(errno, _("cannot send '%s' to the shim"), command);
+        goto cleanup;
+    }
+    ret = 0;
+ cleanup:
+    virObjectUnlock(mon);
+    return ret;
+}
+
+
+void
+vserverMonitorClose(vserverMonitor *mon)
+{
+    if (!mon)
+        return;
+    virObjectLock(mon);
+    mon->closed = true;
+    if (mon->watch >= 0) {
+        virEventRemoveHandle(mon->watch);
+        mon->watch = -1;
+    }
+    VIR_FORCE_CLOSE(mon->fd);
+    virObjectUnlock(mon);
+    virObjectUnref(mon);
+}

@@ -1,0 +1,651 @@
+/*
+ * vserver_process.c: context lifecycle (start, stop, reattach)
+ *
+ * A running context is: a shim process (daemonized, so it outlives the
+ * daemon), its init and descendants in new namespaces, a cgroup per
+ * hierarchy, and four files in the run dir: <name>.xml (status, with the
+ * shim's pid), <name>.shim (the shim's configuration), <name>.pid (locked by
+ * the shim while it lives) and <name>.sock (its socket).  The shim leaves
+ * <name>.exit behind when the context ends while nobody listens.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <config.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "vserver_process.h"
+#include "vserver_context.h"
+#include "vserver_domain.h"
+#include "vserver_domain_ns.h"
+#include "vserver_hook.h"
+#include "vserver_monitor.h"
+
+#include "domain_event.h"
+#include "vircommand.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virlog.h"
+#include "virpidfile.h"
+#include "virprocess.h"
+#include "virstring.h"
+#include "virtime.h"
+#include "virutil.h"
+
+#define VIR_FROM_THIS VIR_FROM_NONE
+
+VIR_LOG_INIT("vserver.process");
+
+#define VSERVER_START_TIMEOUT_MS 30000
+#define VSERVER_DESTROY_TIMEOUT_MS 10000
+
+typedef struct {
+    char *shimConf;
+    char *socket;
+    char *pidFile;
+    char *exitFile;
+    char *log;
+} vserverProcessPaths;
+
+
+static void
+vserverProcessPathsClear(vserverProcessPaths *p)
+{
+    g_free(p->shimConf);
+    g_free(p->socket);
+    g_free(p->pidFile);
+    g_free(p->exitFile);
+    g_free(p->log);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vserverProcessPaths, vserverProcessPathsClear);
+
+
+static void
+vserverProcessGetPaths(virVServerDriverConfig *cfg,
+                       virDomainObj *vm,
+                       vserverProcessPaths *p)
+{
+    const char *name = vm->def->name;
+
+    p->shimConf = g_strdup_printf("%s/%s.shim", cfg->runDir, name);
+    p->socket = g_strdup_printf("%s/%s.sock", cfg->runDir, name);
+    p->pidFile = g_strdup_printf("%s/%s.pid", cfg->runDir, name);
+    p->exitFile = g_strdup_printf("%s/%s.exit", cfg->runDir, name);
+    p->log = g_strdup_printf("%s/%s.log", cfg->logDir, name);
+}
+
+
+static char *
+vserverProcessCgroupName(virDomainObj *vm)
+{
+    return g_strdup_printf("%s.libvirt-vserver", vm->def->name);
+}
+
+
+/* Hooks get the live definition; a failure is logged, except where the
+ * caller makes it abort something. */
+static int
+vserverProcessHook(virVServerDriverConfig *cfg,
+                   vserverDriver *driver,
+                   virDomainObj *vm,
+                   vserverHookOp op)
+{
+    g_autofree char *xml = virDomainDefFormat(vm->def, driver->xmlopt,
+                                              VIR_DOMAIN_DEF_FORMAT_SECURE);
+
+    if (!xml)
+        return -1;
+    return vserverHookRun(cfg->hookDir, vm->def->name, op, xml);
+}
+
+
+static int
+vserverProcessSignal(virDomainObj *vm)
+{
+    vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
+
+    switch (nsdef ? nsdef->shutdownSignal : VSERVER_SHUTDOWN_SIGNAL_DEFAULT) {
+    case VSERVER_SHUTDOWN_SIGNAL_DEFAULT:
+    case VSERVER_SHUTDOWN_SIGNAL_TERM:
+        return SIGTERM;
+    case VSERVER_SHUTDOWN_SIGNAL_INT:
+        return SIGINT;
+    case VSERVER_SHUTDOWN_SIGNAL_HUP:
+        return SIGHUP;
+    case VSERVER_SHUTDOWN_SIGNAL_PWR:
+        return SIGPWR;
+    case VSERVER_SHUTDOWN_SIGNAL_USR1:
+        return SIGUSR1;
+    case VSERVER_SHUTDOWN_SIGNAL_USR2:
+        return SIGUSR2;
+    case VSERVER_SHUTDOWN_SIGNAL_RTMIN3:
+        return SIGRTMIN + 3;
+    case VSERVER_SHUTDOWN_SIGNAL_RTMIN4:
+        return SIGRTMIN + 4;
+    case VSERVER_SHUTDOWN_SIGNAL_LAST:
+        break;
+    }
+    return SIGTERM;
+}
+
+
+/* Tear down what is left of a context that is no longer running, or kill
+ * it if it still is.  Never fails: every step is attempted. */
+static void
+vserverProcessCleanup(vserverDriver *driver,
+                      virDomainObj *vm,
+                      virDomainShutoffReason reason)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPaths) paths = { 0 };
+    g_autofree char *cgname = vserverProcessCgroupName(vm);
+    virErrorPtr orig_err;
+    pid_t pid;
+
+    virErrorPreserveLast(&orig_err);
+    vserverProcessGetPaths(cfg, vm, &paths);
+
+    vserverMonitorClose(priv->monitor);
+    priv->monitor = NULL;
+
+    /* only a live shim of ours: the pid may have been reused meanwhile */
+    if (virPidFileReadPathIfAlive(paths.pidFile, &pid, cfg->shimPath) == 0 &&
+        pid > 0)
+        kill(pid, SIGKILL);
+
+    if (!priv->cgroup)
+        vserverCgroupOpen(cfg->cgroupPartition, cgname, &priv->cgroup);
+    if (priv->cgroup) {
+        if (vserverCgroupKillAll(priv->cgroup) < 0 ||
+            vserverCgroupRemove(priv->cgroup) < 0)
+            VIR_WARN("cgroups of '%s' not fully removed: %s", vm->def->name,
+                     virGetLastErrorMessage());
+        g_clear_pointer(&priv->cgroup, vserverCgroupFree);
+    }
+    virResetLastError();
+
+    vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STOPPED);
+
+    unlink(paths.shimConf);
+    unlink(paths.socket);
+    unlink(paths.pidFile);
+    unlink(paths.exitFile);
+    if (virDomainDeleteConfig(cfg->runDir, NULL, vm) < 0)
+        VIR_WARN("cannot remove the status of '%s'", vm->def->name);
+
+    vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RELEASE);
+    virResetLastError();
+
+    vm->def->id = -1;
+    priv->shimPid = 0;
+    priv->stopping = false;
+    virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
+    virDomainObjRemoveTransientDef(vm);
+    virErrorRestore(&orig_err);
+}
+
+
+/* The context is gone (or must go): clean up, tell clients, and forget a
+ * transient domain. */
+static void
+vserverProcessStopped(vserverDriver *driver,
+                      virDomainObj *vm,
+                      const char *why)
+{
+    virDomainShutoffReason reason = VIR_DOMAIN_SHUTOFF_CRASHED;
+    virDomainEventStoppedDetailType detail = VIR_DOMAIN_EVENT_STOPPED_CRASHED;
+    virObjectEvent *event;
+
+    if (STREQ_NULLABLE(why, "shutdown")) {
+        reason = VIR_DOMAIN_SHUTOFF_SHUTDOWN;
+        detail = VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN;
+    } else if (STREQ_NULLABLE(why, "destroyed")) {
+        reason = VIR_DOMAIN_SHUTOFF_DESTROYED;
+        detail = VIR_DOMAIN_EVENT_STOPPED_DESTROYED;
+    } else if (STREQ_NULLABLE(why, "failed")) {
+        reason = VIR_DOMAIN_SHUTOFF_FAILED;
+        detail = VIR_DOMAIN_EVENT_STOPPED_FAILED;
+    }
+
+    VIR_INFO("context '%s' stopped (%s)", vm->def->name, NULLSTR(why));
+    vserverProcessCleanup(driver, vm, reason);
+    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STOPPED,
+                                              detail);
+    virObjectEventStateQueue(driver->domainEventState, event);
+    if (!vm->persistent)
+        virDomainObjListRemove(driver->domains, vm);
+    virDomainObjBroadcast(vm);
+}
+
+
+/* What the shim wrote when the context ended while no daemon listened. */
+static char *
+vserverProcessReadExitFile(const char *path)
+{
+    g_autofree char *content = NULL;
+    char *sp;
+
+    if (virFileReadAllQuiet(path, 64, &content) < 0)
+        return NULL;
+    if ((sp = strchr(content, ' ')))
+        *sp = '\0';
+    return g_steal_pointer(&content);
+}
+
+
+static void
+vserverProcessMonitorEvent(vserverMonitor *mon,
+                           virDomainObj *vm,
+                           const char *line)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    vserverDriver *driver = priv->driver;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    int pid;
+
+    if (priv->monitor != mon)
+        return;
+
+    if (!line) {
+        /* the shim went away without saying why: it was killed */
+        g_auto(vserverProcessPaths) paths = { 0 };
+        g_autofree char *why = NULL;
+
+        vserverProcessGetPaths(cfg, vm, &paths);
+        why = vserverProcessReadExitFile(paths.exitFile);
+        VIR_WARN("lost the shim of '%s' (%s)", vm->def->name,
+                 NULLSTR(why));
+        vserverProcessStopped(driver, vm, why ? why : "crashed");
+        return;
+    }
+
+    VIR_DEBUG("shim of '%s': %s", vm->def->name, line);
+    if (sscanf(line, "REBOOTED %d", &pid) == 1) {
+        virObjectEvent *event = virDomainEventRebootNewFromObj(vm);
+
+        vm->def->id = pid;
+        virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED);
+        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+            VIR_WARN("cannot save the status of '%s'", vm->def->name);
+        virObjectEventStateQueue(driver->domainEventState, event);
+    } else if (STRPREFIX(line, "EXIT ")) {
+        g_autofree char *why = g_strdup(line + 5);
+        char *sp = strchr(why, ' ');
+
+        if (sp)
+            *sp = '\0';
+        vserverProcessStopped(driver, vm, why);
+    }
+}
+
+
+/* Read the shim's one-line answer: "OK <pid>" or "ERR <message>". */
+static int
+vserverProcessReadSync(int fd,
+                       const char *name,
+                       pid_t *initPid)
+{
+    char buf[1024];
+    size_t len = 0;
+    unsigned long long deadline;
+    int pid;
+
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += VSERVER_START_TIMEOUT_MS;
+
+    while (len < sizeof(buf) - 1) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        unsigned long long now;
+        ssize_t n;
+
+        if (virTimeMillisNow(&now) < 0)
+            return -1;
+        if (now >= deadline || poll(&pfd, 1, deadline - now) == 0) {
+            virReportError(VIR_ERR_OPERATION_TIMEOUT,
+                           _("context '%s' did not start within %d s"),
+                           name, VSERVER_START_TIMEOUT_MS / 1000);
+            return -1;
+        }
+        if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) < 0) {
+            if (errno == EINTR)
+                continue;
+            virReportSystemError(errno, "%s", _("cannot read from the shim"));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        len += n;
+    }
+    buf[len] = '\0';
+    virTrimSpaces(buf, NULL);
+
+    if (sscanf(buf, "OK %d", &pid) == 1 && pid > 0) {
+        *initPid = pid;
+        return 0;
+    }
+    if (STRPREFIX(buf, "ERR ")) {
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("cannot start context '%s': %s"), name, buf + 4);
+        return -1;
+    }
+    virReportError(VIR_ERR_OPERATION_FAILED,
+                   _("cannot start context '%s': the shim exited without a word (see its log)"),
+                   name);
+    return -1;
+}
+
+
+static int
+vserverProcessSpawnShim(virVServerDriverConfig *cfg,
+                        virDomainObj *vm,
+                        vserverProcessPaths *paths,
+                        pid_t *shimPid,
+                        pid_t *initPid)
+{
+    g_autoptr(virCommand) cmd = NULL;
+    VIR_AUTOCLOSE logfd = -1;
+    VIR_AUTOCLOSE syncRead = -1;
+    int syncpipe[2];
+
+    if ((logfd = open(paths->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                      0600)) < 0) {
+        virReportSystemError(errno, _("cannot open log file '%s'"), paths->log);
+        return -1;
+    }
+    if (virPipe(syncpipe) < 0)
+        return -1;
+    syncRead = syncpipe[0];
+
+    cmd = virCommandNewArgList(cfg->shimPath,
+                               "--config", paths->shimConf,
+                               "--socket", paths->socket,
+                               "--exit-file", paths->exitFile,
+                               "--sync-fd", NULL);
+    virCommandAddArgFormat(cmd, "%d", syncpipe[1]);
+    virCommandPassFD(cmd, syncpipe[1], VIR_COMMAND_PASS_FD_CLOSE_PARENT);
+    virCommandSetOutputFD(cmd, &logfd);
+    virCommandSetErrorFD(cmd, &logfd);
+    virCommandSetPidFile(cmd, paths->pidFile);
+    virCommandDaemonize(cmd);
+
+    if (virCommandRun(cmd, NULL) < 0)
+        return -1;
+    if (virPidFileReadPath(paths->pidFile, shimPid) < 0) {
+        virReportSystemError(errno, _("cannot read the shim's pid file '%s'"),
+                             paths->pidFile);
+        return -1;
+    }
+    return vserverProcessReadSync(syncRead, vm->def->name, initPid);
+}
+
+
+int
+vserverProcessStart(vserverDriver *driver,
+                    virDomainObj *vm,
+                    virDomainRunningReason reason)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    vserverDomainNamespaceDef *nsdef;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPaths) paths = { 0 };
+    g_autofree char *cgname = NULL;
+    g_autofree char *shimConf = NULL;
+    g_autofree vserverCgroupDeviceRule *rules = NULL;
+    g_auto(GStrv) procs = NULL;
+    size_t nrules = 0;
+    pid_t shimPid = 0;
+    pid_t initPid = 0;
+    bool prepared = false;
+
+    if (virDomainObjIsActive(vm)) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("domain is already running"));
+        return -1;
+    }
+    if (!virFileIsExecutable(cfg->shimPath)) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("the context supervisor '%s' is missing"), cfg->shimPath);
+        return -1;
+    }
+    if (vserverContextValidate(vm->def) < 0)
+        return -1;
+
+    if (g_mkdir_with_parents(cfg->runDir, 0700) < 0 ||
+        g_mkdir_with_parents(cfg->logDir, 0700) < 0) {
+        virReportSystemError(errno, _("cannot create %s or %s"),
+                             cfg->runDir, cfg->logDir);
+        return -1;
+    }
+    vserverProcessGetPaths(cfg, vm, &paths);
+
+    /* a failing prepare hook vetoes the start before anything exists */
+    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_PREPARE) < 0)
+        return -1;
+    prepared = true;
+
+    if (virDomainObjSetDefTransient(driver->xmlopt, vm, NULL) < 0)
+        goto error;
+
+    cgname = vserverProcessCgroupName(vm);
+    nsdef = vm->def->namespaceData;
+    if (vserverCgroupCreate(cfg->cgroupPartition, cgname, &priv->cgroup) < 0 ||
+        vserverCgroupApplyDef(priv->cgroup, vm->def,
+                              nsdef && nsdef->hasPidsMax ?
+                              (long long)nsdef->pidsMax : -1) < 0 ||
+        vserverContextDeviceRules(vm->def, &rules, &nrules) < 0 ||
+        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0)
+        goto error;
+
+    procs = vserverCgroupProcsFiles(priv->cgroup);
+    if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs)) ||
+        virFileWriteStr(paths.shimConf, shimConf, 0600) < 0) {
+        if (shimConf)
+            virReportSystemError(errno, _("cannot write '%s'"), paths.shimConf);
+        goto error;
+    }
+
+    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0)
+        goto error;
+
+    if (vserverProcessSpawnShim(cfg, vm, &paths, &shimPid, &initPid) < 0)
+        goto error;
+    priv->shimPid = shimPid;
+
+    if (!(priv->monitor = vserverMonitorOpen(paths.socket, vm,
+                                             vserverProcessMonitorEvent,
+                                             &initPid)))
+        goto error;
+
+    vm->def->id = initPid;
+    virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, reason);
+    if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+        goto error;
+
+    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STARTED) < 0)
+        VIR_WARN("started hook of '%s' failed: %s", vm->def->name,
+                 virGetLastErrorMessage());
+    virResetLastError();
+    VIR_INFO("context '%s' running, init pid %d, shim pid %d",
+             vm->def->name, (int)initPid, (int)shimPid);
+    return 0;
+
+ error:
+    {
+        virErrorPtr orig_err;
+
+        virErrorPreserveLast(&orig_err);
+        if (prepared)
+            vserverProcessCleanup(driver, vm, VIR_DOMAIN_SHUTOFF_FAILED);
+        virErrorRestore(&orig_err);
+    }
+    return -1;
+}
+
+
+int
+vserverProcessDestroy(vserverDriver *driver,
+                      virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    unsigned long long deadline;
+
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += VSERVER_DESTROY_TIMEOUT_MS;
+
+    priv->stopping = true;
+    if (priv->monitor && vserverMonitorSend(priv->monitor, "DESTROY") == 0) {
+        /* the monitor callback does the cleanup and wakes us */
+        while (virDomainObjIsActive(vm)) {
+            int rc = virDomainObjWaitUntil(vm, deadline);
+            if (rc < 0)
+                return -1;
+            if (rc == 1)
+                break;
+        }
+    }
+    virResetLastError();
+
+    if (virDomainObjIsActive(vm)) {
+        VIR_WARN("the shim of '%s' did not stop it, killing the context",
+                 vm->def->name);
+        vserverProcessStopped(driver, vm, "destroyed");
+    }
+    return 0;
+}
+
+
+int
+vserverProcessShutdown(vserverDriver *driver G_GNUC_UNUSED,
+                       virDomainObj *vm,
+                       bool reboot)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
+    g_autofree char *cmd = NULL;
+
+    if (!priv->monitor) {
+        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
+                       _("no connection to the context's shim"));
+        return -1;
+    }
+    cmd = g_strdup_printf("%s %d %u", reboot ? "REBOOT" : "SHUTDOWN",
+                          vserverProcessSignal(vm),
+                          nsdef && nsdef->hasShutdownTimeout ?
+                          nsdef->shutdownTimeout : 0);
+    return vserverMonitorSend(priv->monitor, cmd);
+}
+
+
+static int
+vserverProcessCollectActive(virDomainObj *vm,
+                            void *opaque)
+{
+    GPtrArray *list = opaque;
+
+    if (virDomainObjIsActive(vm))
+        g_ptr_array_add(list, virObjectRef(vm));
+    return 0;
+}
+
+
+static void
+vserverProcessReconnect(vserverDriver *driver,
+                        virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPaths) paths = { 0 };
+    g_autofree char *cgname = vserverProcessCgroupName(vm);
+    g_autofree char *why = NULL;
+    pid_t pid = 0;
+    pid_t initPid = 0;
+
+    vserverProcessGetPaths(cfg, vm, &paths);
+
+    if (virPidFileReadPathIfAlive(paths.pidFile, &pid, cfg->shimPath) == 0 &&
+        pid > 0 && pid == priv->shimPid &&
+        vserverCgroupOpen(cfg->cgroupPartition, cgname, &priv->cgroup) == 0 &&
+        (priv->monitor = vserverMonitorOpen(paths.socket, vm,
+                                            vserverProcessMonitorEvent,
+                                            &initPid))) {
+        vm->def->id = initPid;
+        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+            VIR_WARN("cannot save the status of '%s'", vm->def->name);
+        vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RECONNECT);
+        virResetLastError();
+        VIR_INFO("re-attached to context '%s', init pid %d", vm->def->name,
+                 (int)initPid);
+        return;
+    }
+
+    VIR_WARN("context '%s' is no longer running: %s", vm->def->name,
+             virGetLastErrorMessage());
+    virResetLastError();
+    why = vserverProcessReadExitFile(paths.exitFile);
+    vserverProcessStopped(driver, vm, why ? why : "crashed");
+}
+
+
+void
+vserverProcessReconnectAll(vserverDriver *driver)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new();
+    size_t i;
+
+    virDomainObjListForEach(driver->domains, false,
+                            vserverProcessCollectActive, list);
+    for (i = 0; i < list->len; i++) {
+        virDomainObj *vm = g_ptr_array_index(list, i);
+
+        virObjectLock(vm);
+        vserverProcessReconnect(driver, vm);
+        virDomainObjEndAPI(&vm);
+    }
+}
+
+
+static int
+vserverProcessCollectAutostart(virDomainObj *vm,
+                               void *opaque)
+{
+    GPtrArray *list = opaque;
+
+    if (vm->autostart && !virDomainObjIsActive(vm))
+        g_ptr_array_add(list, virObjectRef(vm));
+    return 0;
+}
+
+
+void
+vserverProcessAutostartAll(vserverDriver *driver)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new();
+    size_t i;
+
+    virDomainObjListForEach(driver->domains, false,
+                            vserverProcessCollectAutostart, list);
+    for (i = 0; i < list->len; i++) {
+        virDomainObj *vm = g_ptr_array_index(list, i);
+
+        virObjectLock(vm);
+        if (vm->autostart && !virDomainObjIsActive(vm)) {
+            if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0) {
+                VIR_ERROR(_("autostart of '%s' failed: %s"), vm->def->name,
+                          virGetLastErrorMessage());
+                virResetLastError();
+            } else {
+                virObjectEventStateQueue(driver->domainEventState,
+                    virDomainEventLifecycleNewFromObj(vm,
+                        VIR_DOMAIN_EVENT_STARTED,
+                        VIR_DOMAIN_EVENT_STARTED_BOOTED));
+            }
+        }
+        virDomainObjEndAPI(&vm);
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * vserver_process.h: context lifecycle (start, stop, reattach)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vserver_driver.h"
+
+/* Start @vm (locked, inactive).  On failure nothing is left behind: no
+ * shim, cgroup, mount or state file. */
+int
+vserverProcessStart(vserverDriver *driver,
+                    virDomainObj *vm,
+                    virDomainRunningReason reason);
+
+/* Kill the context (through its shim) and wait until it is gone. */
+int
+vserverProcessDestroy(vserverDriver *driver,
+                      virDomainObj *vm);
+
+/* Ask init to stop (@reboot: and the shim to start it again). */
+int
+vserverProcessShutdown(vserverDriver *driver,
+                       virDomainObj *vm,
+                       bool reboot);
+
+/* Re-attach to the contexts that kept running while the daemon was away,
+ * then start the autostart domains that are not running. */
+void
+vserverProcessReconnectAll(vserverDriver *driver);
+
+void
+vserverProcessAutostartAll(vserverDriver *driver);
