@@ -18,6 +18,7 @@
 #include "vserver_monitor.h"
 #include "vserver_process.h"
 #include "vserver_storage_driver.h"
+#include "vserver_tune.h"
 
 #include "datatypes.h"
 #include "driver.h"
@@ -100,7 +101,7 @@ vserverDriverGetCapabilities(vserverDriver *driver,
 }
 
 
-static virDomainObj *
+virDomainObj *
 vserverDomObjFromDomain(virDomainPtr domain)
 {
     vserverDriver *driver = domain->conn->privateData;
@@ -1806,6 +1807,19 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainResume = vserverDomainResume,
     .domainOpenConsole = vserverDomainOpenConsole,
     .domainLxcOpenNamespace = vserverDomainLxcOpenNamespace,
+    .domainSetMemory = vserverDomainSetMemory,
+    .domainSetMemoryFlags = vserverDomainSetMemoryFlags,
+    .domainSetMaxMemory = vserverDomainSetMaxMemory,
+    .domainSetMemoryParameters = vserverDomainSetMemoryParameters,
+    .domainGetMemoryParameters = vserverDomainGetMemoryParameters,
+    .domainGetSchedulerType = vserverDomainGetSchedulerType,
+    .domainGetSchedulerParameters = vserverDomainGetSchedulerParameters,
+    .domainGetSchedulerParametersFlags = vserverDomainGetSchedulerParametersFlags,
+    .domainSetSchedulerParameters = vserverDomainSetSchedulerParameters,
+    .domainSetSchedulerParametersFlags = vserverDomainSetSchedulerParametersFlags,
+    .domainSetBlkioParameters = vserverDomainSetBlkioParameters,
+    .domainGetBlkioParameters = vserverDomainGetBlkioParameters,
+    .connectGetAllDomainStats = vserverConnectGetAllDomainStats,
 };
 
 static virConnectDriver vserverConnectDriver = {

@@ -41,3 +41,8 @@ vserverDriverGetConfig(vserverDriver *driver);
 virCaps *
 vserverDriverGetCapabilities(vserverDriver *driver,
                              bool refresh);
+
+/* Look up the domain object of @domain: locked and referenced, or NULL
+ * with an error.  Release with virDomainObjEndAPI(). */
+virDomainObj *
+vserverDomObjFromDomain(virDomainPtr domain);
