@@ -107,3 +107,6 @@ int vserverShimPrivilegeDrop(const vserverShimConfig *conf,
 int vserverShimError(vserverShimChildError *err, int errnum,
                      const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* vserver_shim_enter.c: `--enter PID -- CMD`; returns the exit status. */
+int vserverShimEnter(pid_t pid, char **argv);

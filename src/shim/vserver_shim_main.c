@@ -4,6 +4,7 @@
  *   libvirt_vserver_shim --config FILE --socket PATH --exit-file PATH
  *                        --sync-fd N
  *   libvirt_vserver_shim --check-config FILE
+ *   libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...
  *
  * The shim starts the context, reports "OK <init pid>" or "ERR <message>"
  * on the sync fd, then serves one unix socket.  A client's first line
@@ -465,7 +466,8 @@ usage(void)
 {
     fprintf(stderr, "usage: libvirt_vserver_shim --config FILE --socket PATH "
             "--exit-file PATH --sync-fd N\n"
-            "       libvirt_vserver_shim --check-config FILE\n");
+            "       libvirt_vserver_shim --check-config FILE\n"
+            "       libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...\n");
     return 2;
 }
 
@@ -481,6 +483,14 @@ main(int argc, char **argv)
     int syncFd = -1;
     sigset_t mask;
     int ret;
+
+    if (argc >= 5 && strcmp(argv[1], "--enter") == 0 &&
+        strcmp(argv[3], "--") == 0) {
+        int pid = atoi(argv[2]);
+        if (pid <= 0)
+            return usage();
+        return vserverShimEnter(pid, argv + 4);
+    }
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
