@@ -43,6 +43,7 @@ fi
 # the daemon logs to /var/log/libvirt/virtvserverd.log by default
 mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt
 LIBVIRT_DRIVER_DIR=$builddir/src VSERVER_SCHEMA_DIR=$top/xml/schemas \
+    VSERVER_SHIM_PATH=$builddir/src/libvirt_vserver_shim \
     "$builddir/src/daemon/virtvserverd" -d -p "$pidfile"
 ready=0
 for _ in $(seq 1 100); do
@@ -66,6 +67,14 @@ if [ ! -x "$rootfs/bin/busybox" ]; then
     ln -sf ../bin/busybox "$rootfs/sbin/init"
     echo "demo" > "$rootfs/etc/hostname"
 fi
+# busybox init: a root shell on the context's console, clean reboot/halt
+[ -f "$rootfs/etc/inittab" ] || cat > "$rootfs/etc/inittab" <<'TAB'
+::respawn:-/bin/sh
+::ctrlaltdel:/sbin/reboot
+::shutdown:/bin/true
+TAB
+[ -f "$rootfs/etc/passwd" ] || echo 'root:x:0:0:root:/root:/bin/sh' > "$rootfs/etc/passwd"
+[ -f "$rootfs/etc/group" ] || echo 'root:x:0:' > "$rootfs/etc/group"
 
 cat > /tmp/vserver-demo.xml <<XML
 <domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>
@@ -90,13 +99,23 @@ XML
 if ! virsh -q -c vserver:///system dominfo demo >/dev/null 2>&1; then
     virsh -c vserver:///system define --validate /tmp/vserver-demo.xml
 fi
+if [ "$(virsh -q -c vserver:///system domstate demo)" != running ]; then
+    virsh -c vserver:///system start demo
+fi
 
 cat <<MSG
 
-virtvserverd is running (pid $(cat "$pidfile")) and serves vserver:///system.
+virtvserverd is running (pid $(cat "$pidfile")) and serves vserver:///system;
+the context "demo" runs busybox init.
   virsh -c vserver:///system list --all
+  virsh -c vserver:///system console demo          (leave with Ctrl+])
+  virsh -c vserver:///system lxc-enter-namespace demo --noseclabel -- /bin/ps
+  $top/tools/vserver-enter demo -- /bin/sh
+  $top/tools/vserver-ps
+  virsh -c vserver:///system domstats demo
   virsh -c vserver:///system dumpxml demo
   /usr/bin/python3 -c 'import libvirt; c = libvirt.open("vserver:///system"); print(c.getType(), [d.name() for d in c.listAllDomains()])'
   virt-admin -c virtvserverd:///system srv-list
-Stop it with: kill \$(cat $pidfile)
+Contexts outlive the daemon: stop them first, then the daemon:
+  virsh -c vserver:///system destroy demo; kill \$(cat $pidfile)
 MSG

@@ -35,6 +35,7 @@
 VIR_LOG_INIT("vserver.cgroup");
 
 #define VSERVER_CGROUP_READ_MAX (16 * 1024 * 1024)
+/* freezing, killing and removal give up after 5 s */
 #define VSERVER_CGROUP_WAIT_US (10 * 1000)
 #define VSERVER_CGROUP_WAIT_STEPS 500
 
@@ -70,7 +71,9 @@ VIR_ENUM_IMPL(vserverCgroupThrottleV2,
 );
 
 
-/* the cgroup2 controller doing @ctrl's job; NULL when core files do it */
+/* the cgroup2 controller doing @ctrl's job; "" when a core file does it;
+ * NULL for freezing and device programs, which cgroup2 offers on every
+ * group and are used through the group's cgroup2 directory itself */
 static const char *
 vserverCgroupControllerV2Name(vserverCgroupController ctrl)
 {
@@ -85,9 +88,10 @@ vserverCgroupControllerV2Name(vserverCgroupController ctrl)
         return "io";
     case VSERVER_CGROUP_CONTROLLER_PIDS:
         return "pids";
-    case VSERVER_CGROUP_CONTROLLER_CPUACCT: /* cpu.stat */
-    case VSERVER_CGROUP_CONTROLLER_DEVICES: /* device programs */
-    case VSERVER_CGROUP_CONTROLLER_FREEZER: /* cgroup.freeze */
+    case VSERVER_CGROUP_CONTROLLER_CPUACCT:
+        return ""; /* cpu.stat */
+    case VSERVER_CGROUP_CONTROLLER_DEVICES:
+    case VSERVER_CGROUP_CONTROLLER_FREEZER:
     case VSERVER_CGROUP_CONTROLLER_LAST:
         break;
     }
@@ -281,8 +285,8 @@ vserverCgroupLayoutParse(const char *mountinfo)
         for (i = 0; i < VSERVER_CGROUP_CONTROLLER_LAST; i++) {
             const char *name = vserverCgroupControllerV2Name(i);
 
-            if (!(taken & VSERVER_CGROUP_BIT(i)) &&
-                (!name || g_strv_contains((const char *const *)names, name)))
+            if (!(taken & VSERVER_CGROUP_BIT(i)) && name &&
+                (!*name || g_strv_contains((const char *const *)names, name)))
                 dir->controllers |= VSERVER_CGROUP_BIT(i);
         }
         dir->unified = true;
@@ -438,7 +442,7 @@ vserverCgroupEnableControllers(const vserverCgroupDir *root,
         for (j = 0; j < VSERVER_CGROUP_CONTROLLER_LAST; j++) {
             const char *name = vserverCgroupControllerV2Name(j);
 
-            if (name && (root->controllers & VSERVER_CGROUP_BIT(j)) &&
+            if (name && *name && (root->controllers & VSERVER_CGROUP_BIT(j)) &&
                 !g_strv_contains((const char *const *)names, name))
                 virBufferAsprintf(&buf, "+%s ", name);
         }
@@ -813,7 +817,32 @@ int
 vserverCgroupSetMemoryLimit(vserverCgroup *cg,
                             unsigned long long kib)
 {
-    return vserverCgroupSetMemory(cg, "memory.limit_in_bytes", "memory.max", kib);
+    vserverCgroupDir *dir = vserverCgroupDirNeed(cg, VSERVER_CGROUP_CONTROLLER_MEMORY);
+    g_autofree char *swapFile = NULL;
+    unsigned long long total;
+
+    if (!dir)
+        return -1;
+    if (dir->unified)
+        swapFile = g_strdup_printf("%s/memory.swap.max", dir->path);
+    if (!swapFile || !virFileExists(swapFile))
+        return vserverCgroupSetMemory(cg, "memory.limit_in_bytes", "memory.max", kib);
+
+    /* cgroup2 limits swap alone: keep memory+swap where it was, and refuse
+     * what v1 refuses, so that callers see one behaviour */
+    if (vserverCgroupGetMemorySwapHardLimit(cg, &total) < 0)
+        return -1;
+    if (total < VIR_DOMAIN_MEMORY_PARAM_UNLIMITED && kib > total) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("memory limit %llu KiB of cgroup %s exceeds its swap hard limit %llu KiB"),
+                       kib, cg->name, total);
+        return -1;
+    }
+    if (vserverCgroupSetMemory(cg, NULL, "memory.max", kib) < 0)
+        return -1;
+    if (total >= VIR_DOMAIN_MEMORY_PARAM_UNLIMITED)
+        return 0;
+    return vserverCgroupSetMemory(cg, NULL, "memory.swap.max", total - kib);
 }
 
 
@@ -1256,21 +1285,18 @@ vserverCgroupGetPidsMax(vserverCgroup *cg,
 }
 
 
-/* v1 refuses, at every step, a memory limit above memory+swap: when the
+/* a memory limit above memory+swap is refused at every step: when the
  * limits grow past the current swap limit, that one goes first */
 static int
 vserverCgroupApplyMemory(vserverCgroup *cg,
                          unsigned long long hard,
                          unsigned long long swap)
 {
-    vserverCgroupDir *dir = vserverCgroupDirNeed(cg, VSERVER_CGROUP_CONTROLLER_MEMORY);
     bool swapSet = virMemoryLimitIsSet(swap);
     bool swapFirst = false;
     unsigned long long cur;
 
-    if (!dir)
-        return -1;
-    if (swapSet && !dir->unified) {
+    if (swapSet) {
         if (vserverCgroupGetMemorySwapHardLimit(cg, &cur) < 0)
             return -1;
         swapFirst = hard > cur;
@@ -1608,8 +1634,6 @@ vserverCgroupSetDevices(vserverCgroup *cg,
 
     if (vserverCgroupDevicesCheck(rules, nrules) < 0)
         return -1;
-    if (v1 && v1->unified)
-        v1 = NULL;
     if (!v1 && !v2) {
         virReportError(VIR_ERR_OPERATION_UNSUPPORTED,
                        _("no device control for cgroup %s"), cg->name);
@@ -1633,11 +1657,25 @@ vserverCgroupSetDevices(vserverCgroup *cg,
 }
 
 
+/* cgroup2's own freezer (Linux 5.2) when there is one, else none */
+static vserverCgroupDir *
+vserverCgroupFreezerV2(vserverCgroup *cg)
+{
+    vserverCgroupDir *dir = vserverCgroupUnifiedDir(cg);
+    g_autofree char *path = NULL;
+
+    if (!dir)
+        return NULL;
+    path = g_strdup_printf("%s/cgroup.freeze", dir->path);
+    return virFileExists(path) ? dir : NULL;
+}
+
+
 static int
 vserverCgroupWriteFreezer(vserverCgroup *cg,
                           bool freeze)
 {
-    vserverCgroupDir *dir = vserverCgroupUnifiedDir(cg);
+    vserverCgroupDir *dir = vserverCgroupFreezerV2(cg);
 
     if (dir)
         return vserverCgroupWriteFile(dir->path, "cgroup.freeze", freeze ? "1" : "0");
@@ -1650,7 +1688,7 @@ int
 vserverCgroupIsFrozen(vserverCgroup *cg,
                       bool *frozen)
 {
-    vserverCgroupDir *dir = vserverCgroupUnifiedDir(cg);
+    vserverCgroupDir *dir = vserverCgroupFreezerV2(cg);
     g_autofree char *state = NULL;
 
     if (dir) {
@@ -1719,7 +1757,8 @@ vserverCgroupKillAll(vserverCgroup *cg)
     }
     /* without cgroup.kill, a frozen group cannot fork while it is killed */
     useFreezer = !useKill &&
-        (v2 || vserverCgroupDirFor(cg, VSERVER_CGROUP_CONTROLLER_FREEZER));
+        (vserverCgroupFreezerV2(cg) ||
+         vserverCgroupDirFor(cg, VSERVER_CGROUP_CONTROLLER_FREEZER));
 
     for (i = 0; i < VSERVER_CGROUP_WAIT_STEPS; i++) {
         g_autofree pid_t *pids = NULL;

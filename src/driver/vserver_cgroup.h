@@ -70,10 +70,10 @@ vserverCgroupSetMemorySoftLimit(vserverCgroup *cg,
 int
 vserverCgroupGetMemorySoftLimit(vserverCgroup *cg,
                                 unsigned long long *kib);
-/* memory + swap, as libvirt's swap_hard_limit: v1 memory.memsw.limit_in_bytes
- * (the memory limit must not exceed it, so set the larger one first); v2
- * keeps memory and swap apart, so memory.swap.max gets the value minus the
- * memory limit in force, which therefore must be set before. */
+/* memory + swap, as libvirt's swap_hard_limit: v1 memory.memsw.limit_in_bytes.
+ * cgroup2 limits swap alone, so memory.swap.max gets this minus memory.max,
+ * and the memory setter keeps the sum.  On both, it needs a memory limit in
+ * force and not above it: when raising both past it, set this one first. */
 int
 vserverCgroupSetMemorySwapHardLimit(vserverCgroup *cg,
                                     unsigned long long kib);
@@ -202,9 +202,9 @@ int
 vserverCgroupGetMemoryUsage(vserverCgroup *cg,
                             unsigned long long *bytes);
 
-/* OpenVZ beancounter-like view: physpages, swappages (bytes), kmemsize (v1
- * only), numproc; a counter whose usage file is missing is left out, a
- * missing peak or fail count reads 0, a missing or absent limit UINT64_MAX. */
+/* OpenVZ beancounter-like view: physpages, swappages, kmemsize (bytes; the
+ * last on v1 only) and numproc.  A counter whose usage file is missing is
+ * left out; a missing peak or fail count reads 0, no limit UINT64_MAX. */
 typedef struct {
     const char *name;
     unsigned long long held;

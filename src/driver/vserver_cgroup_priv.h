@@ -34,7 +34,9 @@ VIR_ENUM_DECL(vserverCgroupController);
 typedef struct {
     char *path;
     bool unified;              /* cgroup2 */
-    unsigned int controllers;  /* 1 << vserverCgroupController served here */
+    unsigned int controllers;  /* VSERVER_CGROUP_BIT() of those served here;
+                                * cgroup2's freezer and device programs,
+                                * which every cgroup2 group has, are not */
 } vserverCgroupDir;
 
 typedef struct {
