@@ -9,6 +9,8 @@
 
 #include <config.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vserver-config.h"
@@ -1633,14 +1635,19 @@ vserverDomainOpenConsole(virDomainPtr dom,
 
 
 /* The namespaces of the context's init, for lxc-enter-namespace; the
- * client joins them (and, through the domain ID, the init's cgroups). */
+ * client joins them in this order (and, through the domain ID, the init's
+ * cgroups).  Namespaces the context shares with the host are left out: a
+ * client already in the context's user namespace could not join them. */
 static int
 vserverDomainLxcOpenNamespace(virDomainPtr dom,
                               int **fdlist,
                               unsigned int flags)
 {
+    const char *ns[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" };
     virDomainObj *vm;
+    g_autofree int *fds = NULL;
     size_t nfds = 0;
+    size_t i;
     int ret = -1;
 
     virCheckFlags(0, -1);
@@ -1652,9 +1659,35 @@ vserverDomainLxcOpenNamespace(virDomainPtr dom,
         vserverDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
-    if (virProcessGetNamespaces(vm->def->id, &nfds, fdlist) < 0)
-        goto cleanup;
+    fds = g_new0(int, G_N_ELEMENTS(ns));
+    for (i = 0; i < G_N_ELEMENTS(ns); i++) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/ns/%s",
+                                                vm->def->id, ns[i]);
+        g_autofree char *self = g_strdup_printf("/proc/self/ns/%s", ns[i]);
+        struct stat theirs;
+        struct stat mine;
+        int fd;
+
+        if (stat(path, &theirs) < 0) {
+            virReportSystemError(errno, _("cannot inspect '%s'"), path);
+            goto error;
+        }
+        if (stat(self, &mine) == 0 && mine.st_ino == theirs.st_ino &&
+            mine.st_dev == theirs.st_dev)
+            continue;
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+            virReportSystemError(errno, _("cannot open '%s'"), path);
+            goto error;
+        }
+        fds[nfds++] = fd;
+    }
+    *fdlist = g_steal_pointer(&fds);
     ret = nfds;
+    goto cleanup;
+
+ error:
+    for (i = 0; i < nfds; i++)
+        VIR_FORCE_CLOSE(fds[i]);
 
  cleanup:
     virDomainObjEndAPI(&vm);

@@ -74,6 +74,23 @@ writeIdMap(pid_t pid, const char *which, char **lines,
 }
 
 
+/* The host id that @lines map to id 0 inside, or -1. */
+static long
+hostIdOfRoot(char **lines)
+{
+    for (size_t i = 0; lines && lines[i]; i++) {
+        unsigned long inside;
+        unsigned long outside;
+        unsigned long count;
+
+        if (sscanf(lines[i], "%lu %lu %lu", &inside, &outside, &count) == 3 &&
+            inside == 0 && count > 0)
+            return outside;
+    }
+    return -1;
+}
+
+
 static int
 loopbackUp(vserverShimChildError *err)
 {
@@ -254,6 +271,15 @@ vserverShimContainerStart(const vserverShimConfig *conf,
         (writeIdMap(pid, "uid_map", conf->uidmap, err) < 0 ||
          writeIdMap(pid, "gid_map", conf->gidmap, err) < 0))
         goto kill;
+    /* the console pty must belong to the context's root to be opened from
+     * inside its user namespace */
+    if (conf->userns && consolePath &&
+        chown(consolePath, hostIdOfRoot(conf->uidmap),
+              hostIdOfRoot(conf->gidmap)) < 0) {
+        vserverShimError(err, errno, "cannot hand the console to the "
+                         "context's root");
+        goto kill;
+    }
 
     if (write(gopipe[1], "g", 1) != 1) {
         vserverShimError(err, errno, "cannot release the context");

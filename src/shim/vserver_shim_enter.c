@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +164,8 @@ joinCgroups(pid_t pid)
 
 
 static int
-joinNamespaces(pid_t pid)
+joinNamespaces(pid_t pid,
+               bool *joinedUser)
 {
     int fds[sizeof(enterNamespaces) / sizeof(enterNamespaces[0])];
     size_t n = sizeof(enterNamespaces) / sizeof(enterNamespaces[0]);
@@ -195,6 +197,8 @@ joinNamespaces(pid_t pid)
                     enterNamespaces[i], strerror(errno));
             ret = -1;
         }
+        if (fds[i] >= 0 && i == 0)
+            *joinedUser = true;
     }
     for (size_t i = 0; i < n; i++) {
         if (fds[i] >= 0)
@@ -239,6 +243,7 @@ vserverShimEnter(pid_t pid, char **argv)
 {
     char bnd[64];
     char nnp[16] = "0";
+    bool joinedUser = false;
     pid_t child;
     int status;
 
@@ -249,8 +254,17 @@ vserverShimEnter(pid_t pid, char **argv)
     }
     readStatusField(pid, "NoNewPrivs", nnp, sizeof(nnp));
 
-    if (joinCgroups(pid) < 0 || joinNamespaces(pid) < 0)
+    if (joinCgroups(pid) < 0 || joinNamespaces(pid, &joinedUser) < 0)
         return 125;
+    /* the host's root is unmapped in the context's user namespace: act as
+     * the context's root, as its init does */
+    if (joinedUser &&
+        (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+         setgroups(0, NULL) < 0)) {
+        fprintf(stderr, "cannot become root in the context: %s\n",
+                strerror(errno));
+        return 125;
+    }
 
     /* a new pid namespace applies to children only */
     if ((child = fork()) < 0) {
