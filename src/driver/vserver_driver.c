@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +216,19 @@ vserverStateInitialize(bool privileged,
 
     if (!(driver->domainEventState = virObjectEventStateNew()))
         goto error;
+
+    /* one shim socket per running context: allow as many as the hard
+     * limit lets us */
+    {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                VIR_WARN("cannot raise the open file limit: %s",
+                         g_strerror(errno));
+        }
+    }
 
     /* sysinfo is informative: a host without DMI still runs contexts */
     if (!(vserver_sysinfo = virSysinfoRead()))
