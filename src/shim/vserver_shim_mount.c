@@ -345,8 +345,22 @@ setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
 
     /* sysfs may only be mounted by a user namespace that owns the network
      * namespace; otherwise show the host's, read-only. */
-    if (conf->userns && !conf->netns)
-        return bindInto(rootfd, "/sys", "/sys", true, err);
+    if (conf->userns && !conf->netns) {
+        if (bindInto(rootfd, "/sys", "/sys", true, err) < 0)
+            return -1;
+        /* the host's cgroup tree (every other context's usage) stays out
+         * of sight */
+        if ((fd = openInRoot(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY)) < 0)
+            return errno == ENOENT ? 0 :
+                vserverShimError(err, errno, "cannot open /sys/fs/cgroup");
+        rc = mountOnFd("tmpfs", fd, "tmpfs",
+                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       "mode=0755,size=4k");
+        close(fd);
+        if (rc < 0)
+            return vserverShimError(err, errno, "cannot hide /sys/fs/cgroup");
+        return 0;
+    }
 
     if ((fd = ensureInRoot(rootfd, "/sys", true, 0555, err)) < 0)
         return -1;
