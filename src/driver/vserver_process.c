@@ -259,7 +259,8 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
         why = vserverProcessReadExitFile(paths.exitFile);
         VIR_WARN("lost the shim of '%s' (%s)", vm->def->name,
                  NULLSTR(why));
-        vserverProcessStopped(driver, vm, why ? why : "crashed");
+        vserverProcessStopped(driver, vm,
+                              why ? why : priv->stopping ? "destroyed" : "crashed");
         return;
     }
 
