@@ -242,7 +242,9 @@ vserverDomainDefNamespaceParse(xmlXPathContextPtr ctxt,
                                void **data)
 {
     g_autofree vserverDomainNamespaceDef *nsdef = NULL;
-    xmlNodePtr root = xmlDocGetRootElement(ctxt->doc);
+    /* the <domain> being parsed: the document root, or a child of
+     * <domstatus> in a running domain's status file */
+    xmlNodePtr root = ctxt->node;
     xmlNodePtr cur;
     xmlNodePtr ctxnode = NULL;
 

@@ -30,9 +30,9 @@ VIR_LOG_INIT("vserver.context");
 
 /* Dropped from the bounding set unless the domain turns them on.  libvirt's
  * LXC driver drops sys_module, sys_time, mknod, audit_control, mac_admin
- * (and sys_boot); this list is a superset but for sys_boot: reboot(2) in a
- * child pid namespace only ends that namespace's init, which is how
- * <on_reboot> works here. */
+ * (and sys_boot where reboot(2) is not confined to a pid namespace); this
+ * list is a superset.  sys_boot stays: reboot(2) in a child pid namespace
+ * only ends that namespace's init, which is how <on_reboot> works here. */
 static const char *vserverContextDefaultDrop[] = {
     "audit_control", "audit_read", "block_suspend", "bpf",
     "checkpoint_restore", "linux_immutable", "mac_admin", "mac_override",
@@ -49,9 +49,10 @@ static const vserverCgroupDeviceRule vserverContextStdDevices[] = {
     { 'c', 1, 8, VSERVER_CGROUP_DEVICE_ALL },      /* random */
     { 'c', 1, 9, VSERVER_CGROUP_DEVICE_ALL },      /* urandom */
     { 'c', 5, 0, VSERVER_CGROUP_DEVICE_ALL },      /* tty */
-    { 'c', 5, 1, VSERVER_CGROUP_DEVICE_ALL },      /* console */
     { 'c', 5, 2, VSERVER_CGROUP_DEVICE_ALL },      /* ptmx */
-    { 'c', 136, -1, VSERVER_CGROUP_DEVICE_ALL },   /* pts */
+    /* every pty, /dev/console included: it is the shim's pty, never the
+     * host's console (5:1) */
+    { 'c', 136, -1, VSERVER_CGROUP_DEVICE_ALL },
 };
 
 
@@ -178,6 +179,13 @@ vserverContextValidate(virDomainDef *def)
     if (vserverContextCheckAction("on_reboot", def->onReboot) < 0 ||
         vserverContextCheckAction("on_poweroff", def->onPoweroff) < 0)
         return -1;
+    /* a crashed context is always cleaned up: nothing else is offered */
+    if (def->onCrash != VIR_DOMAIN_LIFECYCLE_ACTION_DESTROY) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("<on_crash>%s</on_crash> is not supported: use destroy"),
+                       virDomainLifecycleActionTypeToString(def->onCrash));
+        return -1;
+    }
     return 0;
 }
 
@@ -306,7 +314,9 @@ vserverContextDeviceRules(virDomainDef *def,
         list[n].type = S_ISBLK(sb.st_mode) ? 'b' : 'c';
         list[n].major = major(sb.st_rdev);
         list[n].minor = minor(sb.st_rdev);
-        list[n].access = VSERVER_CGROUP_DEVICE_READ | VSERVER_CGROUP_DEVICE_WRITE;
+        /* mknod too: the shim creates the node from inside the cgroup;
+         * init has no CAP_MKNOD afterwards unless the domain grants it */
+        list[n].access = VSERVER_CGROUP_DEVICE_ALL;
         n++;
     }
     *rules = g_steal_pointer(&list);

@@ -100,6 +100,7 @@ vserverDomainObjPrivateFree(void *data)
 
     vserverMonitorClose(priv->monitor);
     vserverCgroupFree(priv->cgroup);
+    g_free(priv->cgroupPartition);
     g_free(priv);
 }
 
@@ -114,6 +115,9 @@ vserverDomainObjPrivateXMLFormat(virBuffer *buf,
 
     if (priv->shimPid > 0)
         virBufferAsprintf(buf, "<shim pid='%lld'/>\n", (long long)priv->shimPid);
+    if (priv->cgroupPartition)
+        virBufferEscapeString(buf, "<cgroup partition='%s'/>\n",
+                              priv->cgroupPartition);
     return 0;
 }
 
@@ -133,6 +137,8 @@ vserverDomainObjPrivateXMLParse(xmlXPathContextPtr ctxt,
         return -1;
     }
     priv->shimPid = rc == 0 ? pid : 0;
+    g_free(priv->cgroupPartition);
+    priv->cgroupPartition = virXPathString("string(./cgroup/@partition)", ctxt);
     return 0;
 }
 

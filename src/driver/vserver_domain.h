@@ -25,6 +25,7 @@ struct _vserverDomainObjPrivate {
     pid_t shimPid;              /* kept in the status XML */
     vserverMonitor *monitor;
     vserverCgroup *cgroup;
+    char *cgroupPartition;      /* the one in force at start; status XML */
 
     /* set while an API waits for the context to stop: the exit is then
      * that API's doing, not a crash */

@@ -85,6 +85,18 @@ vserverProcessCgroupName(virDomainObj *vm)
 }
 
 
+/* The cgroup partition of a running context: the one it was started
+ * under, even if vserver.conf changed since. */
+static const char *
+vserverProcessPartition(virVServerDriverConfig *cfg,
+                        virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    return priv->cgroupPartition ? priv->cgroupPartition : cfg->cgroupPartition;
+}
+
+
 /* Hooks get the live definition; a failure is logged, except where the
  * caller makes it abort something. */
 static int
@@ -133,11 +145,13 @@ vserverProcessSignal(virDomainObj *vm)
 
 
 /* Tear down what is left of a context that is no longer running, or kill
- * it if it still is.  Never fails: every step is attempted. */
+ * it if it still is.  Never fails: every step is attempted.  @findCgroup:
+ * look the context's cgroup up by name when none is held. */
 static void
 vserverProcessCleanup(vserverDriver *driver,
                       virDomainObj *vm,
-                      virDomainShutoffReason reason)
+                      virDomainShutoffReason reason,
+                      bool findCgroup)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
@@ -157,8 +171,9 @@ vserverProcessCleanup(vserverDriver *driver,
         pid > 0)
         kill(pid, SIGKILL);
 
-    if (!priv->cgroup)
-        vserverCgroupOpen(cfg->cgroupPartition, cgname, &priv->cgroup);
+    if (!priv->cgroup && findCgroup)
+        vserverCgroupOpen(vserverProcessPartition(cfg, vm), cgname,
+                          &priv->cgroup);
     if (priv->cgroup) {
         if (vserverCgroupKillAll(priv->cgroup) < 0 ||
             vserverCgroupRemove(priv->cgroup) < 0)
@@ -183,6 +198,7 @@ vserverProcessCleanup(vserverDriver *driver,
     vm->def->id = -1;
     priv->shimPid = 0;
     priv->stopping = false;
+    g_clear_pointer(&priv->cgroupPartition, g_free);
     virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
     virDomainObjRemoveTransientDef(vm);
     virErrorRestore(&orig_err);
@@ -212,7 +228,7 @@ vserverProcessStopped(vserverDriver *driver,
     }
 
     VIR_INFO("context '%s' stopped (%s)", vm->def->name, NULLSTR(why));
-    vserverProcessCleanup(driver, vm, reason);
+    vserverProcessCleanup(driver, vm, reason, true);
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STOPPED,
                                               detail);
     virObjectEventStateQueue(driver->domainEventState, event);
@@ -434,6 +450,7 @@ vserverProcessStart(vserverDriver *driver,
 
     cgname = vserverProcessCgroupName(vm);
     nsdef = vm->def->namespaceData;
+    priv->cgroupPartition = g_strdup(cfg->cgroupPartition);
     if (vserverCgroupCreate(cfg->cgroupPartition, cgname, &priv->cgroup) < 0 ||
         vserverCgroupApplyDef(priv->cgroup, vm->def,
                               nsdef && nsdef->hasPidsMax ?
@@ -480,8 +497,10 @@ vserverProcessStart(vserverDriver *driver,
         virErrorPtr orig_err;
 
         virErrorPreserveLast(&orig_err);
+        /* a group this start did not create (name taken) is not ours
+         * to kill */
         if (prepared)
-            vserverProcessCleanup(driver, vm, VIR_DOMAIN_SHUTOFF_FAILED);
+            vserverProcessCleanup(driver, vm, VIR_DOMAIN_SHUTOFF_FAILED, false);
         virErrorRestore(&orig_err);
     }
     return -1;
@@ -571,7 +590,8 @@ vserverProcessReconnect(vserverDriver *driver,
 
     if (virPidFileReadPathIfAlive(paths.pidFile, &pid, cfg->shimPath) == 0 &&
         pid > 0 && pid == priv->shimPid &&
-        vserverCgroupOpen(cfg->cgroupPartition, cgname, &priv->cgroup) == 0 &&
+        vserverCgroupOpen(vserverProcessPartition(cfg, vm), cgname,
+                          &priv->cgroup) == 0 &&
         (priv->monitor = vserverMonitorOpen(paths.socket, vm,
                                             vserverProcessMonitorEvent,
                                             &initPid))) {

@@ -406,18 +406,21 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
                 persistentDef->cputune.sharesSpecified = true;
             }
         } else if (STREQ(p->field, VIR_DOMAIN_SCHEDULER_VCPU_PERIOD)) {
+            /* 0 means "leave as is", as in libvirt's other drivers */
+            if (p->value.ul == 0)
+                continue;
             if (def) {
-                if (p->value.ul &&
-                    vserverCgroupSetCpuCfsPeriod(priv->cgroup, p->value.ul) < 0)
+                if (vserverCgroupSetCpuCfsPeriod(priv->cgroup, p->value.ul) < 0)
                     goto cleanup;
                 def->cputune.period = p->value.ul;
             }
             if (persistentDef)
                 persistentDef->cputune.period = p->value.ul;
         } else if (STREQ(p->field, VIR_DOMAIN_SCHEDULER_VCPU_QUOTA)) {
+            if (p->value.l == 0)
+                continue;
             if (def) {
-                if (p->value.l &&
-                    vserverCgroupSetCpuCfsQuota(priv->cgroup,
+                if (vserverCgroupSetCpuCfsQuota(priv->cgroup,
                                                 p->value.l < 0 ? -1 : p->value.l) < 0)
                     goto cleanup;
                 def->cputune.quota = p->value.l;

@@ -1,7 +1,7 @@
 /*
  * vserver_shim_conf.c: the shim's configuration file
  *
- * Written by the driver (vserver_shim_config.c), one entry per line:
+ * Written by the driver (src/driver/vserver_context.c), one entry per line:
  * "key" SP field [TAB field]... where each field escapes backslash, TAB
  * and newline as \\, \t and \n.  Unknown keys are errors: driver and shim
  * are built together, a mismatch is a bug to surface.

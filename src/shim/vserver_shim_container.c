@@ -124,11 +124,18 @@ buildEnv(const vserverShimConfig *conf)
         nuser++;
     if (!(env = calloc(nuser + 8, sizeof(char *))))
         return NULL;
-    /* The domain's <initenv> first: on duplicates getenv() sees it. */
     for (size_t i = 0; i < nuser; i++)
         env[n++] = conf->env[i];
-    for (size_t i = 0; i < sizeof(defaultEnv) / sizeof(defaultEnv[0]); i++)
-        env[n++] = (char *)defaultEnv[i];
+    /* a default only where <initenv> did not set the same variable */
+    for (size_t i = 0; i < sizeof(defaultEnv) / sizeof(defaultEnv[0]); i++) {
+        size_t keylen = strchr(defaultEnv[i], '=') - defaultEnv[i] + 1;
+        bool set = false;
+
+        for (size_t j = 0; j < nuser; j++)
+            set |= strncmp(conf->env[j], defaultEnv[i], keylen) == 0;
+        if (!set)
+            env[n++] = (char *)defaultEnv[i];
+    }
     if (conf->uuid) {
         snprintf(uuidEnv, sizeof(uuidEnv), "container_uuid=%s", conf->uuid);
         env[n++] = uuidEnv;
