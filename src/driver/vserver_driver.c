@@ -1524,30 +1524,43 @@ vserverDomainReboot(virDomainPtr dom,
 }
 
 
+/* Freeze (@pause) or thaw every process of the context. */
 static int
-vserverDomainSuspend(virDomainPtr dom)
+vserverDomainSetPaused(virDomainPtr dom,
+                       bool pause)
 {
     vserverDriver *driver = dom->conn->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     virDomainObj *vm;
     vserverDomainObjPrivate *priv;
     virObjectEvent *event = NULL;
+    bool paused;
     int ret = -1;
 
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     priv = vm->privateData;
 
-    if (virDomainSuspendEnsureACL(dom->conn, vm->def) < 0 ||
+    if ((pause ? virDomainSuspendEnsureACL(dom->conn, vm->def) :
+                 virDomainResumeEnsureACL(dom->conn, vm->def)) < 0 ||
         vserverDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
-    if (virDomainObjGetState(vm, NULL) != VIR_DOMAIN_PAUSED) {
-        if (vserverCgroupFreeze(priv->cgroup) < 0)
-            goto cleanup;
-        virDomainObjSetState(vm, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
-        event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_SUSPENDED,
-                                                  VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+    paused = virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED;
+    if (paused != pause) {
+        if (pause) {
+            if (vserverCgroupFreeze(priv->cgroup) < 0)
+                goto cleanup;
+            virDomainObjSetState(vm, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
+            event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_SUSPENDED,
+                                                      VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+        } else {
+            if (vserverCgroupThaw(priv->cgroup) < 0)
+                goto cleanup;
+            virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_UNPAUSED);
+            event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_RESUMED,
+                                                      VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
+        }
         if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
             goto cleanup;
     }
@@ -1561,38 +1574,16 @@ vserverDomainSuspend(virDomainPtr dom)
 
 
 static int
+vserverDomainSuspend(virDomainPtr dom)
+{
+    return vserverDomainSetPaused(dom, true);
+}
+
+
+static int
 vserverDomainResume(virDomainPtr dom)
 {
-    vserverDriver *driver = dom->conn->privateData;
-    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    virDomainObj *vm;
-    vserverDomainObjPrivate *priv;
-    virObjectEvent *event = NULL;
-    int ret = -1;
-
-    if (!(vm = vserverDomObjFromDomain(dom)))
-        return -1;
-    priv = vm->privateData;
-
-    if (virDomainResumeEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
-        goto cleanup;
-
-    if (virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED) {
-        if (vserverCgroupThaw(priv->cgroup) < 0)
-            goto cleanup;
-        virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_UNPAUSED);
-        event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_RESUMED,
-                                                  VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
-        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
-            goto cleanup;
-    }
-    ret = 0;
-
- cleanup:
-    virDomainObjEndAPI(&vm);
-    virObjectEventStateQueue(driver->domainEventState, event);
-    return ret;
+    return vserverDomainSetPaused(dom, false);
 }
 
 
