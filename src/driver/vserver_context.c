@@ -231,6 +231,15 @@ vserverContextCapabilities(virDomainDef *def,
         /* sharing the host's network stack: no reconfiguring it */
         if (!privnet)
             mask &= ~(1ULL << CAP_NET_ADMIN);
+        /* Without a user namespace these are the host's own: sys_admin
+         * remounts read-only mounts, mounts proc, sysfs and cgroup file
+         * systems afresh and detaches the device filter; dac_read_search
+         * opens any host file by handle.  A context with <idmap> keeps
+         * them, confined to its user namespace. */
+        if (def->idmap.nuidmap == 0) {
+            mask &= ~(1ULL << CAP_SYS_ADMIN);
+            mask &= ~(1ULL << CAP_DAC_READ_SEARCH);
+        }
         break;
     case VIR_DOMAIN_CAPABILITIES_POLICY_ALLOW:
         mask = all;

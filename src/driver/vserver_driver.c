@@ -235,17 +235,18 @@ vserverStateInitialize(bool privileged,
         virResetLastError();
 
     /* running contexts first (their status lives in the run dir), then
-     * the persistent definitions, which become their next boot config */
+     * the persistent definitions, which become their next boot config;
+     * only then re-attach, so that a context found stopped meanwhile is
+     * known to be persistent and stays defined */
     if (virDomainObjListLoadAllConfigs(driver->domains, cfg->runDir,
                                        NULL, true,
                                        driver->xmlopt, NULL, NULL) < 0)
         goto error;
-    vserverProcessReconnectAll(driver);
-
     if (virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
                                        cfg->autostartDir, false,
                                        driver->xmlopt, NULL, NULL) < 0)
         goto error;
+    vserverProcessReconnectAll(driver);
 
     vserverProcessAutostartAll(driver);
 

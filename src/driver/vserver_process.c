@@ -189,8 +189,13 @@ vserverProcessCleanup(vserverDriver *driver,
     unlink(paths.socket);
     unlink(paths.pidFile);
     unlink(paths.exitFile);
-    if (virDomainDeleteConfig(cfg->runDir, NULL, vm) < 0)
-        VIR_WARN("cannot remove the status of '%s'", vm->def->name);
+    /* not virDomainDeleteConfig(): that also clears vm->autostart */
+    {
+        g_autofree char *status = virDomainConfigFile(cfg->runDir, vm->def->name);
+
+        if (unlink(status) < 0 && errno != ENOENT)
+            VIR_WARN("cannot remove the status of '%s'", vm->def->name);
+    }
 
     vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RELEASE);
     virResetLastError();
