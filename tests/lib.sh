@@ -62,6 +62,7 @@ inst_setup() {
 }
 
 inst_cleanup() {
+    inst_contexts_cleanup
     "$instance" stop "$inst_dir" >/dev/null 2>&1 || "$instance" kill "$inst_dir" >/dev/null 2>&1
     rm -rf "$inst_dir"
 }
@@ -69,3 +70,146 @@ inst_cleanup() {
 vsh() {
     virsh -q -c "$uri" "$@"
 }
+
+# --- contexts (used by tests/context-*.sh)
+
+# wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it
+# succeeds, for at most SECONDS of wall time
+wait_until() {
+    local end=$(( ${EPOCHREALTIME/[.,]/} + $1 * 1000000 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "${EPOCHREALTIME/[.,]/}" -ge "$end" ] && return 1
+        sleep 0.1
+    done
+}
+
+# xml_escape TEXT: TEXT made safe for XML character data and attributes
+xml_escape() {
+    printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
+        -e "s/'/\&apos;/g" -e 's/"/\&quot;/g'
+}
+
+# mkrootfs DIR: a busybox root file system (tests/mkrootfs.sh)
+mkrootfs() {
+    bash "$top/tests/mkrootfs.sh" "$1"
+}
+
+# ctx_xml NAME ROOTFS SCRIPT [DOMAIN-XML [DEVICES-XML]]: a context whose
+# init is "/bin/sh -c SCRIPT" (SCRIPT empty: /sbin/init); DOMAIN-XML goes
+# below <domain> (features, memtune, on_*), DEVICES-XML into <devices>.
+ctx_xml() {
+    local init="<init>/sbin/init</init>"
+    [ -n "$3" ] && init="<init>/bin/sh</init><initarg>-c</initarg><initarg>$(xml_escape "$3")</initarg>"
+    cat <<XML
+<domain type='lxc'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <os><type>exe</type>$init</os>
+  ${4:-}
+  <devices>
+    <filesystem type='mount'><source dir='$2'/><target dir='/'/></filesystem>
+    ${5:-}
+    <console type='pty'/>
+  </devices>
+</domain>
+XML
+}
+
+# ctx_bind HOSTDIR TARGET [ro]: a <filesystem> bind mount for ctx_xml
+ctx_bind() {
+    printf "<filesystem type='mount'><source dir='%s'/><target dir='%s'/>%s</filesystem>" \
+        "$1" "$2" "${3:+<readonly/>}"
+}
+
+# ctx_enter DOMAIN COMMAND: run "sh -c COMMAND" inside a running context
+ctx_enter() {
+    virsh -q -c "$uri" lxc-enter-namespace "$1" --noseclabel -- /bin/sh -c "$2"
+}
+
+# ctx_shims [NAME]: pids of this instance's shims (of one context)
+ctx_shims() {
+    pgrep -f "libvirt_vserver_shim --config $inst_dir/run/libvirt/vserver/${1:+$1\\.shim }" | sort -n
+}
+
+# ctx_cgroups [NAME]: this instance's cgroup dirs (of one context), in
+# every hierarchy
+ctx_cgroups() {
+    local base=vserver-instance-$(basename "$inst_dir")
+    find /sys/fs/cgroup/*/"$base" -mindepth 1 -type d \
+        -name "${1:-*}.libvirt-vserver" 2>/dev/null | sort
+}
+
+# ctx_runfiles [NAME]: files of this instance's run dir (of one context)
+ctx_runfiles() {
+    ls "$inst_dir/run/libvirt/vserver/" 2>/dev/null | grep "^${1:-.*}\." | sort
+}
+
+# ctx_mounts PATH: mounts, in any mount namespace of the host, of PATH or
+# below (a leaked namespace keeps the context's mounts alive)
+ctx_mounts() {
+    cat /proc/[0-9]*/mountinfo 2>/dev/null | awk -v p="$1" \
+        'index($4, p) == 1 || index($5, p) == 1' | sort -u
+}
+
+# ctx_leftovers NAME ROOTFS: what is left of a context that should be
+# gone; empty when nothing is
+ctx_leftovers() {
+    local s
+    s=$(ctx_shims "$1")
+    [ -n "$s" ] && echo "shim process(es): $s"
+    s=$(ctx_cgroups "$1")
+    [ -n "$s" ] && echo "cgroups: $s"
+    s=$(ctx_runfiles "$1")
+    [ -n "$s" ] && echo "run dir files: $s"
+    s=$(ctx_mounts "$2")
+    [ -n "$s" ] && echo "mounts: $s"
+    return 0
+}
+
+# Shims outlive the daemon by design: destroy every context of the
+# instance while its daemon still runs, then kill what is left (shims, the
+# processes of the instance's cgroups) and remove its cgroup partition.
+inst_contexts_cleanup() {
+    local base d pid part
+    [ -n "${inst_dir:-}" ] && [ -d "$inst_dir" ] || return 0
+    if "$instance" status "$inst_dir" 2>/dev/null; then
+        for d in $(virsh -q -c "$uri" list --name 2>/dev/null); do
+            timeout 20 virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1
+        done
+    fi
+    for pid in $(ctx_shims); do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    base=vserver-instance-$(basename "$inst_dir")
+    for part in /sys/fs/cgroup/*/"$base"; do
+        [ -d "$part" ] || continue
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            for pid in $(cat $(find "$part" -name cgroup.procs) 2>/dev/null); do
+                kill -KILL "$pid" 2>/dev/null
+            done
+            find "$part" -depth -type d -exec rmdir {} \; 2>/dev/null
+            [ -d "$part" ] || break
+            sleep 0.1
+        done
+    done
+}
+
+# --- lifecycle helpers (context-lifecycle.sh, context-daemon.sh)
+
+ctx_st() { vsh domstate --reason "$1" 2>&1; }
+ctx_state_is() { [ "$(ctx_st "$1")" = "$2" ]; }
+# ctx_wait_state DOMAIN STATE [SECONDS]
+ctx_wait_state() { wait_until "${3:-10}" ctx_state_is "$1" "$2"; }
+ctx_initpid() { vsh domid "$1" 2>/dev/null; }
+# cheap kernel-side waits first; virsh is slow to start on a busy host
+ctx_shim_gone() { [ -z "$(ctx_shims "$1")" ]; }
+# ctx_new_init SHIM OLD-INIT: the shim has a child that is not OLD-INIT
+ctx_new_init() { local c; c=$(pgrep -P "$1"); [ -n "$c" ] && [ "$c" != "$2" ]; }
+ctx_domid_changed() { local v; v=$(ctx_initpid "$1"); [ -n "$v" ] && [ "$v" != "$2" ] && [ "$v" != - ]; }
+pid_alive() { kill -0 "$1" 2>/dev/null; }
+pid_gone() { ! pid_alive "$1"; }
+# ctx_nothing_left DESC DOMAIN ROOTFS: a case that nothing of DOMAIN is left
+ctx_nothing_left() {
+    equals "$1" "" "$(ctx_leftovers "$2" "$3")"
+}
+inst_daemon_pid() { cat "$inst_dir/run/virtvserverd.pid"; }
