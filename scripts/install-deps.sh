@@ -21,7 +21,8 @@ libvirt_pkgs="libvirt0=$lvver libvirt-dev=$lvver libvirt-clients=$lvver
 
 build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libxml2-utils rpcsvc-proto libglib2.0-dev libxml2-dev libgnutls28-dev
- libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev"
+ libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev
+ libc6-dev"
 
 runtime_pkgs="busybox-static iproute2 python3 python3-libvirt virtinst
  libxml2-utils util-linux procps"
