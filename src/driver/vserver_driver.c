@@ -1468,28 +1468,38 @@ vserverDomainDestroy(virDomainPtr dom)
 }
 
 
+/* Ask the context's init to stop; @reboot: and start it again. */
 static int
-vserverDomainShutdownFlags(virDomainPtr dom,
-                           unsigned int flags)
+vserverDomainRequestStop(virDomainPtr dom,
+                         unsigned int flags,
+                         bool reboot)
 {
     vserverDriver *driver = dom->conn->privateData;
     virDomainObj *vm;
     int ret = -1;
 
-    virCheckFlags(VIR_DOMAIN_SHUTDOWN_SIGNAL, -1);
-
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
 
-    if (virDomainShutdownFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
+    if ((reboot ? virDomainRebootEnsureACL(dom->conn, vm->def, flags) :
+                  virDomainShutdownFlagsEnsureACL(dom->conn, vm->def, flags)) < 0 ||
         vserverDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
-    ret = vserverProcessShutdown(driver, vm, false);
+    ret = vserverProcessShutdown(driver, vm, reboot);
 
  cleanup:
     virDomainObjEndAPI(&vm);
     return ret;
+}
+
+
+static int
+vserverDomainShutdownFlags(virDomainPtr dom,
+                           unsigned int flags)
+{
+    virCheckFlags(VIR_DOMAIN_SHUTDOWN_SIGNAL, -1);
+    return vserverDomainRequestStop(dom, flags, false);
 }
 
 
@@ -1504,24 +1514,8 @@ static int
 vserverDomainReboot(virDomainPtr dom,
                     unsigned int flags)
 {
-    vserverDriver *driver = dom->conn->privateData;
-    virDomainObj *vm;
-    int ret = -1;
-
     virCheckFlags(VIR_DOMAIN_REBOOT_SIGNAL, -1);
-
-    if (!(vm = vserverDomObjFromDomain(dom)))
-        return -1;
-
-    if (virDomainRebootEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
-        goto cleanup;
-
-    ret = vserverProcessShutdown(driver, vm, true);
-
- cleanup:
-    virDomainObjEndAPI(&vm);
-    return ret;
+    return vserverDomainRequestStop(dom, flags, true);
 }
 
 
