@@ -852,6 +852,23 @@ vserverDomainCheckLimit(vserverDriver *driver,
 }
 
 
+/* A new definition from a client: schema-checked when asked (or when
+ * vserver.conf says so always), then parsed with the driver's rules. */
+static virDomainDef *
+vserverDomainDefParse(vserverDriver *driver,
+                      virVServerDriverConfig *cfg,
+                      const char *xml,
+                      bool validate)
+{
+    if ((validate || cfg->validateXML) &&
+        vserverDomainValidateSchema(xml) < 0)
+        return NULL;
+
+    return virDomainDefParseString(xml, driver->xmlopt, NULL,
+                                   VIR_DOMAIN_DEF_PARSE_INACTIVE);
+}
+
+
 static virDomainPtr
 vserverDomainDefineXMLFlags(virConnectPtr conn,
                             const char *xml,
@@ -868,12 +885,8 @@ vserverDomainDefineXMLFlags(virConnectPtr conn,
 
     virCheckFlags(VIR_DOMAIN_DEFINE_VALIDATE, NULL);
 
-    if ((flags & VIR_DOMAIN_DEFINE_VALIDATE || cfg->validateXML) &&
-        vserverDomainValidateSchema(xml) < 0)
-        return NULL;
-
-    if (!(def = virDomainDefParseString(xml, driver->xmlopt, NULL,
-                                        VIR_DOMAIN_DEF_PARSE_INACTIVE)))
+    if (!(def = vserverDomainDefParse(driver, cfg, xml,
+                                      flags & VIR_DOMAIN_DEFINE_VALIDATE)))
         return NULL;
 
     if (virDomainDefineXMLFlagsEnsureACL(conn, def) < 0)
@@ -1388,12 +1401,8 @@ vserverDomainCreateXML(virConnectPtr conn,
 
     virCheckFlags(VIR_DOMAIN_START_VALIDATE, NULL);
 
-    if ((flags & VIR_DOMAIN_START_VALIDATE || cfg->validateXML) &&
-        vserverDomainValidateSchema(xml) < 0)
-        return NULL;
-
-    if (!(def = virDomainDefParseString(xml, driver->xmlopt, NULL,
-                                        VIR_DOMAIN_DEF_PARSE_INACTIVE)))
+    if (!(def = vserverDomainDefParse(driver, cfg, xml,
+                                      flags & VIR_DOMAIN_START_VALIDATE)))
         return NULL;
 
     if (virDomainCreateXMLEnsureACL(conn, def) < 0)

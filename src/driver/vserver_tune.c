@@ -69,11 +69,11 @@ vserverTuneSave(vserverDriver *driver,
 /* The limit a context runs under: <memtune><hard_limit> if set, else its
  * current memory (what `virsh setmem` changes). */
 static unsigned long long
-vserverTuneMemoryLimit(virDomainDef *def)
+vserverTuneMemoryLimit(const virDomainMemtune *mem)
 {
-    if (virMemoryLimitIsSet(def->mem.hard_limit))
-        return def->mem.hard_limit;
-    return def->mem.cur_balloon;
+    if (virMemoryLimitIsSet(mem->hard_limit))
+        return mem->hard_limit;
+    return mem->cur_balloon;
 }
 
 
@@ -245,9 +245,8 @@ vserverDomainSetMemoryParameters(virDomainPtr dom,
         if (d == def) {
             /* swap (memory + swap) must stay >= the memory limit at every
              * step: raise it first when growing, last when shrinking */
-            unsigned long long limit = vserverTuneMemoryLimit(d);
-            unsigned long long oldLimit = virMemoryLimitIsSet(mt.hard_limit) ?
-                                          mt.hard_limit : mt.cur_balloon;
+            unsigned long long limit = vserverTuneMemoryLimit(&d->mem);
+            unsigned long long oldLimit = vserverTuneMemoryLimit(&mt);
             bool swapFirst = virMemoryLimitIsSet(d->mem.swap_hard_limit) &&
                              limit > oldLimit;
             if ((swapFirst &&

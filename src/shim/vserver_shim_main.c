@@ -309,7 +309,8 @@ relay(int from, int to, bool *fromClosed)
     ssize_t n = read(from, buf, sizeof(buf));
 
     if (n <= 0) {
-        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        /* the pty master never closes: the shim holds the slave open */
+        if (fromClosed && (n == 0 || (errno != EAGAIN && errno != EINTR)))
             *fromClosed = true;
         return;
     }
@@ -403,7 +404,6 @@ loop(shimState *st)
         struct pollfd fds[5 + MAX_CONTROL];
         size_t nfds = 0;
         bool consoleClosed = false;
-        bool ptyClosed = false;
 
         fds[nfds++] = (struct pollfd){ .fd = st->sigFd, .events = POLLIN };
         fds[nfds++] = (struct pollfd){ .fd = st->timerFd, .events = POLLIN };
@@ -443,7 +443,7 @@ loop(shimState *st)
         if (fds[2].revents)
             acceptClient(st);
         if (fds[3].revents)
-            relay(st->ptyMaster, st->consoleFd, &ptyClosed);
+            relay(st->ptyMaster, st->consoleFd, NULL);
         if (fds[4].revents && st->consoleFd >= 0 &&
             fds[4].fd == st->consoleFd) {
             relay(st->consoleFd, st->ptyMaster, &consoleClosed);
@@ -456,7 +456,6 @@ loop(shimState *st)
             if (fds[5 + i].revents && st->controls[i].fd == fds[5 + i].fd)
                 readControl(st, &st->controls[i]);
         }
-        (void)ptyClosed;
     }
 }
 
