@@ -24,7 +24,7 @@ build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev
  libc6-dev"
 
-runtime_pkgs="busybox-static iproute2 python3 python3-libvirt virtinst
+runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virtinst
  libxml2-utils util-linux procps"
 
 want="$libvirt_pkgs $build_pkgs $runtime_pkgs"

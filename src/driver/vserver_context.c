@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 
 #include "vserver_context.h"
+#include "vserver_net.h"
 
 #include "virbuffer.h"
 #include "virerror.h"
@@ -112,7 +113,8 @@ vserverContextValidate(virDomainDef *def)
     virDomainFSDef *root;
     size_t i;
 
-    if (!(root = vserverContextRootFS(def)))
+    if (!(root = vserverContextRootFS(def)) ||
+        vserverNetValidate(def, NULL) < 0)
         return -1;
 
     for (i = 0; i < def->nfss; i++) {
@@ -334,8 +336,7 @@ vserverContextDeviceRules(virDomainDef *def,
 }
 
 
-/* Append "key field<TAB>field...\n" with each field escaped. */
-static void G_GNUC_NULL_TERMINATED
+void
 vserverContextEntry(virBuffer *buf,
                     const char *key,
                     ...)
@@ -485,6 +486,9 @@ vserverContextFormatShimConfig(virDomainDef *def,
                             maj, min, mode,
                             vserverContextHostdevPath(def->hostdevs[i]), NULL);
     }
+
+    for (i = 0; i < def->nnets; i++)
+        vserverNetFormatShimConfig(&buf, def->nets[i]);
 
     vserverContextEntry(&buf, "on_reboot",
                         def->onReboot == VIR_DOMAIN_LIFECYCLE_ACTION_RESTART ?

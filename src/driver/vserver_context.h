@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "domain_conf.h"
+#include "virbuffer.h"
 
 #include "vserver_cgroup.h"
 
@@ -36,3 +37,10 @@ vserverContextDeviceRules(virDomainDef *def,
 char *
 vserverContextFormatShimConfig(virDomainDef *def,
                                char **cgroupProcs);
+
+/* Append "key field<TAB>field...\n" to a shim configuration, each field
+ * escaped (format: src/shim/vserver_shim_conf.c). */
+void
+vserverContextEntry(virBuffer *buf,
+                    const char *key,
+                    ...) G_GNUC_NULL_TERMINATED;

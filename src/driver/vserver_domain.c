@@ -15,6 +15,7 @@
 #include "vserver_domain.h"
 #include "vserver_driver.h"
 #include "vserver_domain_ns.h"
+#include "vserver_net.h"
 
 #include "virerror.h"
 #include "virfile.h"
@@ -143,16 +144,28 @@ vserverDomainObjPrivateXMLParse(xmlXPathContextPtr ctxt,
 }
 
 
+/* Interfaces a context cannot have are refused at define time, not only
+ * when it starts. */
+static int
+vserverDomainDefValidate(const virDomainDef *def,
+                         void *opaque G_GNUC_UNUSED,
+                         void *parseOpaque G_GNUC_UNUSED)
+{
+    return vserverNetValidate((virDomainDef *)def, NULL);
+}
+
+
 virDomainXMLOption *
 vserverDomainXMLConfInit(void *driver)
 {
     virDomainDefParserConfig config = {
         .domainPostParseCallback = vserverDomainDefPostParse,
         .devicesPostParseCallback = vserverDomainDeviceDefPostParse,
+        .domainValidateCallback = vserverDomainDefValidate,
         .priv = driver,
         .features = VIR_DOMAIN_DEF_FEATURE_NO_BOOT_ORDER,
         .macPrefix = { 0x52, 0x54, 0x00 },
-        .netPrefix = "vsvnet",
+        .netPrefix = VSERVER_NET_HOST_PREFIX,
     };
 
     virDomainXMLPrivateDataCallbacks privcb = {

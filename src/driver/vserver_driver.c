@@ -17,6 +17,7 @@
 #include "vserver-config.h"
 #include "vserver_driver.h"
 #include "vserver_capabilities.h"
+#include "vserver_device.h"
 #include "vserver_domain.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
@@ -1862,6 +1863,13 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainSetBlkioParameters = vserverDomainSetBlkioParameters,
     .domainGetBlkioParameters = vserverDomainGetBlkioParameters,
     .connectGetAllDomainStats = vserverConnectGetAllDomainStats,
+    .domainAttachDevice = vserverDomainAttachDevice,
+    .domainAttachDeviceFlags = vserverDomainAttachDeviceFlags,
+    .domainDetachDevice = vserverDomainDetachDevice,
+    .domainDetachDeviceFlags = vserverDomainDetachDeviceFlags,
+    .domainUpdateDeviceFlags = vserverDomainUpdateDeviceFlags,
+    .domainInterfaceStats = vserverDomainInterfaceStats,
+    .domainInterfaceAddresses = vserverDomainInterfaceAddresses,
 };
 
 static virConnectDriver vserverConnectDriver = {

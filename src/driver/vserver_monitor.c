@@ -147,6 +147,26 @@ vserverMonitorReadLine(int fd, char *buf, size_t buflen)
 }
 
 
+/* One request on its own connection ("NET ADD eth1"): 0 when the shim
+ * answers "OK", -1 with its message reported otherwise. */
+int
+vserverMonitorRequest(const char *socketPath,
+                      const char *request)
+{
+    VIR_AUTOCLOSE fd = -1;
+    char line[640];
+
+    if ((fd = vserverMonitorConnect(socketPath, request)) < 0 ||
+        vserverMonitorReadLine(fd, line, sizeof(line)) < 0)
+        return -1;
+    if (STREQ(line, "OK"))
+        return 0;
+    virReportError(VIR_ERR_OPERATION_FAILED, "%s",
+                   STRPREFIX(line, "ERR ") ? line + 4 : line);
+    return -1;
+}
+
+
 static void
 vserverMonitorIO(int watch G_GNUC_UNUSED,
                  int fd G_GNUC_UNUSED,

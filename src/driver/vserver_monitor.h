@@ -34,3 +34,7 @@ vserverMonitorClose(vserverMonitor *mon);
 int
 vserverMonitorConnect(const char *socketPath,
                       const char *role);
+
+int
+vserverMonitorRequest(const char *socketPath,
+                      const char *request);

@@ -18,6 +18,7 @@
 #include <signal.h>
 
 #include "vserver_process.h"
+#include "vserver_net.h"
 #include "vserver_context.h"
 #include "vserver_domain.h"
 #include "vserver_domain_ns.h"
@@ -182,6 +183,9 @@ vserverProcessCleanup(vserverDriver *driver,
         g_clear_pointer(&priv->cgroup, vserverCgroupFree);
     }
     virResetLastError();
+
+    /* with init gone; a context that ran owns its host ends */
+    vserverNetRelease(vm->def, vm->def->id > 0);
 
     vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STOPPED);
 
@@ -407,6 +411,43 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
 
 
 int
+vserverProcessWriteShimConfig(vserverDriver *driver,
+                              virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPaths) paths = { 0 };
+    g_autofree char *shimConf = NULL;
+    g_auto(GStrv) procs = NULL;
+    g_autofree char *tmp = NULL;
+
+    vserverProcessGetPaths(cfg, vm, &paths);
+    procs = vserverCgroupProcsFiles(priv->cgroup);
+    if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs)))
+        return -1;
+    /* the shim rereads it for hotplug: replace, never rewrite in place */
+    tmp = g_strdup_printf("%s.new", paths.shimConf);
+    if (virFileWriteStr(tmp, shimConf, 0600) < 0 ||
+        rename(tmp, paths.shimConf) < 0) {
+        virReportSystemError(errno, _("cannot write '%s'"), paths.shimConf);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+
+char *
+vserverProcessShimSocket(vserverDriver *driver,
+                         virDomainObj *vm)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+
+    return g_strdup_printf("%s/%s.sock", cfg->runDir, vm->def->name);
+}
+
+
+int
 vserverProcessStart(vserverDriver *driver,
                     virDomainObj *vm,
                     virDomainRunningReason reason)
@@ -416,9 +457,7 @@ vserverProcessStart(vserverDriver *driver,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPaths) paths = { 0 };
     g_autofree char *cgname = NULL;
-    g_autofree char *shimConf = NULL;
     g_autofree vserverCgroupDeviceRule *rules = NULL;
-    g_auto(GStrv) procs = NULL;
     size_t nrules = 0;
     pid_t shimPid = 0;
     pid_t initPid = 0;
@@ -464,13 +503,9 @@ vserverProcessStart(vserverDriver *driver,
         vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0)
         goto error;
 
-    procs = vserverCgroupProcsFiles(priv->cgroup);
-    if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs)) ||
-        virFileWriteStr(paths.shimConf, shimConf, 0600) < 0) {
-        if (shimConf)
-            virReportSystemError(errno, _("cannot write '%s'"), paths.shimConf);
+    if (vserverNetPrepare(vm->def, NULL) < 0 ||
+        vserverProcessWriteShimConfig(driver, vm) < 0)
         goto error;
-    }
 
     if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0)
         goto error;
@@ -603,6 +638,7 @@ vserverProcessReconnect(vserverDriver *driver,
         vm->def->id = initPid;
         if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
             VIR_WARN("cannot save the status of '%s'", vm->def->name);
+        vserverNetReconnect(vm->def);
         vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RECONNECT);
         virResetLastError();
         VIR_INFO("re-attached to context '%s', init pid %d", vm->def->name,

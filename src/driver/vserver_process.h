@@ -33,3 +33,14 @@ vserverProcessReconnectAll(vserverDriver *driver);
 
 void
 vserverProcessAutostartAll(vserverDriver *driver);
+
+/* (Re)write the shim's configuration file from the live definition; the
+ * shim rereads it when an interface is hot-plugged. */
+int
+vserverProcessWriteShimConfig(vserverDriver *driver,
+                              virDomainObj *vm);
+
+/* Path of the shim's socket of a running context. */
+char *
+vserverProcessShimSocket(vserverDriver *driver,
+                         virDomainObj *vm);

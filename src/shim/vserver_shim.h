@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vserver_shim_net.h"
+
 /* What the shim does when init exits by reboot(2) / halt, poweroff. */
 typedef enum {
     VSERVER_SHIM_ACTION_DESTROY = 0,
@@ -71,6 +73,9 @@ typedef struct {
     vserverShimDevice *devices;
     size_t ndevices;
 
+    vserverShimNet *nets;
+    size_t nnets;
+
     vserverShimAction onReboot;
     vserverShimAction onPoweroff;
 } vserverShimConfig;
@@ -82,7 +87,7 @@ void vserverShimConfigDump(const vserverShimConfig *conf, int fd);
 void vserverShimConfigClear(vserverShimConfig *conf);
 
 /* Reported by the child over a pipe before it execs init. */
-typedef struct {
+typedef struct _vserverShimChildError {
     int err;                    /* errno, 0 if none */
     char msg[512];
 } vserverShimChildError;
@@ -92,6 +97,12 @@ typedef struct {
 pid_t vserverShimContainerStart(const vserverShimConfig *conf,
                                 const char *consolePath,
                                 vserverShimChildError *err);
+
+/* Set up lo and every interface for the context of @pid, or remove what
+ * was made and fail with @err. */
+int vserverShimContainerNetUp(const vserverShimConfig *conf, pid_t pid,
+                              vserverShimChildError *err);
+void vserverShimContainerNetDown(const vserverShimConfig *conf);
 
 /* vserver_shim_mount.c: runs in the child; 0 or -1 with @err filled. */
 int vserverShimMountSetup(const vserverShimConfig *conf,

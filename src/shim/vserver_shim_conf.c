@@ -117,6 +117,141 @@ setString(char **dst, const char *value)
 }
 
 
+static int
+parseUInt(const char *s, unsigned int *val)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || end == s || v > 0xffffffffUL)
+        return -1;
+    *val = v;
+    return 0;
+}
+
+
+static char *
+dupOrNull(const char *s)
+{
+    return s[0] ? strdup(s) : NULL;
+}
+
+
+/* The entry a "net*" line refines: the last "net" one. */
+static vserverShimNet *
+lastNet(vserverShimConfig *conf)
+{
+    return conf->nnets ? &conf->nets[conf->nnets - 1] : NULL;
+}
+
+
+static int
+appendAddr(vserverShimNetAddr **list, size_t *n, char **f)
+{
+    vserverShimNetAddr a = { 0 };
+    vserverShimNetAddr *tmp;
+
+    if (!f[0][0] || parseUInt(f[1], &a.prefix) < 0)
+        return -1;
+    if (!(a.address = strdup(f[0])) ||
+        (f[2][0] && !(a.peer = strdup(f[2]))) ||
+        !(tmp = realloc(*list, (*n + 1) * sizeof(a)))) {
+        free(a.address);
+        free(a.peer);
+        return -1;
+    }
+    *list = tmp;
+    tmp[(*n)++] = a;
+    return 0;
+}
+
+
+static int
+appendRoute(vserverShimNetRoute **list, size_t *n, char **f)
+{
+    vserverShimNetRoute r = { 0 };
+    vserverShimNetRoute *tmp;
+
+    if (!f[0][0] || parseUInt(f[1], &r.prefix) < 0 ||
+        parseUInt(f[3], &r.metric) < 0)
+        return -1;
+    if (!(r.dest = strdup(f[0])) ||
+        (f[2][0] && !(r.gateway = strdup(f[2]))) ||
+        !(tmp = realloc(*list, (*n + 1) * sizeof(r)))) {
+        free(r.dest);
+        free(r.gateway);
+        return -1;
+    }
+    *list = tmp;
+    tmp[(*n)++] = r;
+    return 0;
+}
+
+
+/* net veth|macvlan <TAB> guest name <TAB> mac <TAB> mtu <TAB> up 1|0
+ * nethost host name <TAB> host mac <TAB> bridge     (veth)
+ * netlink parent device <TAB> macvlan mode number  (macvlan)
+ * netaddr / nethostaddr address <TAB> prefix <TAB> peer
+ * netroute / nethostroute dest <TAB> prefix <TAB> gateway <TAB> metric
+ * Each refines the last "net" entry. */
+static int
+parseNetEntry(vserverShimConfig *conf, const char *key, char **f, size_t nf)
+{
+    vserverShimNet *net = lastNet(conf);
+
+    if (strcmp(key, "net") == 0) {
+        vserverShimNet n = { 0 };
+        vserverShimNet *tmp;
+
+        if (nf != 5 || !f[1][0] || !f[2][0])
+            return -1;
+        if (strcmp(f[0], "veth") == 0)
+            n.kind = VSERVER_SHIM_NET_VETH;
+        else if (strcmp(f[0], "macvlan") == 0)
+            n.kind = VSERVER_SHIM_NET_MACVLAN;
+        else
+            return -1;
+        if (parseUInt(f[3], &n.mtu) < 0 || parseBool(f[4], &n.up) < 0)
+            return -1;
+        if (!(n.guestName = strdup(f[1])) || !(n.mac = strdup(f[2])) ||
+            !(tmp = realloc(conf->nets, (conf->nnets + 1) * sizeof(n)))) {
+            vserverShimNetClear(&n);
+            return -1;
+        }
+        conf->nets = tmp;
+        conf->nets[conf->nnets++] = n;
+        return 0;
+    }
+    if (!net)
+        return -1;
+    if (strcmp(key, "nethost") == 0) {
+        if (nf != 3 || net->kind != VSERVER_SHIM_NET_VETH || !f[0][0] ||
+            net->hostName)
+            return -1;
+        net->hostName = strdup(f[0]);
+        net->hostMac = dupOrNull(f[1]);
+        net->bridge = dupOrNull(f[2]);
+        return net->hostName ? 0 : -1;
+    } else if (strcmp(key, "netlink") == 0) {
+        if (nf != 2 || net->kind != VSERVER_SHIM_NET_MACVLAN || !f[0][0] ||
+            net->link || parseUInt(f[1], &net->macvlanMode) < 0)
+            return -1;
+        return (net->link = strdup(f[0])) ? 0 : -1;
+    } else if (strcmp(key, "netaddr") == 0) {
+        return nf == 3 ? appendAddr(&net->addrs, &net->naddrs, f) : -1;
+    } else if (strcmp(key, "nethostaddr") == 0) {
+        return nf == 3 ? appendAddr(&net->hostAddrs, &net->nhostAddrs, f) : -1;
+    } else if (strcmp(key, "netroute") == 0) {
+        return nf == 4 ? appendRoute(&net->routes, &net->nroutes, f) : -1;
+    } else if (strcmp(key, "nethostroute") == 0) {
+        return nf == 4 ? appendRoute(&net->hostRoutes, &net->nhostRoutes, f) : -1;
+    }
+    return -1;
+}
+
+
 /* Returns 0, or -1 when the entry is malformed. */
 static int
 parseEntry(vserverShimConfig *conf, const char *key,
@@ -219,6 +354,8 @@ parseEntry(vserverShimConfig *conf, const char *key,
         conf->mounts = tmp;
         conf->mounts[conf->nmounts++] = m;
         return 0;
+    } else if (strncmp(key, "net", 3) == 0 && strcmp(key, "netns") != 0) {
+        return parseNetEntry(conf, key, f, nf);
     } else if (strcmp(key, "device") == 0) {
         vserverShimDevice d = { 0 };
         vserverShimDevice *tmp;
@@ -301,6 +438,16 @@ vserverShimConfigLoad(const char *path, vserverShimConfig *conf,
         snprintf(err, errlen, "%s: name, root and init are required", path);
         goto cleanup;
     }
+    for (size_t i = 0; i < conf->nnets; i++) {
+        const vserverShimNet *net = &conf->nets[i];
+        if (!conf->netns ||
+            (net->kind == VSERVER_SHIM_NET_VETH && !net->hostName) ||
+            (net->kind == VSERVER_SHIM_NET_MACVLAN && !net->link)) {
+            snprintf(err, errlen, "%s: interface '%s' is incomplete or "
+                     "without a network namespace", path, net->guestName);
+            goto cleanup;
+        }
+    }
     if (conf->userns && (!conf->uidmap || !conf->gidmap)) {
         snprintf(err, errlen, "%s: a user namespace needs uid and gid maps",
                  path);
@@ -322,6 +469,39 @@ dumpStrv(int fd, const char *key, char **list)
 {
     for (size_t i = 0; list && list[i]; i++)
         dprintf(fd, "%s: %s\n", key, list[i]);
+}
+
+
+static void
+dumpNet(int fd, const vserverShimNet *net)
+{
+    dprintf(fd, "net: %s %s mac %s mtu %u %s\n",
+            net->kind == VSERVER_SHIM_NET_VETH ? "veth" : "macvlan",
+            net->guestName, net->mac, net->mtu, net->up ? "up" : "down");
+    if (net->kind == VSERVER_SHIM_NET_VETH)
+        dprintf(fd, "net:   host %s mac %s bridge %s\n", net->hostName,
+                net->hostMac ? net->hostMac : "-",
+                net->bridge ? net->bridge : "-");
+    else
+        dprintf(fd, "net:   link %s mode %u\n", net->link, net->macvlanMode);
+    for (size_t i = 0; i < net->naddrs; i++)
+        dprintf(fd, "net:   addr %s/%u%s%s\n", net->addrs[i].address,
+                net->addrs[i].prefix, net->addrs[i].peer ? " peer " : "",
+                net->addrs[i].peer ? net->addrs[i].peer : "");
+    for (size_t i = 0; i < net->nroutes; i++)
+        dprintf(fd, "net:   route %s/%u via %s metric %u\n",
+                net->routes[i].dest, net->routes[i].prefix,
+                net->routes[i].gateway ? net->routes[i].gateway : "-",
+                net->routes[i].metric);
+    for (size_t i = 0; i < net->nhostAddrs; i++)
+        dprintf(fd, "net:   host addr %s/%u%s%s\n", net->hostAddrs[i].address,
+                net->hostAddrs[i].prefix, net->hostAddrs[i].peer ? " peer " : "",
+                net->hostAddrs[i].peer ? net->hostAddrs[i].peer : "");
+    for (size_t i = 0; i < net->nhostRoutes; i++)
+        dprintf(fd, "net:   host route %s/%u via %s metric %u\n",
+                net->hostRoutes[i].dest, net->hostRoutes[i].prefix,
+                net->hostRoutes[i].gateway ? net->hostRoutes[i].gateway : "-",
+                net->hostRoutes[i].metric);
 }
 
 
@@ -364,6 +544,8 @@ vserverShimConfigDump(const vserverShimConfig *conf, int fd)
         dprintf(fd, "device: %c %u:%u %04o %s\n", d->type, d->major,
                 d->minor, d->mode, d->path);
     }
+    for (size_t i = 0; i < conf->nnets; i++)
+        dumpNet(fd, &conf->nets[i]);
     dprintf(fd, "on_reboot: %s\n",
             conf->onReboot == VSERVER_SHIM_ACTION_RESTART ? "restart" : "destroy");
     dprintf(fd, "on_poweroff: %s\n",
@@ -395,5 +577,8 @@ vserverShimConfigClear(vserverShimConfig *conf)
     for (size_t i = 0; i < conf->ndevices; i++)
         free(conf->devices[i].path);
     free(conf->devices);
+    for (size_t i = 0; i < conf->nnets; i++)
+        vserverShimNetClear(&conf->nets[i]);
+    free(conf->nets);
     memset(conf, 0, sizeof(*conf));
 }

@@ -230,6 +230,61 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
 }
 
 
+/* The host ends of a previous run may outlive its network namespace for
+ * a moment (the kernel tears namespaces down asynchronously), and a
+ * macvlan's MAC stays busy on its parent until then: retry those. */
+static int
+vserverShimContainerNetAdd(const vserverShimNet *net, pid_t pid,
+                           vserverShimChildError *err)
+{
+    for (int attempt = 0; ; attempt++) {
+        if (vserverShimNetAdd(net, pid, err) == 0)
+            return 0;
+        if ((err->err != EEXIST && err->err != EADDRINUSE && err->err != EBUSY) ||
+            attempt >= 40)
+            return -1;
+        usleep(50 * 1000);
+    }
+}
+
+
+int
+vserverShimContainerNetUp(const vserverShimConfig *conf, pid_t pid,
+                          vserverShimChildError *err)
+{
+    size_t i;
+
+    if (vserverShimNetLoopback(pid, err) < 0)
+        return -1;
+    for (i = 0; i < conf->nnets; i++) {
+        if (vserverShimContainerNetAdd(&conf->nets[i], pid, err) < 0)
+            goto undo;
+    }
+    return 0;
+
+ undo:
+    /* the namespace dies with init; the host ends must go explicitly */
+    while (i-- > 0) {
+        vserverShimChildError ignored;
+        vserverShimNetRemove(&conf->nets[i], pid, &ignored);
+    }
+    return -1;
+}
+
+
+/* Remove the host ends of every interface; a context that stopped keeps
+ * nothing on the host. */
+void
+vserverShimContainerNetDown(const vserverShimConfig *conf)
+{
+    for (size_t i = 0; i < conf->nnets; i++) {
+        vserverShimChildError ignored;
+        if (conf->nets[i].kind == VSERVER_SHIM_NET_VETH)
+            vserverShimNetRemove(&conf->nets[i], 0, &ignored);
+    }
+}
+
+
 pid_t
 vserverShimContainerStart(const vserverShimConfig *conf,
                           const char *consolePath,
@@ -287,6 +342,10 @@ vserverShimContainerStart(const vserverShimConfig *conf,
                          "context's root");
         goto kill;
     }
+
+    /* the network is in place before init runs, on every (re)start */
+    if (conf->netns && vserverShimContainerNetUp(conf, pid, err) < 0)
+        goto kill;
 
     if (write(gopipe[1], "g", 1) != 1) {
         vserverShimError(err, errno, "cannot release the context");

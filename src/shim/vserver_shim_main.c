@@ -14,6 +14,12 @@
  *                     the driver sends "SHUTDOWN <sig> <timeout>",
  *                     "REBOOT <sig> <timeout>" or "DESTROY".
  *   CONSOLE [FORCE]   answered "OK" or "BUSY", then raw console bytes.
+ *   NET ADD <name>    reread the config file and bring up its interface
+ *                     <name> in the running context (hotplug);
+ *   NET DEL <name>    remove interface <name>;
+ *   NET LINK <name> up|down
+ *                     set the link state of <name> inside;
+ *                     each answered "OK" or "ERR <message>", then closed.
  * When the context stops for good the shim writes "<reason> <status>" to
  * the exit file (for a daemon that was down at the time) and exits.
  *
@@ -57,6 +63,7 @@ typedef struct {
 
 typedef struct {
     vserverShimConfig conf;
+    const char *configPath;
     const char *socketPath;
     const char *exitFile;
 
@@ -250,6 +257,87 @@ readControl(shimState *st, shimControl *c)
 }
 
 
+static vserverShimNet *
+findNet(vserverShimConfig *conf, const char *name)
+{
+    for (size_t i = 0; i < conf->nnets; i++) {
+        if (strcmp(conf->nets[i].guestName, name) == 0)
+            return &conf->nets[i];
+    }
+    return NULL;
+}
+
+
+/* Hotplug: the driver rewrote the config file with the new interface. */
+static int
+netAdd(shimState *st, const char *name, vserverShimChildError *err)
+{
+    vserverShimConfig fresh;
+    vserverShimNet *net;
+    vserverShimNet *tmp;
+    char errbuf[512];
+
+    if (findNet(&st->conf, name))
+        return vserverShimError(err, EEXIST, "interface '%s'", name);
+    if (vserverShimConfigLoad(st->configPath, &fresh,
+                              errbuf, sizeof(errbuf)) < 0)
+        return vserverShimError(err, 0, "%s", errbuf);
+    if (!(net = findNet(&fresh, name))) {
+        vserverShimConfigClear(&fresh);
+        return vserverShimError(err, 0, "interface '%s' is not in '%s'",
+                                name, st->configPath);
+    }
+    if (!(tmp = realloc(st->conf.nets,
+                        (st->conf.nnets + 1) * sizeof(*tmp)))) {
+        vserverShimConfigClear(&fresh);
+        return vserverShimError(err, ENOMEM, "interface '%s'", name);
+    }
+    st->conf.nets = tmp;
+    if (vserverShimNetAdd(net, st->initPid, err) < 0) {
+        vserverShimConfigClear(&fresh);
+        return -1;
+    }
+    /* move it over; what is left in @fresh is freed */
+    st->conf.nets[st->conf.nnets++] = *net;
+    memset(net, 0, sizeof(*net));
+    vserverShimConfigClear(&fresh);
+    return 0;
+}
+
+
+static int
+netCommand(shimState *st, const char *cmd, vserverShimChildError *err)
+{
+    char name[32];
+    char state[8];
+    vserverShimNet *net;
+
+    if (st->initPid <= 0)
+        return vserverShimError(err, ESRCH, "the context is not running");
+    if (sscanf(cmd, "ADD %31s", name) == 1)
+        return netAdd(st, name, err);
+    if (sscanf(cmd, "DEL %31s", name) == 1) {
+        if (!(net = findNet(&st->conf, name)))
+            return vserverShimError(err, ENODEV, "interface '%s'", name);
+        if (vserverShimNetRemove(net, st->initPid, err) < 0)
+            return -1;
+        vserverShimNetClear(net);
+        *net = st->conf.nets[--st->conf.nnets];
+        return 0;
+    }
+    if (sscanf(cmd, "LINK %31s %7s", name, state) == 2 &&
+        (strcmp(state, "up") == 0 || strcmp(state, "down") == 0)) {
+        if (!(net = findNet(&st->conf, name)))
+            return vserverShimError(err, ENODEV, "interface '%s'", name);
+        if (vserverShimNetSetLink(net, st->initPid, state[0] == 'u', err) < 0)
+            return -1;
+        net->up = state[0] == 'u';
+        return 0;
+    }
+    return vserverShimError(err, EINVAL, "unknown network command '%s'", cmd);
+}
+
+
 /* The first line of a connection says what it is; the driver sends it
  * right after connecting, so a short blocking read is fine. */
 static void
@@ -285,6 +373,21 @@ acceptClient(shimState *st)
                 return;
             }
         }
+    } else if (strncmp(line, "NET ", 4) == 0) {
+        vserverShimChildError err = { 0 };
+        char reply[LINE_MAX_LEN + sizeof(err.msg)];
+        int n;
+
+        fcntl(fd, F_SETFL, 0);
+        if (netCommand(st, line + 4, &err) < 0) {
+            logMsg("network command '%s' failed: %s", line + 4, err.msg);
+            n = snprintf(reply, sizeof(reply), "ERR %s\n", err.msg);
+        } else {
+            logMsg("network command '%s' done", line + 4);
+            n = snprintf(reply, sizeof(reply), "OK\n");
+        }
+        sendAll(fd, reply, n);
+        goto drop;
     } else if (strcmp(line, "CONSOLE") == 0 ||
                strcmp(line, "CONSOLE FORCE") == 0) {
         if (st->consoleFd >= 0 && strcmp(line, "CONSOLE") == 0) {
@@ -379,7 +482,12 @@ handleInitExit(shimState *st, int status)
     st->initPid = 0;
 
     if (restart) {
-        pid_t pid = vserverShimContainerStart(&st->conf, st->ptyPath, &err);
+        pid_t pid;
+
+        /* the old host ends would otherwise linger until the kernel has
+         * torn the old namespace down */
+        vserverShimContainerNetDown(&st->conf);
+        pid = vserverShimContainerStart(&st->conf, st->ptyPath, &err);
         if (pid > 0) {
             st->initPid = pid;
             logMsg("context restarted, init pid %d", (int)pid);
@@ -390,6 +498,7 @@ handleInitExit(shimState *st, int status)
         reason = "failed";
     }
 
+    vserverShimContainerNetDown(&st->conf);
     logMsg("context stopped: %s, wait status %d", reason, status);
     writeExitFile(st, reason, status);
     broadcast(st, "EXIT %s %d\n", reason, status);
@@ -502,7 +611,7 @@ main(int argc, char **argv)
             vserverShimConfigClear(&st.conf);
             return 0;
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            configPath = argv[++i];
+            configPath = st.configPath = argv[++i];
         } else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
             st.socketPath = argv[++i];
         } else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc) {
