@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "vserver-config.h"
 #include "vserver_net.h"
 #include "vserver_context.h"
 
@@ -200,6 +201,32 @@ vserverNetValidate(virDomainDef *def,
 }
 
 
+/* libvirt's network driver: virtnetworkd, as a modular daemon must reach
+ * it, or else a monolithic libvirtd (Debian 12's default), whose socket a
+ * daemon's own connection would never try. */
+static virConnectPtr
+vserverNetConnect(void)
+{
+    const char *legacy = VSERVER_RUNSTATEDIR "/libvirt/libvirt-sock";
+    virConnectPtr conn;
+    virErrorPtr direct_err;
+
+    if ((conn = virGetConnectNetwork()))
+        return conn;
+    if (!virFileExists(legacy))
+        return NULL;
+
+    virErrorPreserveLast(&direct_err);
+    if ((conn = virConnectOpen("network:///system?socket=" VSERVER_RUNSTATEDIR
+                               "/libvirt/libvirt-sock"))) {
+        virFreeError(direct_err);
+        return conn;
+    }
+    virErrorRestore(&direct_err);
+    return NULL;
+}
+
+
 static int
 vserverNetResolve(virDomainDef *def,
                   virDomainNetDef *net)
@@ -212,7 +239,7 @@ vserverNetResolve(virDomainDef *def,
         return 0;
 
     vserverNetLabel(net, mac);
-    if (!(conn = virGetConnectNetwork())) {
+    if (!(conn = vserverNetConnect())) {
         g_autofree char *why = g_strdup(virGetLastErrorMessage());
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("interface %s: cannot resolve network '%s': no libvirt network driver is reachable (%s)"),
@@ -338,7 +365,7 @@ vserverNetReleaseOne(virDomainDef *def,
 
     if (net->type == VIR_DOMAIN_NET_TYPE_NETWORK &&
         virUUIDIsValid(net->data.network.portid)) {
-        g_autoptr(virConnect) conn = virGetConnectNetwork();
+        g_autoptr(virConnect) conn = vserverNetConnect();
 
         if (conn)
             virDomainNetReleaseActualDevice(conn, def, net);
@@ -371,7 +398,7 @@ vserverNetReconnect(virDomainDef *def)
 
         if (net->type != VIR_DOMAIN_NET_TYPE_NETWORK)
             continue;
-        if (!conn && !(conn = virGetConnectNetwork()))
+        if (!conn && !(conn = vserverNetConnect()))
             break;
         virDomainNetNotifyActualDevice(conn, def, net);
     }
