@@ -70,7 +70,10 @@ out=$(VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
 started=$(printf '%s\n' "$out" | tail -n 1)
 case "$started" in
     ''|*[!0-9]*) ok 1 "the pids limit stops forks inside"; echo "# $out" ;;
-    *) [ "$started" -ge 30 ] && [ "$started" -lt 40 ]
+    # the context's own tasks (init, the entered shells) count against the
+    # limit too, and how many there are at that moment varies: what must
+    # hold is that forks work, and stop below the limit
+    *) [ "$started" -ge 20 ] && [ "$started" -lt 40 ]
        ok $? "the pids limit stops forks inside ($started of 60 started, limit 40)" ;;
 esac
 stats=$(vsh domstats res)
