@@ -29,6 +29,13 @@
 
 #define VIR_FROM_THIS VIR_FROM_NONE
 
+static const vserverContextVolumeRoot testVolumeRoot = {
+    .mountPoint = "/run/libvirt/vserver/x.root",
+    .lower = "/pool/tpl/tree",
+    .upper = "/pool/guest/upper",
+    .work = "/pool/guest/work",
+};
+
 static const char *testProcs[] = {
     "/sys/fs/cgroup/memory/machine/x.libvirt-vserver/cgroup.procs",
     "/sys/fs/cgroup/unified/machine/x.libvirt-vserver/cgroup.procs",
@@ -57,7 +64,8 @@ testRender(vserverDriver *driver,
                                         VIR_DOMAIN_DEF_PARSE_INACTIVE)) ||
         vserverContextValidate(def) < 0 ||
         vserverContextDeviceRules(def, &rules, &nrules) < 0 ||
-        !(conf = vserverContextFormatShimConfig(def, (char **)testProcs)))
+        !(conf = vserverContextFormatShimConfig(def, (char **)testProcs,
+                                                   &testVolumeRoot)))
         return NULL;
 
     if (!(tmpdir = g_dir_make_tmp("contextconftest.XXXXXX", NULL)))

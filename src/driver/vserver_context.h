@@ -33,10 +33,20 @@ vserverContextDeviceRules(virDomainDef *def,
                           vserverCgroupDeviceRule **rules,
                           size_t *nrules);
 
-/* The shim's configuration file contents for @def. */
+/* Where a root of type 'volume' comes from once its pool resolved it. */
+typedef struct {
+    const char *mountPoint;     /* empty directory the overlay goes on */
+    const char *lower;          /* the template's tree */
+    const char *upper;          /* the guest's own layers */
+    const char *work;
+} vserverContextVolumeRoot;
+
+/* The shim's configuration file contents for @def; @volumeRoot for a
+ * root of type 'volume', else NULL. */
 char *
 vserverContextFormatShimConfig(virDomainDef *def,
-                               char **cgroupProcs);
+                               char **cgroupProcs,
+                               const vserverContextVolumeRoot *volumeRoot);
 
 /* Append "key field<TAB>field...\n" to a shim configuration, each field
  * escaped (format: src/shim/vserver_shim_conf.c). */

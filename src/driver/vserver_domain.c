@@ -102,6 +102,10 @@ vserverDomainObjPrivateFree(void *data)
     vserverMonitorClose(priv->monitor);
     vserverCgroupFree(priv->cgroup);
     g_free(priv->cgroupPartition);
+    g_free(priv->volumeMountPoint);
+    g_free(priv->volumeLower);
+    g_free(priv->volumeUpper);
+    g_free(priv->volumeWork);
     g_free(priv);
 }
 
@@ -185,7 +189,7 @@ vserverDomainXMLConfInit(void *driver)
  * instances and tests run from the build tree), then the installed copy,
  * then the source tree this build came from.
  */
-static char *
+char *
 vserverSchemaPath(const char *name)
 {
     const char *envdir = g_getenv("VSERVER_SCHEMA_DIR");

@@ -19,6 +19,10 @@ vserverDomainXMLConfInit(void *driver);
 int
 vserverDomainValidateSchema(const char *xml);
 
+/* Full path of this project's schema @name (vserver-domain.rng, ...). */
+char *
+vserverSchemaPath(const char *name);
+
 typedef struct _vserverDomainObjPrivate vserverDomainObjPrivate;
 struct _vserverDomainObjPrivate {
     struct _vserverDriver *driver;
@@ -26,6 +30,12 @@ struct _vserverDomainObjPrivate {
     vserverMonitor *monitor;
     vserverCgroup *cgroup;
     char *cgroupPartition;      /* the one in force at start; status XML */
+
+    /* a root of type 'volume': its layers, from the storage driver */
+    char *volumeMountPoint;
+    char *volumeLower;
+    char *volumeUpper;
+    char *volumeWork;
 
     /* set while an API waits for the context to stop: the exit is then
      * that API's doing, not a crash */

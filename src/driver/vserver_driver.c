@@ -136,6 +136,7 @@ vserverStateCleanup(void)
         return -1;
 
     virObjectUnref(driver->domains);
+    vserverStorageStateCleanup();
     virObjectUnref(driver->domainEventState);
     virObjectUnref(driver->xmlopt);
     virObjectUnref(driver->caps);
@@ -234,6 +235,10 @@ vserverStateInitialize(bool privileged,
     /* sysinfo is informative: a host without DMI still runs contexts */
     if (!(vserver_sysinfo = virSysinfoRead()))
         virResetLastError();
+
+    /* pools before contexts: a running context may use their volumes */
+    if (vserverStorageStateInitialize(cfg->configDir, cfg->runDir) < 0)
+        goto error;
 
     /* running contexts first (their status lives in the run dir), then
      * the persistent definitions, which become their next boot config;

@@ -19,6 +19,7 @@
 
 #include "vserver_process.h"
 #include "vserver_net.h"
+#include "vserver_storage_driver.h"
 #include "vserver_context.h"
 #include "vserver_domain.h"
 #include "vserver_domain_ns.h"
@@ -145,6 +146,69 @@ vserverProcessSignal(virDomainObj *vm)
 }
 
 
+/* A root of type 'volume': the storage driver's layers, and an empty
+ * directory in the run dir for the overlay to be mounted on (in the
+ * context's mount namespace only). */
+static int
+vserverProcessAcquireVolume(virVServerDriverConfig *cfg,
+                            virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    virDomainFSDef *root = vserverContextRootFS(vm->def);
+    g_autofree char *mountPoint = NULL;
+    const char *bad;
+
+    if (!root || root->type != VIR_DOMAIN_FS_TYPE_VOLUME)
+        return root ? 0 : -1;
+    if (vserverStorageAcquireVolume(vm->def->name, root->src->srcpool->pool,
+                                    root->src->srcpool->volume,
+                                    &priv->volumeLower, &priv->volumeUpper,
+                                    &priv->volumeWork) < 0)
+        return -1;
+    /* overlayfs options cannot carry these characters */
+    if ((bad = strpbrk(priv->volumeLower, ",:\\")) ||
+        (bad = strpbrk(priv->volumeUpper, ",:\\"))) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("the path of pool '%s' contains '%c', which overlayfs cannot take"),
+                       root->src->srcpool->pool, *bad);
+        return -1;
+    }
+    mountPoint = g_strdup_printf("%s/%s.root", cfg->runDir, vm->def->name);
+    if (g_mkdir_with_parents(mountPoint, 0700) < 0) {
+        virReportSystemError(errno, _("cannot create '%s'"), mountPoint);
+        return -1;
+    }
+    priv->volumeMountPoint = g_steal_pointer(&mountPoint);
+    return 0;
+}
+
+
+static void
+vserverProcessReleaseVolume(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    virDomainFSDef *root = NULL;
+    size_t i;
+
+    for (i = 0; i < vm->def->nfss; i++) {
+        if (STREQ(vm->def->fss[i]->dst, "/"))
+            root = vm->def->fss[i];
+    }
+    if (root && root->type == VIR_DOMAIN_FS_TYPE_VOLUME && root->src &&
+        root->src->srcpool && priv->volumeLower)
+        vserverStorageReleaseVolume(vm->def->name, root->src->srcpool->pool,
+                                    root->src->srcpool->volume);
+    if (priv->volumeMountPoint && rmdir(priv->volumeMountPoint) < 0 &&
+        errno != ENOENT)
+        VIR_WARN("cannot remove '%s': %s", priv->volumeMountPoint,
+                 g_strerror(errno));
+    g_clear_pointer(&priv->volumeMountPoint, g_free);
+    g_clear_pointer(&priv->volumeLower, g_free);
+    g_clear_pointer(&priv->volumeUpper, g_free);
+    g_clear_pointer(&priv->volumeWork, g_free);
+}
+
+
 /* Tear down what is left of a context that is no longer running, or kill
  * it if it still is.  Never fails: every step is attempted.  @findCgroup:
  * look the context's cgroup up by name when none is held. */
@@ -186,6 +250,7 @@ vserverProcessCleanup(vserverDriver *driver,
 
     /* with init gone; a context that ran owns its host ends */
     vserverNetRelease(vm->def, vm->def->id > 0);
+    vserverProcessReleaseVolume(vm);
 
     vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STOPPED);
 
@@ -423,7 +488,18 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
 
     vserverProcessGetPaths(cfg, vm, &paths);
     procs = vserverCgroupProcsFiles(priv->cgroup);
-    if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs)))
+    if (priv->volumeMountPoint) {
+        vserverContextVolumeRoot root = {
+            .mountPoint = priv->volumeMountPoint,
+            .lower = priv->volumeLower,
+            .upper = priv->volumeUpper,
+            .work = priv->volumeWork,
+        };
+        shimConf = vserverContextFormatShimConfig(vm->def, procs, &root);
+    } else {
+        shimConf = vserverContextFormatShimConfig(vm->def, procs, NULL);
+    }
+    if (!shimConf)
         return -1;
     /* the shim rereads it for hotplug: replace, never rewrite in place */
     tmp = g_strdup_printf("%s.new", paths.shimConf);
@@ -504,6 +580,7 @@ vserverProcessStart(vserverDriver *driver,
         goto error;
 
     if (vserverNetPrepare(vm->def, NULL) < 0 ||
+        vserverProcessAcquireVolume(cfg, vm) < 0 ||
         vserverProcessWriteShimConfig(driver, vm) < 0)
         goto error;
 
@@ -639,6 +716,11 @@ vserverProcessReconnect(vserverDriver *driver,
         if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
             VIR_WARN("cannot save the status of '%s'", vm->def->name);
         vserverNetReconnect(vm->def);
+        if (vserverProcessAcquireVolume(cfg, vm) < 0) {
+            VIR_WARN("context '%s' runs on a volume the storage driver cannot give: %s",
+                     vm->def->name, virGetLastErrorMessage());
+            virResetLastError();
+        }
         vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RECONNECT);
         virResetLastError();
         VIR_INFO("re-attached to context '%s', init pid %d", vm->def->name,

@@ -49,6 +49,12 @@ typedef struct {
     char *uuid;
     char *root;
     bool rootReadonly;
+    /* the root is an overlayfs of these (a hashify guest volume); @root
+     * is then the empty directory it is mounted on, in the context's own
+     * mount namespace only */
+    char *rootLower;
+    char *rootUpper;
+    char *rootWork;
 
     char *init;
     char **argv;                /* NULL-terminated, argv[0] == init */
@@ -104,9 +110,16 @@ int vserverShimContainerNetUp(const vserverShimConfig *conf, pid_t pid,
                               vserverShimChildError *err);
 void vserverShimContainerNetDown(const vserverShimConfig *conf);
 
-/* vserver_shim_mount.c: runs in the child; 0 or -1 with @err filled. */
+/* vserver_shim_mount.c: in the shim, before the clone: the overlayfs of
+ * the root as a detached mount (fd), or -1 with @err filled. */
+int vserverShimOverlayPrepare(const vserverShimConfig *conf,
+                              vserverShimChildError *err);
+
+/* Runs in the child; 0 or -1 with @err filled.  @rootMountFd: the
+ * prepared overlay, or -1 for a bind-mounted root directory. */
 int vserverShimMountSetup(const vserverShimConfig *conf,
                           const char *consolePath,
+                          int rootMountFd,
                           vserverShimChildError *err);
 
 /* vserver_shim_caps.c: runs in the child after the root switch. */

@@ -268,6 +268,18 @@ parseEntry(vserverShimConfig *conf, const char *key,
             return -1;
         conf->rootReadonly = strcmp(f[0], "ro") == 0;
         return setString(&conf->root, f[1]);
+    } else if (strcmp(key, "rootoverlay") == 0) {
+        /* lower <TAB> upper <TAB> work: overlayfs option syntax has no
+         * room for these characters, the driver refuses such paths */
+        WANT(3);
+        for (size_t i = 0; i < 3; i++) {
+            if (f[i][0] != '/' || strpbrk(f[i], ",:\\"))
+                return -1;
+        }
+        if (setString(&conf->rootLower, f[0]) < 0 ||
+            setString(&conf->rootUpper, f[1]) < 0)
+            return -1;
+        return setString(&conf->rootWork, f[2]);
     } else if (strcmp(key, "init") == 0) {
         WANT(1);
         if (setString(&conf->init, f[0]) < 0)
@@ -514,6 +526,9 @@ vserverShimConfigDump(const vserverShimConfig *conf, int fd)
         dprintf(fd, "uuid: %s\n", conf->uuid);
     dprintf(fd, "root: %s (%s)\n", conf->root,
             conf->rootReadonly ? "ro" : "rw");
+    if (conf->rootLower)
+        dprintf(fd, "root: overlay lower %s upper %s work %s\n",
+                conf->rootLower, conf->rootUpper, conf->rootWork);
     dumpStrv(fd, "argv", conf->argv);
     dumpStrv(fd, "env", conf->env);
     if (conf->initdir)
@@ -559,6 +574,9 @@ vserverShimConfigClear(vserverShimConfig *conf)
     free(conf->name);
     free(conf->uuid);
     free(conf->root);
+    free(conf->rootLower);
+    free(conf->rootUpper);
+    free(conf->rootWork);
     free(conf->init);
     strvFree(conf->argv);
     strvFree(conf->env);

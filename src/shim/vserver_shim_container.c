@@ -155,7 +155,7 @@ childFail(int errfd, const vserverShimChildError *err)
 
 static void
 childMain(const vserverShimConfig *conf, const char *consolePath,
-          int gofd, int errfd)
+          int rootMountFd, int gofd, int errfd)
 {
     vserverShimChildError err = { 0 };
     sigset_t all;
@@ -189,7 +189,7 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
     if (conf->netns && loopbackUp(&err) < 0)
         childFail(errfd, &err);
 
-    if (vserverShimMountSetup(conf, consolePath, &err) < 0)
+    if (vserverShimMountSetup(conf, consolePath, rootMountFd, &err) < 0)
         childFail(errfd, &err);
 
     if (setsid() < 0 ||
@@ -292,6 +292,7 @@ vserverShimContainerStart(const vserverShimConfig *conf,
 {
     int gopipe[2] = { -1, -1 };
     int errpipe[2] = { -1, -1 };
+    int rootMountFd = -1;
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
                           CLONE_NEWIPC | SIGCHLD;
     pid_t pid;
@@ -306,6 +307,10 @@ vserverShimContainerStart(const vserverShimConfig *conf,
         vserverShimError(err, errno, "cannot create pipes");
         goto error;
     }
+    /* a fresh overlay for every (re)start of the context */
+    if (conf->rootLower &&
+        (rootMountFd = vserverShimOverlayPrepare(conf, err)) < 0)
+        goto error;
 
     if ((pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0)) < 0) {
         vserverShimError(err, errno, "cannot create the context namespaces");
@@ -314,11 +319,14 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     if (pid == 0) {
         close(gopipe[1]);
         close(errpipe[0]);
-        childMain(conf, consolePath, gopipe[0], errpipe[1]);
+        childMain(conf, consolePath, rootMountFd, gopipe[0], errpipe[1]);
     }
     close(gopipe[0]);
     close(errpipe[1]);
     gopipe[0] = errpipe[1] = -1;
+    if (rootMountFd >= 0)
+        close(rootMountFd);
+    rootMountFd = -1;
 
     for (size_t i = 0; conf->cgroupProcs && conf->cgroupProcs[i]; i++) {
         char buf[32];
@@ -372,6 +380,8 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
  error:
+    if (rootMountFd >= 0)
+        close(rootMountFd);
     for (int i = 0; i < 2; i++) {
         if (gopipe[i] >= 0)
             close(gopipe[i]);

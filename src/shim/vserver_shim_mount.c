@@ -499,8 +499,36 @@ setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
 
 
 int
+vserverShimOverlayPrepare(const vserverShimConfig *conf,
+                          vserverShimChildError *err)
+{
+    int fsfd;
+    int mntfd;
+
+    if ((fsfd = fsopen("overlay", FSOPEN_CLOEXEC)) < 0)
+        return vserverShimError(err, errno, "cannot use overlayfs for the "
+                                "root (is the overlay module there?)");
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", conf->rootLower, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", conf->rootUpper, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", conf->rootWork, 0) < 0 ||
+        fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        vserverShimError(err, errno, "cannot set up the overlay root "
+                         "(lower '%s', upper '%s')", conf->rootLower,
+                         conf->rootUpper);
+        close(fsfd);
+        return -1;
+    }
+    mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+    closeKeepErrno(fsfd);
+    if (mntfd < 0)
+        return vserverShimError(err, errno, "cannot mount the overlay root");
+    return mntfd;
+}
+
+
+int
 vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
-                      vserverShimChildError *err)
+                      int rootMountFd, vserverShimChildError *err)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     int rootfd = -1;
@@ -509,9 +537,18 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return vserverShimError(err, errno, "cannot make mounts private");
 
-    if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+    /* the overlay was made by the shim, detached: it only ever appears
+     * in this namespace, and goes away with it */
+    if (rootMountFd >= 0) {
+        if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
+                       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return vserverShimError(err, errno, "cannot attach the overlay "
+                                    "root on '%s'", conf->root);
+        close(rootMountFd);
+    } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return vserverShimError(err, errno, "cannot bind the root '%s'",
                                 conf->root);
+    }
     if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return vserverShimError(err, errno, "cannot open the root '%s'",
                                 conf->root);

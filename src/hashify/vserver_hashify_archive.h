@@ -1,0 +1,188 @@
+/*
+ * vserver_hashify_archive.h: template trees in and out of a store
+ *
+ * `vserver-hashify import` unpacks a tar stream into an empty directory,
+ * hashing each regular file while it is written and linking it into the
+ * store; `export` writes a tree as a pax tar; `flatten` builds the merged
+ * view of an overlayfs lower and upper directory without mounting it.
+ * Import and flatten create everything through directory fds below the
+ * destination (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so no
+ * entry can reach outside it, and on any failure they leave the
+ * destination empty.
+ *
+ * The tool's process is the only user of this header: libc, libarchive
+ * and the store library.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "vserver_hashify.h"
+
+/* The subcommands.  @argv[0] is the subcommand's name; the result is the
+ * exit status: 0 done, 1 failed (the last stderr line says why), 2 usage
+ * error. */
+int vserverHashifyCmdImport(int argc, char **argv);
+int vserverHashifyCmdExport(int argc, char **argv);
+int vserverHashifyCmdFlatten(int argc, char **argv);
+
+
+/* --- what import and flatten share (vserver_hashify_import.c) */
+
+typedef enum {
+    HASHIFY_DEVICES_DENY = 0,   /* a device node fails the run */
+    HASHIFY_DEVICES_SKIP,       /* left out, with a warning */
+    HASHIFY_DEVICES_ALLOW,      /* created */
+
+    HASHIFY_DEVICES_LAST
+} hashifyDevices;
+
+/* Metadata of a directory, applied after its contents are complete. */
+typedef struct {
+    char *path;                 /* below the destination; "" for itself */
+    unsigned int depth;
+    size_t seq;                 /* order of arrival: the last one wins */
+    vserverHashifyMeta meta;
+} hashifyPendingDir;
+
+typedef struct {
+    /* settings */
+    const char *command;        /* "import" or "flatten" */
+    const char *storeRoot;
+    vserverHashifySettings settings;
+    char **patterns;            /* NULL-terminated, owned */
+    size_t npatterns;
+    hashifyDevices devices;
+    uint64_t limit;             /* bytes of regular files; 0: none */
+    const char *limitWhat;      /* "the archive unpacks to" */
+    int progressOpt;            /* -1: when stderr is a tty */
+
+    /* state */
+    vserverHashifyStore *store;
+    const char *dest;
+    int destfd;
+    struct stat destst;
+    bool destVerified;          /* empty when we started: ours to empty */
+    bool progress;
+    bool tty;
+    bool lineOpen;
+    struct timespec lastProgress;
+    uint64_t entries;
+    uint64_t bytes;             /* content bytes written */
+    uint64_t charged;           /* header sizes counted against the limit */
+    uint64_t filesLinked;       /* names that became store objects */
+    uint64_t filesCopied;       /* regular files written */
+    uint64_t filesShared;       /* flatten: lower files linked as they are */
+    bool warnedOverlayXattr;
+
+    hashifyPendingDir *dirs;
+    size_t ndirs;
+    size_t adirs;
+
+    /* the last parent directory opened below the destination */
+    char *cachePath;
+    int cacheFd;
+
+    char *error;                /* the first failure, one line */
+} hashifyExtract;
+
+/* A regular file being written under a temporary name. */
+typedef struct {
+    int dirfd;                  /* borrowed */
+    int fd;
+    char tmp[64];               /* "" once renamed into place */
+    vserverHashifyHasher *hasher;
+    const vserverHashifyMeta *meta;
+    uint64_t fed;               /* content bytes the hasher has seen */
+    uint64_t end;               /* the largest offset written */
+} hashifyOutFile;
+
+void hashifyExtractInit(hashifyExtract *ex, const char *command);
+void hashifyExtractFree(hashifyExtract *ex);
+
+/* Parse the shared options; the remaining arguments (exactly @npos) are
+ * returned in @pos.  -1 after a usage message, 1 after --help. */
+int hashifyExtractParseArgs(hashifyExtract *ex, int argc, char **argv,
+                            int npos, char ***pos,
+                            void (*usage)(FILE *out));
+
+/* Open the store and the (existing, empty) destination. */
+int hashifyExtractOpen(hashifyExtract *ex, const char *dest);
+
+/* Record the first failure; @entry (may be NULL) is named in it. */
+int hashifyExtractFail(hashifyExtract *ex, const char *entry,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int hashifyExtractFailErrno(hashifyExtract *ex, const char *entry, int errnum,
+                            const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void hashifyExtractWarn(hashifyExtract *ex, const char *entry,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Count @size bytes of regular file content against --limit. */
+int hashifyExtractCharge(hashifyExtract *ex, const char *entry, uint64_t size);
+
+/* The directory that will hold @rel ("a/b/c": "a/b"), opened beneath the
+ * destination; missing directories are created when @create.  The fd is
+ * borrowed (valid until the next call); @base receives the last
+ * component. */
+int hashifyExtractParent(hashifyExtract *ex, const char *rel,
+                         const char *entry, bool create, const char **base);
+
+/* Make @rel a directory (an existing one is kept) and queue @meta for it;
+ * @meta is taken over.  @rel "" is the destination itself. */
+int hashifyExtractDir(hashifyExtract *ex, const char *rel, const char *entry,
+                      vserverHashifyMeta *meta);
+
+/* Create a symlink (@target), FIFO, socket or device node (@rdev) named
+ * @name in @dirfd, replacing a non-directory, with @meta. */
+int hashifyExtractNode(hashifyExtract *ex, int dirfd, const char *name,
+                       const char *entry, const vserverHashifyMeta *meta,
+                       const char *target, dev_t rdev);
+
+/* Hard link @dirfd/@name to the inode @odirfd/@oname (not a directory). */
+int hashifyExtractLink(hashifyExtract *ex, int odirfd, const char *oname,
+                       int dirfd, const char *name, const char *entry);
+
+/* Regular files: begin (temporary name, hasher on @meta, which must stay
+ * valid until finish), write content at offsets (gaps are holes), finish
+ * (metadata, rename to @name, link into the store unless too small or
+ * excluded: @rel is the path below the destination). */
+int hashifyOutFileBegin(hashifyExtract *ex, hashifyOutFile *f, int dirfd,
+                        const vserverHashifyMeta *meta, const char *entry);
+int hashifyOutFileWrite(hashifyExtract *ex, hashifyOutFile *f,
+                        const void *data, size_t len, uint64_t offset,
+                        const char *entry);
+int hashifyOutFileFinish(hashifyExtract *ex, hashifyOutFile *f,
+                         const char *name, const char *rel,
+                         const char *entry);
+void hashifyOutFileAbort(hashifyOutFile *f);
+
+/* Apply the queued directory metadata, deepest first. */
+int hashifyExtractFinishDirs(hashifyExtract *ex);
+
+void hashifyExtractProgress(hashifyExtract *ex, bool final);
+
+/* End a run: on failure empty the destination and print the error as the
+ * last line on stderr.  Returns the exit status. */
+int hashifyExtractDone(hashifyExtract *ex, bool ok);
+
+/* openat2 of @path below @dirfd: no symlink, no magic link, no mount
+ * crossing, no escape. */
+int hashifyExtractOpenBeneath(int dirfd, const char *path, int flags);
+
+/* Xattrs never copied into a tree: overlayfs's own. */
+bool hashifyXattrIsOverlay(const char *name);
+/* VSERVER_HASHIFY_TMP_PREFIX followed by 16 hex digits */
+bool hashifyNameIsTmp(const char *name);
+/* @s with control characters and quotes escaped, for one-line messages;
+ * malloc'd (NULL only when out of memory). */
+char *hashifyQuote(const char *s);
