@@ -25,7 +25,7 @@ build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libc6-dev"
 
 runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virtinst
- libxml2-utils util-linux procps attr acl libcap2-bin"
+ libxml2-utils util-linux procps attr acl libcap2-bin xz-utils zstd bzip2"
 
 want="$libvirt_pkgs $build_pkgs $runtime_pkgs"
 

@@ -81,6 +81,7 @@ typedef struct {
     uint64_t filesCopied;       /* regular files written */
     uint64_t filesShared;       /* flatten: lower files linked as they are */
     bool warnedOverlayXattr;
+    bool archiveReadFailed;     /* import: the tar stream could not be read */
 
     hashifyPendingDir *dirs;
     size_t ndirs;

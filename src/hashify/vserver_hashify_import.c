@@ -29,6 +29,8 @@
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1777,6 +1779,7 @@ hashifyImportRegular(hashifyExtract *ex, struct archive *a,
         if (r == ARCHIVE_WARN) {
             hashifyExtractWarn(ex, raw, "%s", archive_error_string(a));
         } else if (r != ARCHIVE_OK) {
+            ex->archiveReadFailed = true;
             hashifyExtractFail(ex, raw, "cannot read its content: %s",
                                archive_error_string(a));
             goto cleanup;
@@ -1997,15 +2000,167 @@ hashifyDrainInput(int fd)
 }
 
 
+/* Decompression runs in a thread of its own, as `tar -xzf` runs gzip in a
+ * process of its own: libarchive with every filter and the raw format turns
+ * stdin into the plain tar stream, written into a pipe that the extracting
+ * thread reads.  The second core then decompresses while the first writes
+ * and hashes. */
+typedef struct {
+    int in;
+    int out;                    /* closed by the thread when done */
+    char *error;                /* the stream was damaged */
+    bool complete;              /* all of it went into the pipe */
+    unsigned char tail[1024];   /* the last bytes of the plain stream */
+    size_t tailLen;
+    pthread_t thread;
+    bool started;
+} hashifyInflate;
+
+
+static void
+hashifyInflateTail(hashifyInflate *inf, const unsigned char *buf, size_t len)
+{
+    size_t keep;
+
+    if (len >= sizeof(inf->tail)) {
+        memcpy(inf->tail, buf + len - sizeof(inf->tail), sizeof(inf->tail));
+        inf->tailLen = sizeof(inf->tail);
+        return;
+    }
+    keep = inf->tailLen + len > sizeof(inf->tail) ? sizeof(inf->tail) - len
+                                                   : inf->tailLen;
+    memmove(inf->tail, inf->tail + inf->tailLen - keep, keep);
+    memcpy(inf->tail + keep, buf, len);
+    inf->tailLen = keep + len;
+}
+
+
+/* A tar stream ends with two zero blocks (and maybe zero padding after
+ * them); libarchive also takes a stream that just stops between entries,
+ * which is what a cut-off download or a truncated .gz looks like. */
+static bool
+hashifyInflateEndsWell(const hashifyInflate *inf)
+{
+    size_t i;
+
+    if (inf->tailLen < sizeof(inf->tail))
+        return false;
+    for (i = 0; i < inf->tailLen; i++) {
+        if (inf->tail[i])
+            return false;
+    }
+    return true;
+}
+
+
+static void *
+hashifyInflateRun(void *opaque)
+{
+    hashifyInflate *inf = opaque;
+    struct archive *a = archive_read_new();
+    struct archive_entry *entry;
+    int r;
+
+    if (!a) {
+        inf->error = strdup("out of memory");
+        goto out;
+    }
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (archive_read_open_fd(a, inf->in, HASHIFY_IO_BUF) != ARCHIVE_OK ||
+        (r = archive_read_next_header(a, &entry)) < ARCHIVE_WARN) {
+        inf->error = strdup(archive_error_string(a) ? archive_error_string(a)
+                                                    : "read error");
+        goto out;
+    }
+    if (r == ARCHIVE_EOF) {
+        /* no input at all: the tar reader says what it makes of that */
+        inf->complete = true;
+        goto out;
+    }
+    for (;;) {
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        const char *p;
+
+        r = archive_read_data_block(a, &buf, &len, &off);
+        if (r == ARCHIVE_EOF) {
+            inf->complete = true;
+            break;
+        }
+        if (r < ARCHIVE_WARN) {
+            inf->error = strdup(archive_error_string(a) ? archive_error_string(a)
+                                                        : "read error");
+            break;
+        }
+        hashifyInflateTail(inf, buf, len);
+        for (p = buf; len > 0;) {
+            ssize_t n = write(inf->out, p, len);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                goto out;       /* the reader stopped: EPIPE */
+            p += n;
+            len -= n;
+        }
+    }
+ out:
+    if (a)
+        archive_read_free(a);
+    close(inf->out);
+    inf->out = -1;
+    return NULL;
+}
+
+
+/* The fd to read the plain tar stream from, or -1. */
+static int
+hashifyInflateStart(hashifyInflate *inf, int in)
+{
+    int fds[2];
+
+    memset(inf, 0, sizeof(*inf));
+    inf->in = in;
+    inf->out = -1;
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    /* room for a few data blocks: the two sides run at their own pace */
+    fcntl(fds[1], F_SETPIPE_SZ, 1024 * 1024);
+    inf->out = fds[1];
+    if (pthread_create(&inf->thread, NULL, hashifyInflateRun, inf) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        inf->out = -1;
+        return -1;
+    }
+    inf->started = true;
+    return fds[0];
+}
+
+
+/* After the reader closed its end: wait for the thread. */
+static void
+hashifyInflateStop(hashifyInflate *inf)
+{
+    if (inf->started)
+        pthread_join(inf->thread, NULL);
+    inf->started = false;
+}
+
+
 int
 vserverHashifyCmdImport(int argc, char **argv)
 {
     hashifyExtract ex;
+    hashifyInflate inf = { .out = -1 };
     struct archive *a = NULL;
     struct archive_entry *entry;
     char *lastEntry = NULL;
     char **pos;
     bool ok = false;
+    int tarfd = -1;
     int rc;
 
     hashifyExtractInit(&ex, "import");
@@ -2022,9 +2177,15 @@ vserverHashifyCmdImport(int argc, char **argv)
         hashifyExtractFailErrno(&ex, NULL, ENOMEM, "cannot read the archive");
         goto done;
     }
-    archive_read_support_filter_all(a);
+    /* the reader goes away first when an entry is refused */
+    signal(SIGPIPE, SIG_IGN);
+    if ((tarfd = hashifyInflateStart(&inf, STDIN_FILENO)) < 0) {
+        hashifyExtractFailErrno(&ex, NULL, errno, "cannot start decompressing");
+        goto done;
+    }
     archive_read_support_format_tar(a);
-    if (archive_read_open_fd(a, STDIN_FILENO, HASHIFY_IO_BUF) != ARCHIVE_OK) {
+    if (archive_read_open_fd(a, tarfd, HASHIFY_IO_BUF) != ARCHIVE_OK) {
+        ex.archiveReadFailed = true;
         hashifyExtractFail(&ex, NULL, "cannot read the archive: %s",
                            archive_error_string(a));
         goto done;
@@ -2040,6 +2201,7 @@ vserverHashifyCmdImport(int argc, char **argv)
             hashifyExtractWarn(&ex, archive_entry_pathname(entry), "%s",
                                archive_error_string(a));
         } else if (r != ARCHIVE_OK) {
+            ex.archiveReadFailed = true;
             if (lastEntry)
                 hashifyExtractFail(&ex, lastEntry, "the archive is damaged after "
                                    "this entry: %s", archive_error_string(a));
@@ -2056,6 +2218,20 @@ vserverHashifyCmdImport(int argc, char **argv)
         ex.entries++;
         hashifyExtractProgress(&ex, false);
     }
+    /* a damaged compressed stream can end the tar stream cleanly */
+    close(tarfd);
+    tarfd = -1;
+    hashifyInflateStop(&inf);
+    if (inf.error) {
+        ex.archiveReadFailed = true;
+        goto done;
+    }
+    /* not complete: the reader stopped at the end-of-archive blocks */
+    if (inf.complete && !hashifyInflateEndsWell(&inf)) {
+        hashifyExtractFail(&ex, lastEntry, "the archive ends after this entry "
+                           "without the end-of-archive blocks: it is truncated");
+        goto done;
+    }
     if (hashifyExtractFinishDirs(&ex) < 0)
         goto done;
     ok = true;
@@ -2063,6 +2239,17 @@ vserverHashifyCmdImport(int argc, char **argv)
  done:
     if (a)
         archive_read_free(a);
+    if (tarfd >= 0)
+        close(tarfd);
+    hashifyInflateStop(&inf);
+    if (!ok && ex.archiveReadFailed && inf.error) {
+        /* the tar stream ended because its compression is damaged */
+        free(ex.error);
+        ex.error = NULL;
+        hashifyExtractFail(&ex, NULL, "cannot read the archive (after %"
+                           PRIu64 " entries): %s", ex.entries, inf.error);
+    }
+    free(inf.error);
     free(lastEntry);
     rc = hashifyExtractDone(&ex, ok);
     hashifyDrainInput(STDIN_FILENO);
@@ -2309,16 +2496,104 @@ hashifyExportHeader(hashifyExport *x, const char *path)
 }
 
 
+/* The data regions of the file open as @fd (SEEK_DATA/SEEK_HOLE), when it
+ * has holes: they go into the entry's sparse map, so that a sparse file
+ * leaves as small as it is.  *n 0: write it dense. */
 static int
-hashifyExportData(hashifyExport *x, const char *path, int fd, uint64_t size)
+hashifyExportSparseMap(hashifyExport *x, const char *path, int fd,
+                       const struct stat *st, uint64_t **map, size_t *n)
+{
+    uint64_t *m = NULL;
+    size_t alloc = 0;
+    uint64_t covered = 0;
+    off_t off = 0;
+
+    *map = NULL;
+    *n = 0;
+    /* no block missing, no hole */
+    if ((uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size || st->st_size == 0)
+        return 0;
+    while (off < st->st_size) {
+        off_t data = lseek(fd, off, SEEK_DATA);
+        off_t hole;
+
+        if (data < 0) {
+            if (errno == ENXIO)
+                break;
+            free(m);
+            return 0;           /* no SEEK_DATA: dense */
+        }
+        if ((hole = lseek(fd, data, SEEK_HOLE)) < 0 || hole > st->st_size)
+            hole = st->st_size;
+        if (*n + 2 > alloc) {
+            size_t na = alloc ? alloc * 2 : 32;
+            uint64_t *nm = realloc(m, na * sizeof(*nm));
+
+            if (!nm) {
+                free(m);
+                return hashifyExportFail(x, path, ENOMEM, "cannot map its holes");
+            }
+            m = nm;
+            alloc = na;
+        }
+        m[(*n)++] = data;
+        m[(*n)++] = hole - data;
+        covered += hole - data;
+        off = hole;
+    }
+    if (covered == (uint64_t)st->st_size) {
+        free(m);
+        *n = 0;
+        return 0;
+    }
+    if (*n == 0) {
+        /* all hole: one empty region at the end, as GNU tar writes it */
+        if (!(m = malloc(2 * sizeof(*m))))
+            return hashifyExportFail(x, path, ENOMEM, "cannot map its holes");
+        m[0] = st->st_size;
+        m[1] = 0;
+        *n = 2;
+    }
+    *map = m;
+    return 0;
+}
+
+
+/* Write @size bytes of the file from offset 0.  With a sparse map the
+ * holes are handed to libarchive as zeros, which it leaves out. */
+static int
+hashifyExportData(hashifyExport *x, const char *path, int fd, uint64_t size,
+                  const uint64_t *map, size_t nmap)
 {
     uint64_t done = 0;
+    size_t r = 0;
 
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     while (done < size) {
-        size_t want = size - done < HASHIFY_IO_BUF ? size - done : HASHIFY_IO_BUF;
-        ssize_t n = read(fd, x->buf, want);
+        uint64_t dataEnd = size;
+        size_t want;
+        ssize_t n;
 
+        if (nmap) {
+            while (r < nmap && map[r] + map[r + 1] <= done)
+                r += 2;
+            if (r >= nmap || done < map[r]) {
+                /* in a hole */
+                uint64_t holeEnd = r < nmap ? map[r] : size;
+
+                if (holeEnd > size)
+                    holeEnd = size;
+                want = holeEnd - done < HASHIFY_ZEROS ? holeEnd - done : HASHIFY_ZEROS;
+                if (archive_write_data(x->a, hashifyZeroBuf, want) != (la_ssize_t)want)
+                    return hashifyExportFail(x, path, 0, "cannot write it: %s",
+                                             archive_error_string(x->a));
+                done += want;
+                continue;
+            }
+            dataEnd = map[r] + map[r + 1];
+        }
+        want = dataEnd - done < HASHIFY_IO_BUF ? dataEnd - done : HASHIFY_IO_BUF;
+        n = pread(fd, x->buf, want, done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -2353,6 +2628,8 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
     char *path = NULL;
     char *proc = NULL;
     char *target = NULL;
+    uint64_t *map = NULL;
+    size_t nmap = 0;
     struct stat st;
     struct stat fst;
     int fd = -1;
@@ -2415,8 +2692,15 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
         st = fst;
         if (hashifyExportXattrs(x, path, fd, NULL) < 0)
             goto cleanup;
-        if (S_ISREG(st.st_mode))
+        if (S_ISREG(st.st_mode)) {
+            size_t i;
+
             archive_entry_set_size(x->entry, st.st_size);
+            if (hashifyExportSparseMap(x, path, fd, &st, &map, &nmap) < 0)
+                goto cleanup;
+            for (i = 0; i < nmap; i += 2)
+                archive_entry_sparse_add_entry(x->entry, map[i], map[i + 1]);
+        }
     } else {
         if (asprintf(&proc, "/proc/self/fd/%d/%s", dirfd, name) < 0) {
             hashifyExportFail(x, path, ENOMEM, "cannot export it");
@@ -2453,7 +2737,7 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
     if (hashifyExportHeader(x, path) < 0)
         goto cleanup;
     if (S_ISREG(st.st_mode)) {
-        if (hashifyExportData(x, path, fd, st.st_size) < 0)
+        if (hashifyExportData(x, path, fd, st.st_size, map, nmap) < 0)
             goto cleanup;
     } else if (S_ISDIR(st.st_mode)) {
         int sub = fd;
@@ -2467,6 +2751,7 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
  cleanup:
     if (fd >= 0)
         close(fd);
+    free(map);
     free(target);
     free(proc);
     free(path);

@@ -519,7 +519,8 @@ main(int argc, char **argv)
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 1024) {
                 fprintf(stderr, PROGRAM ": invalid --jobs '%s'\n", optarg);
-                return 2;
+                ret = 2;
+                goto cleanup;
             }
             settings.threads = n;
             break;
@@ -527,19 +528,24 @@ main(int argc, char **argv)
         case 'm':
             if (parseSize(optarg, &settings.minSize) < 0) {
                 fprintf(stderr, PROGRAM ": invalid --min-size '%s'\n", optarg);
-                return 2;
+                ret = 2;
+                goto cleanup;
             }
             break;
         case OPT_IGNORE_MTIME:
             settings.keyMtime = false;
             break;
         case 'x':
-            if (addPattern(&patterns, &npatterns, optarg) < 0)
-                return 1;
+            if (addPattern(&patterns, &npatterns, optarg) < 0) {
+                ret = 1;
+                goto cleanup;
+            }
             break;
         case 'X':
-            if (readPatterns(optarg, &patterns, &npatterns) < 0)
-                return 2;
+            if (readPatterns(optarg, &patterns, &npatterns) < 0) {
+                ret = 2;
+                goto cleanup;
+            }
             break;
         case OPT_NO_DEFAULTS:
             defaults = false;
@@ -554,7 +560,8 @@ main(int argc, char **argv)
                 settings.outsideLinks = VSERVER_HASHIFY_OUTSIDE_RELINK;
             } else {
                 fprintf(stderr, PROGRAM ": --outside-links takes skip or relink\n");
-                return 2;
+                ret = 2;
+                goto cleanup;
             }
             break;
         case OPT_NO_COMPARE:
@@ -589,13 +596,16 @@ main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            ret = 0;
+            goto cleanup;
         case OPT_VERSION:
             printf(PROGRAM " (libvirt-vserver) %s\n", VSERVER_HASHIFY_VERSION);
-            return 0;
+            ret = 0;
+            goto cleanup;
         default:
             usage(stderr);
-            return 2;
+            ret = 2;
+            goto cleanup;
         }
     }
     args = argv + optind;
@@ -605,27 +615,34 @@ main(int argc, char **argv)
     if (defaults) {
         const char *const *d = vserverHashifyDefaultExcludes();
         for (i = 0; d[i]; i++) {
-            if (addPattern(&patterns, &npatterns, d[i]) < 0)
-                return 1;
+            if (addPattern(&patterns, &npatterns, d[i]) < 0) {
+                ret = 1;
+                goto cleanup;
+            }
         }
     }
     /* an empty list (not NULL, which would mean the defaults) */
-    if (!patterns && !(patterns = calloc(1, sizeof(char *))))
-        return 1;
+    if (!patterns && !(patterns = calloc(1, sizeof(char *)))) {
+        ret = 1;
+        goto cleanup;
+    }
     settings.excludes = (const char *const *)patterns;
     if (vserverHashifyExcludesCheck(settings.excludes, &err) < 0) {
         fprintf(stderr, PROGRAM ": %s\n", err.message);
         vserverHashifyErrorClear(&err);
-        return 2;
+        ret = 2;
+        goto cleanup;
     }
     if (showExcludes) {
         for (i = 0; i < npatterns; i++)
             printf("%s\n", patterns[i]);
-        return 0;
+        ret = 0;
+        goto cleanup;
     }
     if (verify && mode != MODE_GC) {
         fprintf(stderr, PROGRAM ": --verify goes with --gc\n");
-        return 2;
+        ret = 2;
+        goto cleanup;
     }
 
     if (!storeRoot) {
@@ -634,7 +651,8 @@ main(int argc, char **argv)
                 storeRoot = ".";
             } else {
                 usage(stderr);
-                return 2;
+                ret = 2;
+                goto cleanup;
             }
         } else {
             storeRoot = args[0];
@@ -643,7 +661,8 @@ main(int argc, char **argv)
     if ((mode == MODE_HASHIFY || mode == MODE_PRINT_KEY ||
          mode == MODE_LINK_FILE) && nargs == 0) {
         usage(stderr);
-        return 2;
+        ret = 2;
+        goto cleanup;
     }
 
     raiseFdLimit();
