@@ -619,6 +619,14 @@ hv import --store "$pool" "$ref" < "$work/kill.tar.gz"
 ok $? "SIGKILL: a reference import of $(tar -tzf "$work/kill.tar.gz" | wc -l) entries"
 dur=$(( ($(date +%s%N) - start) / 1000 ))   # microseconds
 diag "a complete import takes $((dur / 1000)) ms; kills fall in the first $((dur * 6 / 5000)) ms"
+# the progress display: entries, bytes written, files linked, on stderr
+pd=$(newdest progress)
+perr=$(hv import --store "$pool" --progress "$pd" < "$work/kill.tar.gz" 2>&1 >/dev/null)
+n=$(tar -tzf "$work/kill.tar.gz" | wc -l)
+tr '\r' '\n' <<<"$perr" | grep -q "^import: $n entries, .* written, [0-9]* files linked to the store" &&
+    ! hv import --store "$pool" --no-progress "$(newdest progress2)" < "$work/kill.tar.gz" 2>&1 | grep -q .
+ok $? "import --progress shows entries, bytes and links on stderr; --no-progress nothing"
+rm -rf "$pd" "$pool/progress2"
 
 # after a kill: nothing outside the destination changed, and the store
 # verifies (every object hashes to its name) once gc has run
