@@ -24,8 +24,26 @@ build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev
  libc6-dev"
 
+# CRIU 4.1.1, built by build-aux/prepare-criu.sh (`make criu lib`).
+# Required by criu's Makefile: protobuf-c (library, protoc-c), protoc and
+# libprotobuf-dev (images/opts.proto imports google/protobuf/descriptor.proto),
+# libnl-3, libnet, libcap, uuid. Optional features Debian's criu also
+# enables: libbsd (setproctitle), libnftables (nftables network lock and
+# netns nft rules), gnutls (already above, TLS page server). make and patch
+# drive the build; pkg-config (above) is pkgconf. Not needed for
+# `make criu lib`: asciidoc/xmlto (man pages), python3-protobuf (crit only).
+build_pkgs="$build_pkgs make patch libprotobuf-c-dev protobuf-c-compiler
+ protobuf-compiler libprotobuf-dev libnl-3-dev libnet1-dev uuid-dev
+ libbsd-dev libnftables-dev"
+
 runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virtinst
  libxml2-utils util-linux procps attr acl libcap2-bin xz-utils zstd bzip2"
+
+# criu's shared libraries, and iptables: criu's default network lock for
+# --tcp-established runs iptables-restore, and dumping/restoring a network
+# namespace saves/restores its rules with iptables-save/-restore.
+runtime_pkgs="$runtime_pkgs iptables libprotobuf-c1 libnl-3-200 libnet1
+ libnftables1 libbsd0"
 
 want="$libvirt_pkgs $build_pkgs $runtime_pkgs"
 
