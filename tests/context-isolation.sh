@@ -366,6 +366,10 @@ equals "the host sees init's uids as 1000" "1000 1000 1000 1000" \
 equals "a non-root init has no effective capabilities" "0000000000000000" \
     "$(grep CapEff "/proc/$p/status" | cut -f2)"
 contains "the host sees FOO=bar in init's environment" "FOO=bar" "$(tr '\0' '\n' < "/proc/$p/environ")"
+# nothing of the host leaks to init as an open file (the shim's pid file
+# lock did, once)
+equals "init has only its console open: fds 0 1 2" "0 1 2" \
+    "$(ls "/proc/$p/fd" | sort -n | tr '\n' ' ' | sed 's/ $//')"
 vsh destroy who >/dev/null
 
 # --- 8. lxc-enter-namespace

@@ -592,6 +592,15 @@ main(int argc, char **argv)
     sigset_t mask;
     int ret;
 
+    /* Nothing the shim inherits may reach the context: not the sync fd,
+     * not the pid file whose lock libvirt's virCommand hands down (the
+     * shim keeps it open, locked, but init must not see it; CRIU found
+     * it as a host file open in the context). */
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        for (int fd = 3; fd < 1024; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+
     if (argc >= 5 && strcmp(argv[1], "--enter") == 0 &&
         strcmp(argv[3], "--") == 0) {
         int pid = atoi(argv[2]);
@@ -624,7 +633,6 @@ main(int argc, char **argv)
     }
     if (!configPath || !st.socketPath || !st.exitFile || syncFd < 0)
         return usage();
-    fcntl(syncFd, F_SETFD, FD_CLOEXEC);
 
     for (size_t i = 0; i < MAX_CONTROL; i++)
         st.controls[i].fd = -1;
