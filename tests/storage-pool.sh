@@ -349,6 +349,24 @@ ok $? "the daemon starts after a SIGKILL"
 equals "after a SIGKILL: the same pools, states, definitions and volumes" "$snap" "$(state)"
 equals "after a SIGKILL: the config dir is unchanged" "$conf" "$(confsnap)"
 
+# an active pool whose directory is gone when the daemon comes back: a
+# persistent one is listed inactive with its definition, a transient one
+# is gone
+"$instance" stop "$inst_dir"
+mv "$pools/pa" "$pools/pa.away"; mv "$pools/tp" "$pools/tp.away"
+"$instance" start "$inst_dir" >/dev/null
+ok $? "the daemon starts with the directories of two active pools gone"
+equals "the persistent pool is inactive and persistent" "inactive yes" \
+    "$(pool_field pa State) $(pool_field pa Persistent)"
+equals "... with its definition" "$pa_def" "$(vsh pool-dumpxml --inactive pa 2>&1)"
+equals "the transient pool is gone" "pa pi" "$(vsh pool-list --all --name 2>&1 | awk 'NF {print $1}' | sort | tr '\n' ' ' | sed 's/ $//')"
+mv "$pools/pa.away" "$pools/pa"; mv "$pools/tp.away" "$pools/tp"
+vsh pool-start pa >/dev/null && vsh pool-create "$work/tp.xml" >/dev/null
+ok $? "with the directories back, pa starts and tp is created again"
+# (tp, created again without a uuid, has a new one)
+equals "... the same pools, states, definitions and volumes as before" \
+    "$(grep -v '<uuid>' <<<"$snap")" "$(state | grep -v '<uuid>')"
+
 # ===================================================================
 # bad input: a clear error, and nothing changes
 before=$(confsnap)

@@ -1592,10 +1592,13 @@ vserverStorageLoadDir(const char *dir,
         }
         if ((pool = vserverStorageFindByName(def->name))) {
             /* status first, then config: the config is the next start's */
-            if (!status && pool->active) {
+            if (status) {
+                vserverPoolDefFree(def);
+            } else if (pool->active) {
+                vserverPoolDefFree(pool->newDef);
                 pool->newDef = def;
             } else {
-                vserverPoolDefFree(def);
+                vserverPoolSetDef(pool, def);
             }
         } else {
             pool = vserverPoolNew(def);
@@ -1607,6 +1610,9 @@ vserverStorageLoadDir(const char *dir,
                          pool->def->name, virGetLastErrorMessage());
                 virResetLastError();
                 vserverStorageRemoveFile(vserver_storage->statusDir, pool->def->name);
+                /* the config pass brings a persistent pool back, inactive;
+                 * a transient one is gone */
+                vserverStorageRemovePool(pool);
             }
         } else {
             g_autofree char *link = vserverStorageConfigFile(vserver_storage->autostartDir,
