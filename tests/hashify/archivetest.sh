@@ -11,39 +11,8 @@
 #   archivetest.sh PATH-TO-vserver-hashify
 set -u
 
-tool=${1:-${VSERVER_HASHIFY:-}}
-if [ -z "$tool" ] || [ ! -x "$tool" ]; then
-    echo "Bail out! usage: $0 PATH-TO-vserver-hashify"
-    exit 1
-fi
-tool=$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")
-export LC_ALL=C
-
-tap_n=0
-tap_failed=0
-ok() {   # ok EXIT-STATUS DESCRIPTION
-    local rc=$1; shift
-    tap_n=$((tap_n + 1))
-    if [ "$rc" -eq 0 ]; then
-        echo "ok $tap_n - $*"
-    else
-        tap_failed=$((tap_failed + 1))
-        echo "not ok $tap_n - $*"
-    fi
-}
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - # SKIP $*"; }
-
-if [ "$(id -u)" != 0 ]; then
-    echo "1..0 # SKIP needs root"
-    exit 0
-fi
-for p in python3 getfattr setfattr setfacl getfacl setcap getcap xz zstd gzip tar; do
-    if ! command -v "$p" >/dev/null; then
-        echo "Bail out! $p is missing (packages python3, attr, acl, libcap2-bin, xz-utils, zstd)"
-        exit 1
-    fi
-done
+. "$(dirname "$0")/tap.sh" "$@"
+need_programs "python3, attr, acl, libcap2-bin, xz-utils, zstd" python3 getfattr setfattr setfacl getfacl setcap getcap xz zstd gzip tar
 
 work=$(mktemp -d /var/tmp/archivetest.XXXXXX)
 tmpout=/tmp/archivetest-outside.$$
