@@ -187,3 +187,23 @@ bool hashifyNameIsTmp(const char *name);
 /* @s with control characters and quotes escaped, for one-line messages;
  * malloc'd (NULL only when out of memory). */
 char *hashifyQuote(const char *s);
+
+/* Which name an inode was first seen under (vserver_hashify_inomap.c),
+ * for keeping hard links in a tree walk.  Zero-initialised is empty. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    char *name;                 /* NULL: empty slot */
+} hashifyInoSlot;
+
+typedef struct {
+    hashifyInoSlot *slots;
+    size_t used;
+    size_t size;                /* a power of two */
+} hashifyInoMap;
+
+/* The name @st's inode was first seen under, or NULL after recording
+ * @name as it (*nomem set when that failed for want of memory). */
+const char *hashifyInoMapSeen(hashifyInoMap *m, const struct stat *st,
+                              const char *name, bool *nomem);
+void hashifyInoMapClear(hashifyInoMap *m);

@@ -44,18 +44,10 @@
 #define HASHIFY_OVL_METACOPY "trusted.overlay.metacopy"
 
 typedef struct {
-    dev_t dev;
-    ino_t ino;
-    char *rel;                  /* NULL: empty slot */
-} hashifyFlattenSlot;
-
-typedef struct {
     hashifyExtract *ex;
     unsigned char *buf;
     /* upper inodes with several names: the first name's path in DEST */
-    hashifyFlattenSlot *slots;
-    size_t used;
-    size_t size;
+    hashifyInoMap links;
 } hashifyFlatten;
 
 typedef struct {
@@ -98,62 +90,6 @@ hashifyFlattenUsage(FILE *out)
 "      --progress            show progress on stderr (default: when a tty)\n"
 "      --no-progress\n"
 "  -h, --help\n");
-}
-
-
-static size_t
-hashifyFlattenHash(dev_t dev, ino_t ino)
-{
-    uint64_t v = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
-
-    return v ^ (v >> 29);
-}
-
-
-/* The DEST path of the upper inode's first name, or NULL after recording
- * @rel as it.  -1 in *nomem on allocation failure. */
-static const char *
-hashifyFlattenLinkSeen(hashifyFlatten *fl, const struct stat *st,
-                       const char *rel, bool *nomem)
-{
-    size_t i;
-
-    *nomem = false;
-    if ((fl->used + 1) * 2 > fl->size) {
-        size_t nsize = fl->size ? fl->size * 2 : 256;
-        hashifyFlattenSlot *ns = calloc(nsize, sizeof(*ns));
-
-        if (!ns) {
-            *nomem = true;
-            return NULL;
-        }
-        for (i = 0; i < fl->size; i++) {
-            size_t j;
-
-            if (!fl->slots[i].rel)
-                continue;
-            for (j = hashifyFlattenHash(fl->slots[i].dev, fl->slots[i].ino) & (nsize - 1);
-                 ns[j].rel; j = (j + 1) & (nsize - 1))
-                ;
-            ns[j] = fl->slots[i];
-        }
-        free(fl->slots);
-        fl->slots = ns;
-        fl->size = nsize;
-    }
-    for (i = hashifyFlattenHash(st->st_dev, st->st_ino) & (fl->size - 1);
-         fl->slots[i].rel; i = (i + 1) & (fl->size - 1)) {
-        if (fl->slots[i].dev == st->st_dev && fl->slots[i].ino == st->st_ino)
-            return fl->slots[i].rel;
-    }
-    if (!(fl->slots[i].rel = strdup(rel))) {
-        *nomem = true;
-        return NULL;
-    }
-    fl->slots[i].dev = st->st_dev;
-    fl->slots[i].ino = st->st_ino;
-    fl->used++;
-    return NULL;
 }
 
 
@@ -610,7 +546,7 @@ hashifyFlattenUpperFile(hashifyFlatten *fl, int upperfd, const char *name,
         goto cleanup;
     }
     if (st.st_nlink > 1) {
-        first = hashifyFlattenLinkSeen(fl, &st, rel, &nomem);
+        first = hashifyInoMapSeen(&fl->links, &st, rel, &nomem);
         if (nomem) {
             hashifyExtractFailErrno(ex, rel, ENOMEM, "cannot copy it");
             goto cleanup;
@@ -831,7 +767,6 @@ vserverHashifyCmdFlatten(int argc, char **argv)
     int lowerfd = -1;
     int upperfd = -1;
     bool ok = false;
-    size_t i;
     int rc;
 
     hashifyExtractInit(&ex, "flatten");
@@ -883,9 +818,7 @@ vserverHashifyCmdFlatten(int argc, char **argv)
     if (upperfd >= 0)
         close(upperfd);
     rc = hashifyExtractDone(&ex, ok);
-    for (i = 0; i < fl.size; i++)
-        free(fl.slots[i].rel);
-    free(fl.slots);
+    hashifyInoMapClear(&fl.links);
     free(fl.buf);
     hashifyExtractFree(&ex);
     return rc;

@@ -2261,19 +2261,11 @@ vserverHashifyCmdImport(int argc, char **argv)
 /* --- export */
 
 typedef struct {
-    dev_t dev;
-    ino_t ino;
-    char *path;                 /* NULL: empty slot */
-} hashifyLinkSlot;
-
-typedef struct {
     struct archive *a;
     struct archive_entry *entry;
     const char *src;
     unsigned char *buf;
-    hashifyLinkSlot *slots;     /* inodes with more than one name */
-    size_t used;
-    size_t size;                /* power of two */
+    hashifyInoMap links;        /* inodes with more than one name */
     char *error;
 } hashifyExport;
 
@@ -2306,61 +2298,6 @@ hashifyExportFail(hashifyExport *x, const char *path, int errnum,
  out:
     free(quoted);
     return -1;
-}
-
-
-static size_t
-hashifyLinkHash(dev_t dev, ino_t ino)
-{
-    uint64_t v = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
-
-    return v ^ (v >> 29);
-}
-
-
-/* The first name of the inode, or NULL after recording @path as it. */
-static const char *
-hashifyExportLinkSeen(hashifyExport *x, const struct stat *st, const char *path,
-                      bool *nomem)
-{
-    size_t i;
-
-    *nomem = false;
-    if ((x->used + 1) * 2 > x->size) {
-        size_t nsize = x->size ? x->size * 2 : 1024;
-        hashifyLinkSlot *ns = calloc(nsize, sizeof(*ns));
-
-        if (!ns) {
-            *nomem = true;
-            return NULL;
-        }
-        for (i = 0; i < x->size; i++) {
-            size_t j;
-
-            if (!x->slots[i].path)
-                continue;
-            for (j = hashifyLinkHash(x->slots[i].dev, x->slots[i].ino) & (nsize - 1);
-                 ns[j].path; j = (j + 1) & (nsize - 1))
-                ;
-            ns[j] = x->slots[i];
-        }
-        free(x->slots);
-        x->slots = ns;
-        x->size = nsize;
-    }
-    for (i = hashifyLinkHash(st->st_dev, st->st_ino) & (x->size - 1);
-         x->slots[i].path; i = (i + 1) & (x->size - 1)) {
-        if (x->slots[i].dev == st->st_dev && x->slots[i].ino == st->st_ino)
-            return x->slots[i].path;
-    }
-    if (!(x->slots[i].path = strdup(path))) {
-        *nomem = true;
-        return NULL;
-    }
-    x->slots[i].dev = st->st_dev;
-    x->slots[i].ino = st->st_ino;
-    x->used++;
-    return NULL;
 }
 
 
@@ -2659,7 +2596,7 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
 
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
         bool nomem;
-        const char *first = hashifyExportLinkSeen(x, &st, path, &nomem);
+        const char *first = hashifyInoMapSeen(&x->links, &st, path, &nomem);
 
         if (nomem) {
             hashifyExportFail(x, path, ENOMEM, "cannot export it");
@@ -2861,7 +2798,6 @@ vserverHashifyCmdExport(int argc, char **argv)
     struct stat st;
     int srcfd = -1;
     int c;
-    size_t i;
     int ret = 1;
 
     optind = 1;
@@ -2940,9 +2876,7 @@ vserverHashifyCmdExport(int argc, char **argv)
         archive_entry_free(x.entry);
     if (srcfd >= 0)
         close(srcfd);
-    for (i = 0; i < x.size; i++)
-        free(x.slots[i].path);
-    free(x.slots);
+    hashifyInoMapClear(&x.links);
     free(x.buf);
     free(x.error);
     return ret;
