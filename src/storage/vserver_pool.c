@@ -766,27 +766,18 @@ vserverPoolDuPath(const char *path,
 }
 
 
-unsigned long long
-vserverPoolVolAllocation(vserverPool *pool,
-                         vserverVol *vol)
+void
+vserverPoolVolUsage(vserverPool *pool,
+                    vserverVol *vol,
+                    unsigned long long *capacity,
+                    unsigned long long *allocation)
 {
     g_autofree char *tree = vserverPoolVolTree(pool, vol);
     vserverPoolDu du = { 0 };
 
     vserverPoolDuPath(tree, &du);
-    return du.blocks;
-}
-
-
-unsigned long long
-vserverPoolVolCapacity(vserverPool *pool,
-                       vserverVol *vol)
-{
-    g_autofree char *tree = vserverPoolVolTree(pool, vol);
-    vserverPoolDu du = { 0 };
-
-    vserverPoolDuPath(tree, &du);
-    return du.apparent;
+    *capacity = du.apparent;
+    *allocation = du.blocks;
 }
 
 

@@ -79,11 +79,11 @@ int vserverPoolSetVolState(vserverPool *pool, vserverVol *vol,
 char *vserverPoolVolChildren(vserverPool *pool, vserverVol *template);
 int vserverPoolDeleteVol(vserverPool *pool, vserverVol *vol);
 
-/* Bytes a volume holds on its own, each inode counted once (vdu): a
- * template's tree, a guest's upper layer. */
-unsigned long long vserverPoolVolAllocation(vserverPool *pool, vserverVol *vol);
-/* Apparent size of the files of the volume's tree (templates), or of its
- * upper layer (guests). */
-unsigned long long vserverPoolVolCapacity(vserverPool *pool, vserverVol *vol);
+/* One walk of the volume's own tree (a template's tree, a guest's upper
+ * layer): @capacity gets the apparent size of its files, @allocation the
+ * bytes it holds on disk, each inode counted once (vdu). */
+void vserverPoolVolUsage(vserverPool *pool, vserverVol *vol,
+                         unsigned long long *capacity,
+                         unsigned long long *allocation);
 
 char *vserverPoolVolFormat(vserverPool *pool, vserverVol *vol);

@@ -1391,8 +1391,7 @@ vserverStorageVolGetInfoFlags(virStorageVolPtr obj,
         goto cleanup;
     memset(info, 0, sizeof(*info));
     info->type = VIR_STORAGE_VOL_DIR;
-    info->capacity = vserverPoolVolCapacity(pool, vol);
-    info->allocation = vserverPoolVolAllocation(pool, vol);
+    vserverPoolVolUsage(pool, vol, &info->capacity, &info->allocation);
     ret = 0;
 
  cleanup:
