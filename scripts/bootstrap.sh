@@ -45,6 +45,7 @@ mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt
 LIBVIRT_DRIVER_DIR=$builddir/src VSERVER_SCHEMA_DIR=$top/xml/schemas \
     VSERVER_SHIM_PATH=$builddir/src/libvirt_vserver_shim \
     VSERVER_HASHIFY_PATH=$builddir/src/hashify/vserver-hashify \
+    VSERVER_CRIU_DIR=$builddir/criu \
     "$builddir/src/daemon/virtvserverd" -d -p "$pidfile"
 ready=0
 for _ in $(seq 1 100); do

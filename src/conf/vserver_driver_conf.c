@@ -35,6 +35,7 @@ virVServerDriverConfigDispose(void *obj)
     g_free(cfg->hookDir);
     g_free(cfg->cgroupPartition);
     g_free(cfg->shimPath);
+    g_free(cfg->criuDir);
 }
 
 static int
@@ -91,6 +92,11 @@ virVServerDriverConfigNew(const char *root)
         cfg->shimPath = g_strdup(g_getenv("VSERVER_SHIM_PATH"));
     else
         cfg->shimPath = g_strdup(VSERVER_SHIM_PATH);
+    /* the same for CRIU (the build tree's own, or none) */
+    if (g_getenv("VSERVER_CRIU_DIR"))
+        cfg->criuDir = g_strdup(g_getenv("VSERVER_CRIU_DIR"));
+    else if (VSERVER_HAVE_CRIU)
+        cfg->criuDir = g_strdup(VSERVER_CRIU_DIR);
 
     return cfg;
 }

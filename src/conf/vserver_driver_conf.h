@@ -31,6 +31,8 @@ struct _virVServerDriverConfig {
     unsigned int maxDomains;   /* max_domains, 0 = no limit */
     char *cgroupPartition;     /* cgroup_partition */
 
+    char *criuDir;          /* CRIU's prefix ($VSERVER_CRIU_DIR), NULL:
+                             * no checkpoint/restore on this host */
     char *shimPath;         /* the supervisor binary ($VSERVER_SHIM_PATH) */
 };
 

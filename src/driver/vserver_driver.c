@@ -18,6 +18,7 @@
 #include "vserver_driver.h"
 #include "vserver_capabilities.h"
 #include "vserver_device.h"
+#include "vserver_save.h"
 #include "vserver_domain.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
@@ -1371,7 +1372,7 @@ vserverDomainCreateWithFlags(virDomainPtr dom,
     if (virDomainCreateWithFlagsEnsureACL(dom->conn, vm->def) < 0)
         goto cleanup;
 
-    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0)
+    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0)
         goto cleanup;
 
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
@@ -1422,7 +1423,7 @@ vserverDomainCreateXML(virConnectPtr conn,
                                    VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
         return NULL;
 
-    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0) {
+    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0) {
         if (!vm->persistent)
             virDomainObjListRemove(driver->domains, vm);
         goto cleanup;
@@ -1869,6 +1870,11 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainGetBlkioParameters = vserverDomainGetBlkioParameters,
     .connectGetAllDomainStats = vserverConnectGetAllDomainStats,
     .domainAttachDevice = vserverDomainAttachDevice,
+    .domainSave = vserverDomainSave,
+    .domainSaveFlags = vserverDomainSaveFlags,
+    .domainRestore = vserverDomainRestore,
+    .domainRestoreFlags = vserverDomainRestoreFlags,
+    .domainSaveImageGetXMLDesc = vserverDomainSaveImageGetXMLDesc,
     .domainAttachDeviceFlags = vserverDomainAttachDeviceFlags,
     .domainDetachDevice = vserverDomainDetachDevice,
     .domainDetachDeviceFlags = vserverDomainDetachDeviceFlags,

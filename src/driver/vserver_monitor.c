@@ -105,14 +105,15 @@ vserverMonitorConnect(const char *socketPath,
 
 /* Read one line synchronously (the shim answers right after a connect). */
 static int
-vserverMonitorReadLine(int fd, char *buf, size_t buflen)
+vserverMonitorReadLine(int fd, char *buf, size_t buflen,
+                       unsigned int timeoutMs)
 {
     size_t len = 0;
     unsigned long long deadline;
 
     if (virTimeMillisNow(&deadline) < 0)
         return -1;
-    deadline += VSERVER_MONITOR_TIMEOUT_MS;
+    deadline += timeoutMs;
 
     while (len < buflen - 1) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -153,11 +154,21 @@ int
 vserverMonitorRequest(const char *socketPath,
                       const char *request)
 {
+    return vserverMonitorRequestTimeout(socketPath, request,
+                                        VSERVER_MONITOR_TIMEOUT_MS);
+}
+
+
+int
+vserverMonitorRequestTimeout(const char *socketPath,
+                             const char *request,
+                             unsigned int timeoutMs)
+{
     VIR_AUTOCLOSE fd = -1;
     char line[640];
 
     if ((fd = vserverMonitorConnect(socketPath, request)) < 0 ||
-        vserverMonitorReadLine(fd, line, sizeof(line)) < 0)
+        vserverMonitorReadLine(fd, line, sizeof(line), timeoutMs) < 0)
         return -1;
     if (STREQ(line, "OK"))
         return 0;
@@ -248,7 +259,7 @@ vserverMonitorOpen(const char *socketPath,
         return NULL;
 
     if ((fd = vserverMonitorConnect(socketPath, "CONTROL")) < 0 ||
-        vserverMonitorReadLine(fd, line, sizeof(line)) < 0)
+        vserverMonitorReadLine(fd, line, sizeof(line), VSERVER_MONITOR_TIMEOUT_MS) < 0)
         return NULL;
     if (sscanf(line, "RUNNING %d", &pid) != 1 || pid <= 0) {
         virReportError(VIR_ERR_INTERNAL_ERROR,

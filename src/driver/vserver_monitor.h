@@ -38,3 +38,8 @@ vserverMonitorConnect(const char *socketPath,
 int
 vserverMonitorRequest(const char *socketPath,
                       const char *request);
+/* The same, for a request that takes a while (a checkpoint). */
+int
+vserverMonitorRequestTimeout(const char *socketPath,
+                             const char *request,
+                             unsigned int timeoutMs);

@@ -299,6 +299,9 @@ vserverProcessStopped(vserverDriver *driver,
     } else if (STREQ_NULLABLE(why, "failed")) {
         reason = VIR_DOMAIN_SHUTOFF_FAILED;
         detail = VIR_DOMAIN_EVENT_STOPPED_FAILED;
+    } else if (STREQ_NULLABLE(why, "saved")) {
+        reason = VIR_DOMAIN_SHUTOFF_SAVED;
+        detail = VIR_DOMAIN_EVENT_STOPPED_SAVED;
     }
 
     VIR_INFO("context '%s' stopped (%s)", vm->def->name, NULLSTR(why));
@@ -435,6 +438,7 @@ static int
 vserverProcessSpawnShim(virVServerDriverConfig *cfg,
                         virDomainObj *vm,
                         vserverProcessPaths *paths,
+                        const char *restoreDir,
                         pid_t *shimPid,
                         pid_t *initPid)
 {
@@ -458,6 +462,8 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
                                "--exit-file", paths->exitFile,
                                "--sync-fd", NULL);
     virCommandAddArgFormat(cmd, "%d", syncpipe[1]);
+    if (restoreDir)
+        virCommandAddArgList(cmd, "--restore", restoreDir, NULL);
     virCommandPassFD(cmd, syncpipe[1], VIR_COMMAND_PASS_FD_CLOSE_PARENT);
     virCommandSetOutputFD(cmd, &logfd);
     virCommandSetErrorFD(cmd, &logfd);
@@ -501,6 +507,13 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
     }
     if (!shimConf)
         return -1;
+    /* (the config's escapes are not needed for a path we chose) */
+    if (cfg->criuDir && !strpbrk(cfg->criuDir, "\\\t\n")) {
+        g_autofree char *with = g_strdup_printf("%scriu %s\n", shimConf,
+                                                cfg->criuDir);
+        g_free(shimConf);
+        shimConf = g_steal_pointer(&with);
+    }
     /* the shim rereads it for hotplug: replace, never rewrite in place */
     tmp = g_strdup_printf("%s.new", paths.shimConf);
     if (virFileWriteStr(tmp, shimConf, 0600) < 0 ||
@@ -526,7 +539,8 @@ vserverProcessShimSocket(vserverDriver *driver,
 int
 vserverProcessStart(vserverDriver *driver,
                     virDomainObj *vm,
-                    virDomainRunningReason reason)
+                    virDomainRunningReason reason,
+                    const char *restoreDir)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     vserverDomainNamespaceDef *nsdef;
@@ -587,7 +601,8 @@ vserverProcessStart(vserverDriver *driver,
     if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0)
         goto error;
 
-    if (vserverProcessSpawnShim(cfg, vm, &paths, &shimPid, &initPid) < 0)
+    if (vserverProcessSpawnShim(cfg, vm, &paths, restoreDir,
+                                &shimPid, &initPid) < 0)
         goto error;
     priv->shimPid = shimPid;
 
@@ -779,7 +794,8 @@ vserverProcessAutostartAll(vserverDriver *driver)
 
         virObjectLock(vm);
         if (vm->autostart && !virDomainObjIsActive(vm)) {
-            if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED) < 0) {
+            if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED,
+                                    NULL) < 0) {
                 VIR_ERROR(_("autostart of '%s' failed: %s"), vm->def->name,
                           virGetLastErrorMessage());
                 virResetLastError();

@@ -8,12 +8,14 @@
 
 #include "vserver_driver.h"
 
-/* Start @vm (locked, inactive).  On failure nothing is left behind: no
+/* Start @vm (locked, inactive); @restoreDir: from the CRIU images there
+ * instead of booting its init.  On failure nothing is left behind: no
  * shim, cgroup, mount or state file. */
 int
 vserverProcessStart(vserverDriver *driver,
                     virDomainObj *vm,
-                    virDomainRunningReason reason);
+                    virDomainRunningReason reason,
+                    const char *restoreDir);
 
 /* Kill the context (through its shim) and wait until it is gone. */
 int

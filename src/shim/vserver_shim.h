@@ -84,6 +84,9 @@ typedef struct {
 
     vserverShimAction onReboot;
     vserverShimAction onPoweroff;
+
+    char *criuDir;              /* CRIU's prefix (sbin/criu, lib/libcriu.so.2),
+                                 * NULL: no checkpoint/restore */
 } vserverShimConfig;
 
 /* vserver_shim_conf.c */
@@ -134,3 +137,14 @@ int vserverShimError(vserverShimChildError *err, int errnum,
 
 /* vserver_shim_enter.c: `--enter PID -- CMD`; returns the exit status. */
 int vserverShimEnter(pid_t pid, char **argv);
+
+/* vserver_shim_criu.c: dump the context of @initPid into the existing
+ * directory @dir (CRIU kills it when done), or restore it from there as a
+ * child of the shim with @consoleSlave (at @consolePath) as its console.
+ * -1 / 0 and -1 / the init's host pid, with @err filled on failure. */
+int vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
+                        int consoleSlave, const char *dir,
+                        vserverShimChildError *err);
+pid_t vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
+                             const char *consolePath, const char *dir,
+                             vserverShimChildError *err);

@@ -260,6 +260,8 @@ parseEntry(vserverShimConfig *conf, const char *key,
 #define WANT(n) do { if (nf != (n)) return -1; } while (0)
     if (strcmp(key, "name") == 0) {
         WANT(1); return setString(&conf->name, f[0]);
+    } else if (strcmp(key, "criu") == 0) {
+        WANT(1); return setString(&conf->criuDir, f[0]);
     } else if (strcmp(key, "uuid") == 0) {
         WANT(1); return setString(&conf->uuid, f[0]);
     } else if (strcmp(key, "root") == 0) {
@@ -572,6 +574,7 @@ void
 vserverShimConfigClear(vserverShimConfig *conf)
 {
     free(conf->name);
+    free(conf->criuDir);
     free(conf->uuid);
     free(conf->root);
     free(conf->rootLower);

@@ -2,7 +2,7 @@
  * vserver_shim_main.c: the per-context supervisor's event loop
  *
  *   libvirt_vserver_shim --config FILE --socket PATH --exit-file PATH
- *                        --sync-fd N
+ *                        --sync-fd N [--restore DIR]
  *   libvirt_vserver_shim --check-config FILE
  *   libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...
  *
@@ -20,6 +20,10 @@
  *   NET LINK <name> up|down
  *                     set the link state of <name> inside;
  *                     each answered "OK" or "ERR <message>", then closed.
+ *   CHECKPOINT <dir>  dump the context with CRIU into <dir> (it then ends
+ *                     with reason "saved"); answered "OK" or "ERR ...".
+ * With --restore DIR the context is not booted but restored from the CRIU
+ * images in DIR (vserver_shim_criu.c).
  * When the context stops for good the shim writes "<reason> <status>" to
  * the exit file (for a daemon that was down at the time) and exits.
  *
@@ -53,6 +57,7 @@ typedef enum {
     INTENT_STOP,
     INTENT_RESTART,
     INTENT_DESTROY,
+    INTENT_SAVE,                /* CRIU is dumping it, then kills it */
 } shimIntent;
 
 typedef struct {
@@ -388,6 +393,35 @@ acceptClient(shimState *st)
         }
         sendAll(fd, reply, n);
         goto drop;
+    } else if (strncmp(line, "CHECKPOINT ", 11) == 0) {
+        vserverShimChildError err = { 0 };
+        char reply[LINE_MAX_LEN + sizeof(err.msg)];
+        int n;
+
+        /* blocks the loop for the dump: nothing else may touch the
+         * context meanwhile */
+        fcntl(fd, F_SETFL, 0);
+        if (st->initPid <= 0) {
+            vserverShimError(&err, 0, "the context is not running");
+        } else if (st->conf.rootLower || st->conf.nnets > 0 ||
+                   st->conf.userns) {
+            vserverShimError(&err, 0, "unsupported: checkpoint of a context "
+                             "with a volume root, interfaces or <idmap>");
+        } else {
+            st->intent = INTENT_SAVE;
+            if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
+                                    line + 11, &err) < 0)
+                st->intent = INTENT_NONE;
+        }
+        if (st->intent == INTENT_SAVE) {
+            logMsg("context saved into '%s'", line + 11);
+            n = snprintf(reply, sizeof(reply), "OK\n");
+        } else {
+            logMsg("checkpoint failed: %s", err.msg);
+            n = snprintf(reply, sizeof(reply), "ERR %s\n", err.msg);
+        }
+        sendAll(fd, reply, n);
+        goto drop;
     } else if (strcmp(line, "CONSOLE") == 0 ||
                strcmp(line, "CONSOLE FORCE") == 0) {
         if (st->consoleFd >= 0 && strcmp(line, "CONSOLE") == 0) {
@@ -458,7 +492,9 @@ handleInitExit(shimState *st, int status)
     const char *reason = NULL;
     bool restart = false;
 
-    if (st->intent == INTENT_DESTROY) {
+    if (st->intent == INTENT_SAVE) {
+        reason = "saved";
+    } else if (st->intent == INTENT_DESTROY) {
         reason = "destroyed";
     } else if (st->intent == INTENT_STOP) {
         reason = "shutdown";
@@ -573,7 +609,7 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: libvirt_vserver_shim --config FILE --socket PATH "
-            "--exit-file PATH --sync-fd N\n"
+            "--exit-file PATH --sync-fd N [--restore DIR]\n"
             "       libvirt_vserver_shim --check-config FILE\n"
             "       libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...\n");
     return 2;
@@ -586,6 +622,7 @@ main(int argc, char **argv)
     shimState st = { .ptyMaster = -1, .ptySlave = -1, .listenFd = -1,
                      .sigFd = -1, .timerFd = -1, .consoleFd = -1 };
     const char *configPath = NULL;
+    const char *restoreDir = NULL;
     vserverShimChildError err = { 0 };
     char errbuf[512];
     int syncFd = -1;
@@ -625,6 +662,8 @@ main(int argc, char **argv)
             st.socketPath = argv[++i];
         } else if (strcmp(argv[i], "--exit-file") == 0 && i + 1 < argc) {
             st.exitFile = argv[++i];
+        } else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc) {
+            restoreDir = argv[++i];
         } else if (strcmp(argv[i], "--sync-fd") == 0 && i + 1 < argc) {
             syncFd = atoi(argv[++i]);
         } else {
@@ -667,12 +706,16 @@ main(int argc, char **argv)
     }
     unlink(st.exitFile);
 
-    if ((st.initPid = vserverShimContainerStart(&st.conf, st.ptyPath,
-                                                &err)) < 0)
+    if (restoreDir)
+        st.initPid = vserverShimCriuRestore(&st.conf, st.ptySlave, st.ptyPath,
+                                            restoreDir, &err);
+    else
+        st.initPid = vserverShimContainerStart(&st.conf, st.ptyPath, &err);
+    if (st.initPid < 0)
         goto fail;
 
-    logMsg("context '%s' started, init pid %d, console %s",
-           st.conf.name, (int)st.initPid, st.ptyPath);
+    logMsg("context '%s' %s, init pid %d, console %s", st.conf.name,
+           restoreDir ? "restored" : "started", (int)st.initPid, st.ptyPath);
     dprintf(syncFd, "OK %d\n", (int)st.initPid);
     close(syncFd);
 

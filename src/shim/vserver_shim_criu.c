@@ -1,0 +1,247 @@
+/*
+ * vserver_shim_criu.c: checkpoint and restore of the context with CRIU
+ *
+ * libcriu (criu swrk) is dlopen()ed from the CRIU directory named in the
+ * config (`criu DIR`: DIR/sbin/criu, DIR/lib/libcriu.so.2) only when a
+ * checkpoint or a restore runs, so an idle shim never maps it and a host
+ * without CRIU only loses these two operations.
+ *
+ * What the context holds from outside its tree, and how CRIU is told:
+ *   - the console: a pty of the host's devpts whose master is the shim's;
+ *     init's fds 0-2 are its slave, and /dev/console is a bind mount of
+ *     it.  Dump: external tty[rdev:dev] and external mnt[/dev/console]
+ *     (key "console").  Restore: the new pty's slave is inherited under
+ *     the old tty key, and "console" is bound to the new slave's path.
+ *     The old key is saved next to the images (file "console-key").
+ *   - the root: restored with --root on the context's root directory.
+ * Cgroups are left to CRIU's default (soft): the driver has made the
+ * context's cgroups, with its limits, before a restore, and CRIU puts the
+ * tasks back into the same paths.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vserver_shim.h"
+
+typedef struct {
+    void *handle;
+    int (*set_service_binary)(const char *);
+    int (*init_opts)(void);
+    void (*set_pid)(int);
+    void (*set_images_dir_fd)(int);
+    void (*set_leave_running)(bool);
+    void (*set_tcp_established)(bool);
+    void (*set_log_level)(int);
+    int (*set_log_file)(const char *);
+    int (*set_root)(const char *);
+    int (*add_ext_mount)(const char *, const char *);
+    int (*add_inherit_fd)(int, const char *);
+    int (*add_external)(const char *);
+    int (*dump)(void);
+    int (*restore_child)(void);
+} shimCriu;
+
+#define CONSOLE_KEY_FILE "console-key"
+
+
+static int
+shimCriuLoad(const vserverShimConfig *conf, shimCriu *c,
+             vserverShimChildError *err)
+{
+    char path[4096];
+
+    memset(c, 0, sizeof(*c));
+    if (!conf->criuDir)
+        return vserverShimError(err, 0, "unsupported on this host: "
+                                "CRIU was not built with libvirt-vserver");
+    snprintf(path, sizeof(path), "%s/lib/libcriu.so.2", conf->criuDir);
+    if (!(c->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+        return vserverShimError(err, 0, "unsupported on this host: "
+                                "cannot load libcriu: %s", dlerror());
+
+#define SYM(field, name) \
+    if (!(*(void **)&c->field = dlsym(c->handle, name))) \
+        goto missing
+    SYM(set_service_binary, "criu_set_service_binary");
+    SYM(init_opts, "criu_init_opts");
+    SYM(set_pid, "criu_set_pid");
+    SYM(set_images_dir_fd, "criu_set_images_dir_fd");
+    SYM(set_leave_running, "criu_set_leave_running");
+    SYM(set_tcp_established, "criu_set_tcp_established");
+    SYM(set_log_level, "criu_set_log_level");
+    SYM(set_log_file, "criu_set_log_file");
+    SYM(set_root, "criu_set_root");
+    SYM(add_ext_mount, "criu_add_ext_mount");
+    SYM(add_inherit_fd, "criu_add_inherit_fd");
+    SYM(add_external, "criu_add_external");
+    SYM(dump, "criu_dump");
+    SYM(restore_child, "criu_restore_child");
+#undef SYM
+
+    snprintf(path, sizeof(path), "%s/sbin/criu", conf->criuDir);
+    if (c->init_opts() < 0 || c->set_service_binary(path) < 0) {
+        vserverShimError(err, 0, "cannot set up libcriu (criu: %s)", path);
+        goto error;
+    }
+    c->set_log_level(4);
+    c->set_tcp_established(true);
+    return 0;
+
+ missing:
+    vserverShimError(err, 0, "unsupported on this host: libcriu lacks %s",
+                     dlerror());
+ error:
+    dlclose(c->handle);
+    c->handle = NULL;
+    return -1;
+}
+
+
+static void
+shimCriuUnload(shimCriu *c)
+{
+    if (c->handle)
+        dlclose(c->handle);
+    c->handle = NULL;
+}
+
+
+/* "tty[rdev:dev]" of the pty slave @fd, as CRIU names external ttys. */
+static int
+shimCriuTtyKey(int fd, char *key, size_t len, vserverShimChildError *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return vserverShimError(err, errno, "cannot stat the console");
+    snprintf(key, len, "tty[%llx:%llx]", (unsigned long long)st.st_rdev,
+             (unsigned long long)st.st_dev);
+    return 0;
+}
+
+
+static int
+shimCriuOpenImages(const char *dir, vserverShimChildError *err)
+{
+    int fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        vserverShimError(err, errno, "cannot open the image directory '%s'",
+                         dir);
+    return fd;
+}
+
+
+int
+vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
+                    int consoleSlave, const char *dir,
+                    vserverShimChildError *err)
+{
+    shimCriu c;
+    char key[64];
+    char keyFile[4096];
+    int dirfd = -1;
+    int fd = -1;
+    int rc;
+    int ret = -1;
+
+    if (shimCriuTtyKey(consoleSlave, key, sizeof(key), err) < 0)
+        return -1;
+    if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
+        return -1;
+    /* the restore needs the old console's key: saved before the dump */
+    snprintf(keyFile, sizeof(keyFile), "%s/" CONSOLE_KEY_FILE, dir);
+    if ((fd = open(keyFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                   0600)) < 0 ||
+        dprintf(fd, "%s\n", key) < 0 || fsync(fd) < 0) {
+        vserverShimError(err, errno, "cannot write '%s'", keyFile);
+        goto cleanup;
+    }
+    if (shimCriuLoad(conf, &c, err) < 0)
+        goto cleanup;
+
+    c.set_pid(initPid);
+    c.set_images_dir_fd(dirfd);
+    c.set_leave_running(false);
+    c.set_log_file("dump.log");
+    if (c.add_external(key) < 0 ||
+        c.add_external("mnt[/dev/console]:console") < 0) {
+        vserverShimError(err, ENOMEM, "cannot set up the dump");
+    } else if ((rc = c.dump()) < 0) {
+        vserverShimError(err, -rc, "CRIU could not dump the context "
+                         "(see dump.log in '%s')", dir);
+    } else {
+        ret = 0;
+    }
+    shimCriuUnload(&c);
+
+ cleanup:
+    if (fd >= 0)
+        close(fd);
+    close(dirfd);
+    return ret;
+}
+
+
+pid_t
+vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
+                       const char *consolePath, const char *dir,
+                       vserverShimChildError *err)
+{
+    shimCriu c;
+    char key[64] = "";
+    char keyFile[4096];
+    FILE *f;
+    int dirfd;
+    pid_t pid = -1;
+    int rc;
+
+    snprintf(keyFile, sizeof(keyFile), "%s/" CONSOLE_KEY_FILE, dir);
+    if (!(f = fopen(keyFile, "re"))) {
+        vserverShimError(err, errno, "'%s' holds no checkpoint of a context "
+                         "(cannot read %s)", dir, CONSOLE_KEY_FILE);
+        return -1;
+    }
+    if (!fgets(key, sizeof(key), f) || strncmp(key, "tty[", 4) != 0) {
+        fclose(f);
+        vserverShimError(err, 0, "'%s' is damaged", keyFile);
+        return -1;
+    }
+    fclose(f);
+    key[strcspn(key, "\n")] = '\0';
+
+    if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
+        return -1;
+    if (shimCriuLoad(conf, &c, err) < 0) {
+        close(dirfd);
+        return -1;
+    }
+    c.set_images_dir_fd(dirfd);
+    c.set_log_file("restore.log");
+    if (c.set_root(conf->root) < 0 ||
+        c.add_inherit_fd(consoleSlave, key) < 0 ||
+        c.add_ext_mount("console", consolePath) < 0) {
+        vserverShimError(err, ENOMEM, "cannot set up the restore");
+    } else if (fcntl(consoleSlave, F_SETFD, 0) < 0) {
+        /* criu swrk is exec()ed: the console must survive that */
+        vserverShimError(err, errno, "cannot hand the console to CRIU");
+    } else if ((rc = c.restore_child()) <= 0) {
+        vserverShimError(err, rc < 0 ? -rc : 0, "CRIU could not restore "
+                         "the context (see restore.log in '%s')", dir);
+    } else {
+        pid = rc;
+    }
+    fcntl(consoleSlave, F_SETFD, FD_CLOEXEC);
+    shimCriuUnload(&c);
+    close(dirfd);
+    return pid;
+}
