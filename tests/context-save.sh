@@ -59,6 +59,13 @@ ttyout=$(console_read)
 contains "before the save: the ticks arrive on the console" "tick" "$ttyout"
 
 img=$work/cnt.save
+vsh suspend cnt >/dev/null
+out=$(vsh save cnt "$img" 2>&1)
+ok $(( ! $? )) "save of a suspended context fails"
+contains "... saying to resume it first" "resume it first" "$out"
+check "... leaving it as it was (no file, still paused)" -- \
+    test ! -e "$img" -a "$(ctx_st cnt)" = "paused (user)"
+vsh resume cnt >/dev/null
 out=$(vsh save cnt "$img" 2>&1)
 ok $? "virsh save"
 [ -n "$out" ] && echo "# $out" | head -5

@@ -222,18 +222,13 @@ vserverSaveReadImage(vserverDriver *driver,
 
 virDomainObj *
 vserverSaveRestoreContext(vserverDriver *driver,
-                          const char *path)
+                          virDomainDef **def,
+                          const char *dir)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    g_autoptr(virDomainDef) def = NULL;
-    g_autofree char *dir = NULL;
     virDomainObj *vm = NULL;
 
-    if (vserverSaveCheckHost(cfg) < 0)
-        return NULL;
-    if (!(def = vserverSaveReadImage(driver, path, &dir)))
-        return NULL;
-    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
+    if (!(vm = virDomainObjListAdd(driver->domains, def, driver->xmlopt,
                                    VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
                                    VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
         goto cleanup;
@@ -245,7 +240,6 @@ vserverSaveRestoreContext(vserverDriver *driver,
     }
 
  cleanup:
-    virFileDeleteTree(dir);
     return vm;
 }
 
@@ -280,6 +274,12 @@ vserverDomainSaveFlags(virDomainPtr dom,
                        _("domain is not running"));
         goto cleanup;
     }
+    /* CRIU cannot seize the tasks of a frozen cgroup */
+    if (virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED) {
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("saving a suspended context is not supported: resume it first"));
+        goto cleanup;
+    }
     ret = vserverSaveContext(driver, vm, to);
 
  cleanup:
@@ -303,7 +303,9 @@ vserverDomainRestoreFlags(virConnectPtr conn,
                           unsigned int flags)
 {
     vserverDriver *driver = conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autoptr(virDomainDef) def = NULL;
+    g_autofree char *dir = NULL;
     virDomainObj *vm;
     virObjectEvent *event;
 
@@ -314,11 +316,14 @@ vserverDomainRestoreFlags(virConnectPtr conn,
                        _("a replacement XML for the save image is not supported"));
         return -1;
     }
-    /* the access check needs the image's domain */
-    if (!(def = vserverSaveReadImage(driver, from, NULL)) ||
-        virDomainRestoreFlagsEnsureACL(conn, def) < 0)
+    if (vserverSaveCheckHost(cfg) < 0 ||
+        !(def = vserverSaveReadImage(driver, from, &dir)))
         return -1;
-    if (!(vm = vserverSaveRestoreContext(driver, from)))
+    vm = NULL;
+    if (virDomainRestoreFlagsEnsureACL(conn, def) == 0)
+        vm = vserverSaveRestoreContext(driver, &def, dir);
+    virFileDeleteTree(dir);
+    if (!vm)
         return -1;
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
                                               VIR_DOMAIN_EVENT_STARTED_RESTORED);

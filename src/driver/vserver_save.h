@@ -18,10 +18,12 @@ int vserverSaveContext(vserverDriver *driver, virDomainObj *vm,
 virDomainDef *vserverSaveReadImage(vserverDriver *driver, const char *path,
                                    char **dirOut);
 
-/* Start the context saved in @path: the domain object, locked, or NULL
- * with nothing left behind. */
+/* Start the context of @def (taken) from the image directory @dir that
+ * vserverSaveReadImage unpacked: the domain object, locked, or NULL with
+ * nothing left behind. */
 virDomainObj *vserverSaveRestoreContext(vserverDriver *driver,
-                                        const char *path);
+                                        virDomainDef **def,
+                                        const char *dir);
 
 int vserverDomainSave(virDomainPtr dom, const char *to);
 int vserverDomainSaveFlags(virDomainPtr dom, const char *to,
