@@ -55,10 +55,13 @@ vserverSaveCheckHost(virVServerDriverConfig *cfg)
 }
 
 
+/* Pack @dir into @file, or unpack @file into @dir (only its XML and
+ * format tag when @headerOnly). */
 static int
 vserverSaveTar(const char *dir,
                const char *file,
-               bool create)
+               bool create,
+               bool headerOnly)
 {
     g_autoptr(virCommand) cmd = virCommandNewArgList("tar", "--numeric-owner",
                                                      "-C", dir, NULL);
@@ -69,6 +72,8 @@ vserverSaveTar(const char *dir,
         return virCommandRun(cmd, NULL);
     }
     virCommandAddArgList(cmd, "--no-same-permissions", "-xf", file, NULL);
+    if (headerOnly)
+        virCommandAddArgList(cmd, "./vserver-save", "./domain.xml", NULL);
     if (virCommandRun(cmd, &status) < 0)
         return -1;
     if (status != 0) {
@@ -155,7 +160,7 @@ vserverSaveContext(vserverDriver *driver,
             break;
     }
 
-    if (vserverSaveTar(dir, tmpfile, true) < 0)
+    if (vserverSaveTar(dir, tmpfile, true, false) < 0)
         goto cleanup;
     if (rename(tmpfile, path) < 0) {
         virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
@@ -193,7 +198,8 @@ vserverSaveReadImage(vserverDriver *driver,
                              cfg->runDir);
         return NULL;
     }
-    if (vserverSaveTar(dir, path, false) < 0)
+    /* the images only when they are to be restored */
+    if (vserverSaveTar(dir, path, false, !dirOut) < 0)
         goto error;
     p = g_build_filename(dir, "vserver-save", NULL);
     if (virFileReadAllQuiet(p, 64, &magic) < 0 ||

@@ -14,7 +14,8 @@ int vserverSaveContext(vserverDriver *driver, virDomainObj *vm,
                        const char *path);
 
 /* The domain of the save file @path; @dirOut (optional): the unpacked
- * image directory below the run directory, for the caller to delete. */
+ * image directory below the run directory, for the caller to delete
+ * (without it only the domain's XML is unpacked). */
 virDomainDef *vserverSaveReadImage(vserverDriver *driver, const char *path,
                                    char **dirOut);
 
