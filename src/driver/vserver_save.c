@@ -232,20 +232,18 @@ vserverSaveRestoreContext(vserverDriver *driver,
                           const char *dir)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    virDomainObj *vm = NULL;
+    virDomainObj *vm;
 
     if (!(vm = virDomainObjListAdd(driver->domains, def, driver->xmlopt,
                                    VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
                                    VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
-        goto cleanup;
+        return NULL;
     if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_RESTORED, dir) < 0) {
         vserverSaveKeepLog(cfg, vm->def->name, dir, "restore.log");
         if (!vm->persistent)
             virDomainObjListRemove(driver->domains, vm);
         virDomainObjEndAPI(&vm);
     }
-
- cleanup:
     return vm;
 }
 
@@ -312,7 +310,7 @@ vserverDomainRestoreFlags(virConnectPtr conn,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autoptr(virDomainDef) def = NULL;
     g_autofree char *dir = NULL;
-    virDomainObj *vm;
+    virDomainObj *vm = NULL;
     virObjectEvent *event;
 
     virCheckFlags(0, -1);
@@ -325,7 +323,6 @@ vserverDomainRestoreFlags(virConnectPtr conn,
     if (vserverSaveCheckHost(cfg) < 0 ||
         !(def = vserverSaveReadImage(driver, from, &dir)))
         return -1;
-    vm = NULL;
     if (virDomainRestoreFlagsEnsureACL(conn, def) == 0)
         vm = vserverSaveRestoreContext(driver, &def, dir);
     virFileDeleteTree(dir);
