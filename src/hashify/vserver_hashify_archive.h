@@ -187,6 +187,12 @@ bool hashifyNameIsTmp(const char *name);
 /* @s with control characters and quotes escaped, for one-line messages;
  * malloc'd (NULL only when out of memory). */
 char *hashifyQuote(const char *s);
+/* The target of the symlink @name in @dirfd, malloc'd; @size: its st_size
+ * (a hint).  NULL with errno set on failure. */
+char *hashifyReadLinkAt(int dirfd, const char *name, off_t size);
+/* Raise the soft RLIMIT_NOFILE to the hard one (tree walks keep a
+ * directory fd per level). */
+void hashifyRaiseFdLimit(void);
 
 /* Which name an inode was first seen under (vserver_hashify_inomap.c),
  * for keeping hard links in a tree walk.  Zero-initialised is empty. */

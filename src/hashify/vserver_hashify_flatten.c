@@ -481,24 +481,10 @@ hashifyFlattenNode(hashifyFlatten *fl, int srcfd, const char *name,
         ret = 0;
         goto cleanup;
     }
-    if (S_ISLNK(st->st_mode)) {
-        size_t alloc = st->st_size > 0 ? st->st_size + 1 : 256;
-        ssize_t n;
-
-        for (;;) {
-            if (!(target = realloc(target, alloc))) {
-                hashifyExtractFailErrno(ex, rel, ENOMEM, "cannot read the link");
-                goto cleanup;
-            }
-            if ((n = readlinkat(srcfd, name, target, alloc)) < 0) {
-                hashifyExtractFailErrno(ex, rel, errno, "cannot read the link");
-                goto cleanup;
-            }
-            if ((size_t)n < alloc)
-                break;
-            alloc *= 2;
-        }
-        target[n] = '\0';
+    if (S_ISLNK(st->st_mode) &&
+        !(target = hashifyReadLinkAt(srcfd, name, st->st_size))) {
+        hashifyExtractFailErrno(ex, rel, errno, "cannot read the link");
+        goto cleanup;
     }
     ret = hashifyExtractNode(ex, destfd, name, rel, &meta, target, st->st_rdev);
 

@@ -244,7 +244,7 @@ hashifyParseSize(const char *s, uint64_t *out)
 }
 
 
-static void
+void
 hashifyRaiseFdLimit(void)
 {
     struct rlimit rl;
@@ -252,6 +252,37 @@ hashifyRaiseFdLimit(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+
+char *
+hashifyReadLinkAt(int dirfd, const char *name, off_t size)
+{
+    size_t alloc = size > 0 ? (size_t)size + 1 : 256;
+    char *target = NULL;
+
+    for (;;) {
+        char *grown = realloc(target, alloc);
+        ssize_t n;
+
+        if (!grown) {
+            free(target);
+            errno = ENOMEM;
+            return NULL;
+        }
+        target = grown;
+        if ((n = readlinkat(dirfd, name, target, alloc)) < 0) {
+            int saved = errno;
+            free(target);
+            errno = saved;
+            return NULL;
+        }
+        if ((size_t)n < alloc) {
+            target[n] = '\0';
+            return target;
+        }
+        alloc *= 2;
     }
 }
 
@@ -2646,23 +2677,10 @@ hashifyExportEntry(hashifyExport *x, int dirfd, const char *name,
         if (hashifyExportXattrs(x, path, -1, proc) < 0)
             goto cleanup;
         if (S_ISLNK(st.st_mode)) {
-            size_t alloc = st.st_size > 0 ? st.st_size + 1 : 256;
-            ssize_t n;
-
-            for (;;) {
-                if (!(target = realloc(target, alloc))) {
-                    hashifyExportFail(x, path, ENOMEM, "cannot export it");
-                    goto cleanup;
-                }
-                if ((n = readlinkat(dirfd, name, target, alloc)) < 0) {
-                    hashifyExportFail(x, path, errno, "cannot read the link");
-                    goto cleanup;
-                }
-                if ((size_t)n < alloc)
-                    break;
-                alloc *= 2;
+            if (!(target = hashifyReadLinkAt(dirfd, name, st.st_size))) {
+                hashifyExportFail(x, path, errno, "cannot read the link");
+                goto cleanup;
             }
-            target[n] = '\0';
             archive_entry_copy_symlink(x->entry, target);
         } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
             archive_entry_set_rdevmajor(x->entry, major(st.st_rdev));

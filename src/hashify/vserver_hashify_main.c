@@ -319,18 +319,6 @@ readPatterns(const char *file, char ***list, size_t *n)
 }
 
 
-static void
-raiseFdLimit(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-
 static int
 runPrintKey(vserverHashifyStore *store, char **files, int nfiles)
 {
@@ -665,7 +653,7 @@ main(int argc, char **argv)
         goto cleanup;
     }
 
-    raiseFdLimit();
+    hashifyRaiseFdLimit();
     cli.tty = isatty(STDERR_FILENO);
     cli.progress = progress < 0 ? cli.tty && !cli.quiet : progress;
 
