@@ -254,6 +254,7 @@ vserverStateInitialize(bool privileged,
                                        driver->xmlopt, NULL, NULL) < 0)
         goto error;
     vserverProcessReconnectAll(driver);
+    vserverSaveLoadManaged(driver);
 
     vserverProcessAutostartAll(driver);
 
@@ -859,9 +860,7 @@ vserverDomainCheckLimit(vserverDriver *driver,
 }
 
 
-/* A new definition from a client: schema-checked when asked (or when
- * vserver.conf says so always), then parsed with the driver's rules. */
-static virDomainDef *
+virDomainDef *
 vserverDomainDefParse(vserverDriver *driver,
                       virVServerDriverConfig *cfg,
                       const char *xml,
@@ -948,8 +947,6 @@ vserverDomainUndefineFlags(virDomainPtr dom,
     virObjectEvent *event = NULL;
     int ret = -1;
 
-    /* contexts have no managed save image yet; asking to remove one that
-     * does not exist is not an error */
     virCheckFlags(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE, -1);
 
     if (!(vm = vserverDomObjFromDomain(dom)))
@@ -962,6 +959,25 @@ vserverDomainUndefineFlags(virDomainPtr dom,
         virReportError(VIR_ERR_OPERATION_INVALID, "%s",
                        _("cannot undefine transient domain"));
         goto cleanup;
+    }
+
+    if (!virDomainObjIsActive(vm)) {
+        g_autofree char *image = vserverSaveManagedPath(cfg, vm);
+
+        if (virFileExists(image)) {
+            if (!(flags & VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)) {
+                virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                               _("Refusing to undefine while domain managed save image exists"));
+                goto cleanup;
+            }
+            if (unlink(image) < 0) {
+                virReportSystemError(errno,
+                                     _("cannot remove the managed save image '%s'"),
+                                     image);
+                goto cleanup;
+            }
+            vm->hasManagedSave = false;
+        }
     }
 
     if (virDomainDeleteConfig(cfg->configDir, cfg->autostartDir, vm) < 0)
@@ -1327,30 +1343,6 @@ vserverDomainGetMetadata(virDomainPtr dom,
 }
 
 
-static int
-vserverDomainHasManagedSaveImage(virDomainPtr dom,
-                                 unsigned int flags)
-{
-    virDomainObj *vm;
-    int ret = -1;
-
-    virCheckFlags(0, -1);
-
-    if (!(vm = vserverDomObjFromDomain(dom)))
-        return -1;
-
-    if (virDomainHasManagedSaveImageEnsureACL(dom->conn, vm->def) < 0)
-        goto cleanup;
-
-    /* no save images exist: checkpoint/restore is not implemented */
-    ret = 0;
-
- cleanup:
-    virDomainObjEndAPI(&vm);
-    return ret;
-}
-
-
 /* ---------------------------------------------------------------------
  * Lifecycle
  */
@@ -1364,19 +1356,35 @@ vserverDomainCreateWithFlags(virDomainPtr dom,
     virObjectEvent *event = NULL;
     int ret = -1;
 
-    virCheckFlags(0, -1);
+    int rc;
+
+    virCheckFlags(VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_FORCE_BOOT, -1);
 
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
 
     if (virDomainCreateWithFlagsEnsureACL(dom->conn, vm->def) < 0)
         goto cleanup;
-
-    if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0)
+    if (virDomainObjIsActive(vm)) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("domain is already running"));
         goto cleanup;
+    }
 
-    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
-                                              VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    /* a managed save image is resumed from, and then gone */
+    if ((rc = vserverSaveStartManaged(driver, vm, flags)) < 0)
+        goto cleanup;
+    if (rc == 0) {
+        if (flags & VIR_DOMAIN_START_PAUSED) {
+            virReportError(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
+                           _("a context starts paused only when it resumes from a managed save image"));
+            goto cleanup;
+        }
+        if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0)
+            goto cleanup;
+        event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
+                                                  VIR_DOMAIN_EVENT_STARTED_BOOTED);
+    }
     dom->id = vm->def->id;
     ret = 0;
 
@@ -1844,6 +1852,10 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainSetMetadata = vserverDomainSetMetadata,
     .domainGetMetadata = vserverDomainGetMetadata,
     .domainHasManagedSaveImage = vserverDomainHasManagedSaveImage,
+    .domainManagedSave = vserverDomainManagedSave,
+    .domainManagedSaveRemove = vserverDomainManagedSaveRemove,
+    .domainManagedSaveGetXMLDesc = vserverDomainManagedSaveGetXMLDesc,
+    .domainManagedSaveDefineXML = vserverDomainManagedSaveDefineXML,
     .domainCreate = vserverDomainCreate,
     .domainCreateWithFlags = vserverDomainCreateWithFlags,
     .domainCreateXML = vserverDomainCreateXML,
@@ -1875,6 +1887,7 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainRestore = vserverDomainRestore,
     .domainRestoreFlags = vserverDomainRestoreFlags,
     .domainSaveImageGetXMLDesc = vserverDomainSaveImageGetXMLDesc,
+    .domainSaveImageDefineXML = vserverDomainSaveImageDefineXML,
     .domainAttachDeviceFlags = vserverDomainAttachDeviceFlags,
     .domainDetachDevice = vserverDomainDetachDevice,
     .domainDetachDeviceFlags = vserverDomainDetachDeviceFlags,

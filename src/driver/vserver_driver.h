@@ -46,3 +46,11 @@ vserverDriverGetCapabilities(vserverDriver *driver,
  * with an error.  Release with virDomainObjEndAPI(). */
 virDomainObj *
 vserverDomObjFromDomain(virDomainPtr domain);
+
+/* A new definition from a client: schema-checked when @validate (or when
+ * vserver.conf says so always), then parsed with the driver's rules. */
+virDomainDef *
+vserverDomainDefParse(vserverDriver *driver,
+                      virVServerDriverConfig *cfg,
+                      const char *xml,
+                      bool validate);

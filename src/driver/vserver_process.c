@@ -18,6 +18,7 @@
 #include <signal.h>
 
 #include "vserver_process.h"
+#include "vserver_save.h"
 #include "vserver_net.h"
 #include "vserver_storage_driver.h"
 #include "vserver_context.h"
@@ -794,12 +795,16 @@ vserverProcessAutostartAll(vserverDriver *driver)
 
         virObjectLock(vm);
         if (vm->autostart && !virDomainObjIsActive(vm)) {
-            if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED,
-                                    NULL) < 0) {
+            int rc = vserverSaveStartManaged(driver, vm, 0);
+
+            if (rc < 0 ||
+                (rc == 0 && vserverProcessStart(driver, vm,
+                                                VIR_DOMAIN_RUNNING_BOOTED,
+                                                NULL) < 0)) {
                 VIR_ERROR(_("autostart of '%s' failed: %s"), vm->def->name,
                           virGetLastErrorMessage());
                 virResetLastError();
-            } else {
+            } else if (rc == 0) {
                 virObjectEventStateQueue(driver->domainEventState,
                     virDomainEventLifecycleNewFromObj(vm,
                         VIR_DOMAIN_EVENT_STARTED,

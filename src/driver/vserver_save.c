@@ -1,11 +1,16 @@
 /*
- * vserver_save.c: virsh save / restore of a context with CRIU
+ * vserver_save.c: save, restore and managed save of a context with CRIU
  *
- * A save file is a tar archive: `vserver-save` (format version), the
- * domain's XML as `domain.xml`, the console key and CRIU's images.  The
- * shim dumps the context (CHECKPOINT role) into a directory next to the
- * file, which is then packed; a restore unpacks it below the run
- * directory and starts a shim with --restore on it.
+ * A save file is a tar archive: `vserver-save` (format line, then the
+ * state to resume in), the domain's XML as `domain.xml`, the console key
+ * and CRIU's images.  The shim dumps the context (CHECKPOINT role) into
+ * a directory next to the file, which is then packed; a restore unpacks
+ * it below the run directory and starts a shim with --restore on it.
+ * Replacing the XML of an image appends a new header to a copy of it
+ * (tar keeps the last of equal names), then renames the copy over it.
+ *
+ * A managed save image is such a file in <stateDir>/save/NAME.save;
+ * starting the domain resumes from it and then removes it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -14,6 +19,8 @@
 
 #include "vserver-config.h"
 #include "vserver_save.h"
+#include "vserver_cgroup.h"
+#include "vserver_domain.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
 
@@ -25,6 +32,7 @@
 #include "virfile.h"
 #include "virlog.h"
 #include "virtime.h"
+#include "viruuid.h"
 
 #define VIR_FROM_THIS VIR_FROM_LXC
 
@@ -32,6 +40,13 @@ VIR_LOG_INIT("vserver.save");
 
 #define VSERVER_SAVE_MAGIC "libvirt-vserver save 1\n"
 #define VSERVER_SAVE_TIMEOUT_MS (10 * 60 * 1000)
+
+typedef enum {
+    VSERVER_SAVE_TAR_CREATE,    /* pack the whole directory */
+    VSERVER_SAVE_TAR_APPEND,    /* append the header files */
+    VSERVER_SAVE_TAR_EXTRACT,   /* unpack everything */
+    VSERVER_SAVE_TAR_HEADER,    /* unpack the header files only */
+} vserverSaveTarMode;
 
 
 static int
@@ -55,25 +70,30 @@ vserverSaveCheckHost(virVServerDriverConfig *cfg)
 }
 
 
-/* Pack @dir into @file, or unpack @file into @dir (only its XML and
- * format tag when @headerOnly). */
 static int
 vserverSaveTar(const char *dir,
                const char *file,
-               bool create,
-               bool headerOnly)
+               vserverSaveTarMode mode)
 {
     g_autoptr(virCommand) cmd = virCommandNewArgList("tar", "--numeric-owner",
                                                      "-C", dir, NULL);
     int status;
 
-    if (create) {
+    switch (mode) {
+    case VSERVER_SAVE_TAR_CREATE:
         virCommandAddArgList(cmd, "-cf", file, ".", NULL);
         return virCommandRun(cmd, NULL);
+    case VSERVER_SAVE_TAR_APPEND:
+        virCommandAddArgList(cmd, "-rf", file, "./vserver-save",
+                             "./domain.xml", NULL);
+        return virCommandRun(cmd, NULL);
+    case VSERVER_SAVE_TAR_EXTRACT:
+    case VSERVER_SAVE_TAR_HEADER:
+        virCommandAddArgList(cmd, "--no-same-permissions", "-xf", file, NULL);
+        if (mode == VSERVER_SAVE_TAR_HEADER)
+            virCommandAddArgList(cmd, "./vserver-save", "./domain.xml", NULL);
+        break;
     }
-    virCommandAddArgList(cmd, "--no-same-permissions", "-xf", file, NULL);
-    if (headerOnly)
-        virCommandAddArgList(cmd, "./vserver-save", "./domain.xml", NULL);
     if (virCommandRun(cmd, &status) < 0)
         return -1;
     if (status != 0) {
@@ -86,7 +106,34 @@ vserverSaveTar(const char *dir,
 }
 
 
-/* Keep CRIU's log of a failed run: its image directory goes away. */
+/* Write the header files (format and state, domain XML) into @dir. */
+static int
+vserverSaveWriteHeader(vserverDriver *driver,
+                       const char *dir,
+                       virDomainDef *def,
+                       bool paused)
+{
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = g_build_filename(dir, "domain.xml", NULL);
+    g_autofree char *magicPath = g_build_filename(dir, "vserver-save", NULL);
+    g_autofree char *magic = g_strdup_printf("%sstate %s\n", VSERVER_SAVE_MAGIC,
+                                             paused ? "paused" : "running");
+
+    if (!(xml = virDomainDefFormat(def, driver->xmlopt,
+                                   VIR_DOMAIN_DEF_FORMAT_SECURE |
+                                   VIR_DOMAIN_DEF_FORMAT_MIGRATABLE)))
+        return -1;
+    if (virFileWriteStr(xmlPath, xml, 0600) < 0 ||
+        virFileWriteStr(magicPath, magic, 0600) < 0) {
+        virReportSystemError(errno, _("cannot write into '%s'"), dir);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Keep CRIU's log of a failed run (its image directory goes away) in
+ * the log directory, and name it in the error being reported. */
 static void
 vserverSaveKeepLog(virVServerDriverConfig *cfg,
                    const char *name,
@@ -96,25 +143,69 @@ vserverSaveKeepLog(virVServerDriverConfig *cfg,
     g_autofree char *src = g_build_filename(dir, log, NULL);
     g_autofree char *dst = g_strdup_printf("%s/%s.%s", cfg->logDir, name, log);
     g_autofree char *data = NULL;
+    virErrorPtr err;
     gsize len;
 
-    if (g_file_get_contents(src, &data, &len, NULL) &&
-        g_file_set_contents(dst, data, len, NULL))
-        VIR_WARN("CRIU's log is in '%s'", dst);
+    if (!g_file_get_contents(src, &data, &len, NULL) ||
+        !g_file_set_contents(dst, data, len, NULL))
+        return;
+    VIR_WARN("CRIU's log is in '%s'", dst);
+    if ((err = virGetLastError()) && err->message) {
+        char *msg = g_strdup_printf(_("%s (CRIU's log: '%s')"), err->message, dst);
+
+        g_free(err->message);
+        err->message = msg;
+    }
+}
+
+
+/* The definition a client gives in place of @def for a saved context:
+ * the same domain, and nothing a restored context could not keep. */
+static virDomainDef *
+vserverSaveReplacementDef(vserverDriver *driver,
+                          virDomainDef *def,
+                          const char *dxml)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autoptr(virDomainDef) newdef = NULL;
+
+    if (!(newdef = vserverDomainDefParse(driver, cfg, dxml, false)))
+        return NULL;
+    if (STRNEQ(newdef->name, def->name) ||
+        memcmp(newdef->uuid, def->uuid, VIR_UUID_BUFLEN) != 0) {
+        virReportError(VIR_ERR_INVALID_ARG,
+                       _("the replacement XML describes domain '%s', the image holds '%s'"),
+                       newdef->name, def->name);
+        return NULL;
+    }
+    if (!virDomainDefCheckABIStability(def, newdef, driver->xmlopt))
+        return NULL;
+    return g_steal_pointer(&newdef);
+}
+
+
+static bool
+vserverSaveWantPaused(unsigned int flags,
+                      bool dflt)
+{
+    if (flags & VIR_DOMAIN_SAVE_PAUSED)
+        return true;
+    if (flags & VIR_DOMAIN_SAVE_RUNNING)
+        return false;
+    return dflt;
 }
 
 
 int
 vserverSaveContext(vserverDriver *driver,
                    virDomainObj *vm,
-                   const char *path)
+                   const char *path,
+                   virDomainDef *def,
+                   bool paused)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autofree char *dir = g_strdup_printf("%s.XXXXXX", path);
     g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
-    g_autofree char *xml = NULL;
-    g_autofree char *xmlPath = NULL;
-    g_autofree char *magicPath = NULL;
     g_autofree char *sock = NULL;
     g_autofree char *request = NULL;
     unsigned long long deadline;
@@ -127,17 +218,8 @@ vserverSaveContext(vserverDriver *driver,
                              path);
         return -1;
     }
-    xmlPath = g_build_filename(dir, "domain.xml", NULL);
-    magicPath = g_build_filename(dir, "vserver-save", NULL);
-    if (!(xml = virDomainDefFormat(vm->def, driver->xmlopt,
-                                   VIR_DOMAIN_DEF_FORMAT_SECURE |
-                                   VIR_DOMAIN_DEF_FORMAT_MIGRATABLE)) ||
-        virFileWriteStr(xmlPath, xml, 0600) < 0 ||
-        virFileWriteStr(magicPath, VSERVER_SAVE_MAGIC, 0600) < 0) {
-        if (!virGetLastError())
-            virReportSystemError(errno, _("cannot write into '%s'"), dir);
+    if (vserverSaveWriteHeader(driver, dir, def ? def : vm->def, paused) < 0)
         goto cleanup;
-    }
 
     /* CRIU freezes, dumps and kills the context; on failure it lets it
      * run on as before */
@@ -160,7 +242,7 @@ vserverSaveContext(vserverDriver *driver,
             break;
     }
 
-    if (vserverSaveTar(dir, tmpfile, true, false) < 0)
+    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
         goto cleanup;
     if (rename(tmpfile, path) < 0) {
         virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
@@ -179,6 +261,7 @@ vserverSaveContext(vserverDriver *driver,
 virDomainDef *
 vserverSaveReadImage(vserverDriver *driver,
                      const char *path,
+                     bool *paused,
                      char **dirOut)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
@@ -199,15 +282,19 @@ vserverSaveReadImage(vserverDriver *driver,
         return NULL;
     }
     /* the images only when they are to be restored */
-    if (vserverSaveTar(dir, path, false, !dirOut) < 0)
+    if (vserverSaveTar(dir, path, dirOut ? VSERVER_SAVE_TAR_EXTRACT :
+                                           VSERVER_SAVE_TAR_HEADER) < 0)
         goto error;
     p = g_build_filename(dir, "vserver-save", NULL);
-    if (virFileReadAllQuiet(p, 64, &magic) < 0 ||
-        STRNEQ(magic, VSERVER_SAVE_MAGIC)) {
+    if (virFileReadAllQuiet(p, 256, &magic) < 0 ||
+        !STRPREFIX(magic, VSERVER_SAVE_MAGIC)) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("'%s' is not a libvirt-vserver save image"), path);
         goto error;
     }
+    /* images of the first format have no state line: they ran */
+    if (paused)
+        *paused = strstr(magic, "\nstate paused\n") != NULL;
     g_clear_pointer(&p, g_free);
     p = g_build_filename(dir, "domain.xml", NULL);
     if (virFileReadAll(p, 1024 * 1024, &xml) < 0 ||
@@ -226,31 +313,224 @@ vserverSaveReadImage(vserverDriver *driver,
 }
 
 
-virDomainObj *
-vserverSaveRestoreContext(vserverDriver *driver,
-                          virDomainDef **def,
-                          const char *dir)
+/* Give the image @path the definition @dxml (when given) and the state
+ * @flags ask for.  The image is untouched on failure. */
+static int
+vserverSaveDefineImage(vserverDriver *driver,
+                       virConnectPtr conn,
+                       const char *path,
+                       const char *dxml,
+                       unsigned int flags)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    virDomainObj *vm;
+    g_autoptr(virDomainDef) def = NULL;
+    g_autoptr(virDomainDef) newdef = NULL;
+    g_autoptr(virCommand) cp = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
+    bool paused;
+    int ret = -1;
 
-    if (!(vm = virDomainObjListAdd(driver->domains, def, driver->xmlopt,
-                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
-                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
-        return NULL;
+    if (!(def = vserverSaveReadImage(driver, path, &paused, NULL)))
+        return -1;
+    if (conn && virDomainSaveImageDefineXMLEnsureACL(conn, def) < 0)
+        return -1;
+    if (dxml && !(newdef = vserverSaveReplacementDef(driver, def, dxml)))
+        return -1;
+    paused = vserverSaveWantPaused(flags, paused);
+
+    dir = g_build_filename(cfg->runDir, "define.XXXXXX", NULL);
+    if (!g_mkdtemp_full(dir, 0700)) {
+        virReportSystemError(errno, _("cannot create a directory in '%s'"),
+                             cfg->runDir);
+        return -1;
+    }
+    cp = virCommandNewArgList("cp", "--sparse=auto", "--reflink=auto",
+                              path, tmpfile, NULL);
+    if (vserverSaveWriteHeader(driver, dir, newdef ? newdef : def, paused) < 0 ||
+        virCommandRun(cp, NULL) < 0 ||
+        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_APPEND) < 0)
+        goto cleanup;
+    if (rename(tmpfile, path) < 0) {
+        virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
+                             tmpfile, path);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    unlink(tmpfile);
+    virFileDeleteTree(dir);
+    return ret;
+}
+
+
+/* Start @vm (locked, inactive, its live definition the image's) from the
+ * unpacked image @dir; freeze it when @paused.  Events are queued.  On
+ * failure nothing of the context is left. */
+static int
+vserverSaveStartFromImage(vserverDriver *driver,
+                          virDomainObj *vm,
+                          const char *dir,
+                          bool paused,
+                          bool askedPaused)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    vserverDomainObjPrivate *priv = vm->privateData;
+
     if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_RESTORED, dir) < 0) {
         vserverSaveKeepLog(cfg, vm->def->name, dir, "restore.log");
-        if (!vm->persistent)
-            virDomainObjListRemove(driver->domains, vm);
-        virDomainObjEndAPI(&vm);
+        /* a start refused early leaves the image's definition live */
+        virDomainObjRemoveTransientDef(vm);
+        return -1;
     }
-    return vm;
+    virObjectEventStateQueue(driver->domainEventState,
+        virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
+                                          VIR_DOMAIN_EVENT_STARTED_RESTORED));
+    if (!paused)
+        return 0;
+
+    if (vserverCgroupFreeze(priv->cgroup) < 0) {
+        virErrorPtr orig_err;
+
+        virErrorPreserveLast(&orig_err);
+        vserverProcessDestroy(driver, vm);
+        virErrorRestore(&orig_err);
+        return -1;
+    }
+    virDomainObjSetState(vm, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
+    if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+        VIR_WARN("cannot save the status of '%s'", vm->def->name);
+    virObjectEventStateQueue(driver->domainEventState,
+        virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_SUSPENDED,
+                                          askedPaused ?
+                                          VIR_DOMAIN_EVENT_SUSPENDED_PAUSED :
+                                          VIR_DOMAIN_EVENT_SUSPENDED_RESTORED));
+    return 0;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Managed save
+ */
+
+char *
+vserverSaveManagedPath(virVServerDriverConfig *cfg,
+                       virDomainObj *vm)
+{
+    return g_strdup_printf("%s/save/%s.save", cfg->stateDir, vm->def->name);
+}
+
+
+static int
+vserverSaveLoadOne(virDomainObj *vm,
+                   void *opaque)
+{
+    virVServerDriverConfig *cfg = opaque;
+    g_autofree char *path = NULL;
+
+    virObjectLock(vm);
+    path = vserverSaveManagedPath(cfg, vm);
+    vm->hasManagedSave = virFileExists(path);
+    virObjectUnlock(vm);
+    return 0;
+}
+
+
+void
+vserverSaveLoadManaged(vserverDriver *driver)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+
+    virDomainObjListForEach(driver->domains, false, vserverSaveLoadOne, cfg);
+}
+
+
+int
+vserverSaveStartManaged(vserverDriver *driver,
+                        virDomainObj *vm,
+                        unsigned int flags)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *path = vserverSaveManagedPath(cfg, vm);
+    g_autofree char *dir = NULL;
+    g_autoptr(virDomainDef) def = NULL;
+    bool askedPaused = flags & VIR_DOMAIN_START_PAUSED;
+    bool paused;
+    int ret;
+
+    if (!virFileExists(path)) {
+        vm->hasManagedSave = false;
+        return 0;
+    }
+    if (flags & VIR_DOMAIN_START_FORCE_BOOT) {
+        if (unlink(path) < 0) {
+            virReportSystemError(errno, _("cannot remove the managed save image '%s'"),
+                                 path);
+            return -1;
+        }
+        vm->hasManagedSave = false;
+        return 0;
+    }
+    if (vserverSaveCheckHost(cfg) < 0 ||
+        !(def = vserverSaveReadImage(driver, path, &paused, &dir)))
+        return -1;
+    if (STRNEQ(def->name, vm->def->name) ||
+        memcmp(def->uuid, vm->def->uuid, VIR_UUID_BUFLEN) != 0) {
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("the managed save image '%s' holds domain '%s'"),
+                       path, def->name);
+        virFileDeleteTree(dir);
+        return -1;
+    }
+    /* the image's definition runs; the persistent one stays next boot's */
+    virDomainObjAssignDef(vm, &def, true, NULL);
+    ret = vserverSaveStartFromImage(driver, vm, dir,
+                                    askedPaused || paused, askedPaused);
+    virFileDeleteTree(dir);
+    if (ret < 0)
+        return -1;
+    if (unlink(path) < 0)
+        VIR_WARN("cannot remove the managed save image '%s'", path);
+    vm->hasManagedSave = false;
+    return 1;
 }
 
 
 /* ---------------------------------------------------------------------
  * The APIs
  */
+
+/* The running context @dom, locked, or NULL. */
+static virDomainObj *
+vserverSaveGetRunning(virDomainPtr dom)
+{
+    virDomainObj *vm;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return NULL;
+    if (!virDomainObjIsActive(vm)) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("domain is not running"));
+        virDomainObjEndAPI(&vm);
+    }
+    return vm;
+}
+
+
+/* What may not be saved: @vm is locked and running. */
+static int
+vserverSaveCheckDomain(virDomainObj *vm)
+{
+    /* CRIU cannot seize the tasks of a frozen cgroup */
+    if (virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED) {
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("saving a suspended context is not supported: resume it first"));
+        return -1;
+    }
+    return 0;
+}
+
 
 int
 vserverDomainSaveFlags(virDomainPtr dom,
@@ -259,32 +539,22 @@ vserverDomainSaveFlags(virDomainPtr dom,
                        unsigned int flags)
 {
     vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virDomainDef) newdef = NULL;
     virDomainObj *vm;
     int ret = -1;
 
-    virCheckFlags(0, -1);
+    virCheckFlags(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
+    VIR_EXCLUSIVE_FLAGS_RET(VIR_DOMAIN_SAVE_RUNNING, VIR_DOMAIN_SAVE_PAUSED, -1);
 
-    if (!(vm = vserverDomObjFromDomain(dom)))
+    if (!(vm = vserverSaveGetRunning(dom)))
         return -1;
-    if (virDomainSaveFlagsEnsureACL(dom->conn, vm->def) < 0)
+    if (virDomainSaveFlagsEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverSaveCheckDomain(vm) < 0)
         goto cleanup;
-    if (dxml) {
-        virReportError(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
-                       _("a replacement XML for the save image is not supported"));
+    if (dxml && !(newdef = vserverSaveReplacementDef(driver, vm->def, dxml)))
         goto cleanup;
-    }
-    if (!virDomainObjIsActive(vm)) {
-        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
-                       _("domain is not running"));
-        goto cleanup;
-    }
-    /* CRIU cannot seize the tasks of a frozen cgroup */
-    if (virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED) {
-        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
-                       _("saving a suspended context is not supported: resume it first"));
-        goto cleanup;
-    }
-    ret = vserverSaveContext(driver, vm, to);
+    ret = vserverSaveContext(driver, vm, to, newdef,
+                             vserverSaveWantPaused(flags, false));
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -309,30 +579,43 @@ vserverDomainRestoreFlags(virConnectPtr conn,
     vserverDriver *driver = conn->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autoptr(virDomainDef) def = NULL;
+    g_autoptr(virDomainDef) newdef = NULL;
     g_autofree char *dir = NULL;
     virDomainObj *vm = NULL;
-    virObjectEvent *event;
+    bool paused;
+    int ret = -1;
 
-    virCheckFlags(0, -1);
+    virCheckFlags(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
+    VIR_EXCLUSIVE_FLAGS_RET(VIR_DOMAIN_SAVE_RUNNING, VIR_DOMAIN_SAVE_PAUSED, -1);
 
-    if (dxml) {
-        virReportError(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
-                       _("a replacement XML for the save image is not supported"));
-        return -1;
-    }
     if (vserverSaveCheckHost(cfg) < 0 ||
-        !(def = vserverSaveReadImage(driver, from, &dir)))
+        !(def = vserverSaveReadImage(driver, from, &paused, &dir)))
         return -1;
-    if (virDomainRestoreFlagsEnsureACL(conn, def) == 0)
-        vm = vserverSaveRestoreContext(driver, &def, dir);
-    virFileDeleteTree(dir);
-    if (!vm)
-        return -1;
-    event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
-                                              VIR_DOMAIN_EVENT_STARTED_RESTORED);
+    if (virDomainRestoreFlagsEnsureACL(conn, def) < 0)
+        goto cleanup;
+    if (dxml) {
+        if (!(newdef = vserverSaveReplacementDef(driver, def, dxml)))
+            goto cleanup;
+        virDomainDefFree(def);
+        def = g_steal_pointer(&newdef);
+    }
+    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
+                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
+        goto cleanup;
+    if (vserverSaveStartFromImage(driver, vm, dir,
+                                  vserverSaveWantPaused(flags, paused),
+                                  flags & VIR_DOMAIN_SAVE_PAUSED) < 0) {
+        if (!vm->persistent)
+            virDomainObjListRemove(driver->domains, vm);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
     virDomainObjEndAPI(&vm);
-    virObjectEventStateQueue(driver->domainEventState, event);
-    return 0;
+    virFileDeleteTree(dir);
+    return ret;
 }
 
 
@@ -341,6 +624,18 @@ vserverDomainRestore(virConnectPtr conn,
                      const char *from)
 {
     return vserverDomainRestoreFlags(conn, from, NULL, 0);
+}
+
+
+static char *
+vserverSaveImageXML(vserverDriver *driver,
+                    virDomainDef *def,
+                    unsigned int flags)
+{
+    return virDomainDefFormat(def, driver->xmlopt,
+                              VIR_DOMAIN_DEF_FORMAT_INACTIVE |
+                              ((flags & VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) ?
+                               VIR_DOMAIN_DEF_FORMAT_SECURE : 0));
 }
 
 
@@ -354,11 +649,174 @@ vserverDomainSaveImageGetXMLDesc(virConnectPtr conn,
 
     virCheckFlags(VIR_DOMAIN_SAVE_IMAGE_XML_SECURE, NULL);
 
-    if (!(def = vserverSaveReadImage(driver, path, NULL)) ||
+    if (!(def = vserverSaveReadImage(driver, path, NULL, NULL)) ||
         virDomainSaveImageGetXMLDescEnsureACL(conn, def) < 0)
         return NULL;
-    return virDomainDefFormat(def, driver->xmlopt,
-                              VIR_DOMAIN_DEF_FORMAT_INACTIVE |
-                              ((flags & VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) ?
-                               VIR_DOMAIN_DEF_FORMAT_SECURE : 0));
+    return vserverSaveImageXML(driver, def, flags);
+}
+
+
+int
+vserverDomainSaveImageDefineXML(virConnectPtr conn,
+                                const char *path,
+                                const char *dxml,
+                                unsigned int flags)
+{
+    virCheckFlags(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
+    VIR_EXCLUSIVE_FLAGS_RET(VIR_DOMAIN_SAVE_RUNNING, VIR_DOMAIN_SAVE_PAUSED, -1);
+
+    return vserverSaveDefineImage(conn->privateData, conn, path, dxml, flags);
+}
+
+
+int
+vserverDomainManagedSave(virDomainPtr dom,
+                         unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *path = NULL;
+    g_autofree char *saveDir = NULL;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
+    VIR_EXCLUSIVE_FLAGS_RET(VIR_DOMAIN_SAVE_RUNNING, VIR_DOMAIN_SAVE_PAUSED, -1);
+
+    if (!(vm = vserverSaveGetRunning(dom)))
+        return -1;
+    if (virDomainManagedSaveEnsureACL(dom->conn, vm->def) < 0 ||
+        vserverSaveCheckDomain(vm) < 0)
+        goto cleanup;
+    if (!vm->persistent) {
+        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
+                       _("cannot do managed save for transient domain"));
+        goto cleanup;
+    }
+    saveDir = g_build_filename(cfg->stateDir, "save", NULL);
+    if (g_mkdir_with_parents(saveDir, 0700) < 0) {
+        virReportSystemError(errno, _("cannot create '%s'"), saveDir);
+        goto cleanup;
+    }
+    path = vserverSaveManagedPath(cfg, vm);
+    if (vserverSaveContext(driver, vm, path, NULL,
+                           vserverSaveWantPaused(flags, false)) < 0)
+        goto cleanup;
+    vm->hasManagedSave = true;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+int
+vserverDomainHasManagedSaveImage(virDomainPtr dom,
+                                 unsigned int flags)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    if (virDomainHasManagedSaveImageEnsureACL(dom->conn, vm->def) == 0)
+        ret = vm->hasManagedSave;
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+/* @vm (locked) with a managed save image, or an error. */
+static char *
+vserverSaveManagedImage(vserverDriver *driver,
+                        virDomainObj *vm)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *path = vserverSaveManagedPath(cfg, vm);
+
+    if (!virFileExists(path)) {
+        vm->hasManagedSave = false;
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("domain '%s' has no managed save image"),
+                       vm->def->name);
+        return NULL;
+    }
+    return g_steal_pointer(&path);
+}
+
+
+int
+vserverDomainManagedSaveRemove(virDomainPtr dom,
+                               unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autofree char *path = NULL;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    if (virDomainManagedSaveRemoveEnsureACL(dom->conn, vm->def) < 0 ||
+        !(path = vserverSaveManagedImage(driver, vm)))
+        goto cleanup;
+    if (unlink(path) < 0) {
+        virReportSystemError(errno, _("cannot remove the managed save image '%s'"),
+                             path);
+        goto cleanup;
+    }
+    vm->hasManagedSave = false;
+    ret = 0;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+char *
+vserverDomainManagedSaveGetXMLDesc(virDomainPtr dom,
+                                   unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virDomainDef) def = NULL;
+    g_autofree char *path = NULL;
+    virDomainObj *vm;
+
+    virCheckFlags(VIR_DOMAIN_SAVE_IMAGE_XML_SECURE, NULL);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return NULL;
+    if (virDomainManagedSaveGetXMLDescEnsureACL(dom->conn, vm->def, flags) == 0 &&
+        (path = vserverSaveManagedImage(driver, vm)))
+        def = vserverSaveReadImage(driver, path, NULL, NULL);
+    virDomainObjEndAPI(&vm);
+    return def ? vserverSaveImageXML(driver, def, flags) : NULL;
+}
+
+
+int
+vserverDomainManagedSaveDefineXML(virDomainPtr dom,
+                                  const char *dxml,
+                                  unsigned int flags)
+{
+    vserverDriver *driver = dom->conn->privateData;
+    g_autofree char *path = NULL;
+    virDomainObj *vm;
+    int ret = -1;
+
+    virCheckFlags(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
+    VIR_EXCLUSIVE_FLAGS_RET(VIR_DOMAIN_SAVE_RUNNING, VIR_DOMAIN_SAVE_PAUSED, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    if (virDomainManagedSaveDefineXMLEnsureACL(dom->conn, vm->def) == 0 &&
+        (path = vserverSaveManagedImage(driver, vm)))
+        ret = vserverSaveDefineImage(driver, NULL, path, dxml, flags);
+    virDomainObjEndAPI(&vm);
+    return ret;
 }

@@ -14,6 +14,15 @@
  *     the old tty key, and "console" is bound to the new slave's path.
  *     The old key is saved next to the images (file "console-key").
  *   - the root: restored with --root on the context's root directory.
+ *     An overlay root (a hashify volume) is mounted there first, in a
+ *     mount namespace of the shim's own, and detached from it once the
+ *     context holds it.
+ *   - interfaces: a veth's guest end is dumped with the netns, its host
+ *     end is external (veth[GUEST]:HOST): CRIU makes the pair again, and
+ *     the shim then makes the host end what a start makes it (MAC,
+ *     bridge, addresses, up, routes; CRIU leaves it down and bare).  A
+ *     macvlan is external by its parent (macvlan[GUEST]:PARENT), at dump
+ *     and at restore.
  * Cgroups are left to CRIU's default (soft): the driver has made the
  * context's cgroups, with its limits, before a restore, and CRIU puts the
  * tasks back into the same paths.
@@ -24,10 +33,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vserver_shim.h"
@@ -129,6 +142,54 @@ shimCriuTtyKey(int fd, char *key, size_t len, vserverShimChildError *err)
 }
 
 
+/* The externals for the context's interfaces (@restore: veth too). */
+static int
+shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
+{
+    char ext[128];
+
+    for (size_t i = 0; i < conf->nnets; i++) {
+        const vserverShimNet *net = &conf->nets[i];
+
+        if (net->kind == VSERVER_SHIM_NET_VETH) {
+            if (!restore)
+                continue;
+            snprintf(ext, sizeof(ext), "veth[%s]:%s", net->guestName,
+                     net->hostName);
+        } else {
+            snprintf(ext, sizeof(ext), "macvlan[%s]:%s", net->guestName,
+                     net->link);
+        }
+        if (c->add_external(ext) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+/* Mount the overlay root on conf->root in a mount namespace of the
+ * shim's own (a slave of the host's: nothing goes back). */
+static int
+shimCriuMountOverlay(const vserverShimConfig *conf, vserverShimChildError *err)
+{
+    int mntfd;
+    int rc;
+
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return vserverShimError(err, errno, "cannot make a mount namespace "
+                                "for the overlay root");
+    if ((mntfd = vserverShimOverlayPrepare(conf, err)) < 0)
+        return -1;
+    rc = move_mount(mntfd, "", AT_FDCWD, conf->root, MOVE_MOUNT_F_EMPTY_PATH);
+    close(mntfd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot attach the overlay root "
+                                "on '%s'", conf->root);
+    return 0;
+}
+
+
 static int
 shimCriuOpenImages(const char *dir, vserverShimChildError *err)
 {
@@ -174,11 +235,11 @@ vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
     c.set_leave_running(false);
     c.set_log_file("dump.log");
     if (c.add_external(key) < 0 ||
-        c.add_external("mnt[/dev/console]:console") < 0) {
+        c.add_external("mnt[/dev/console]:console") < 0 ||
+        shimCriuNetExternals(conf, &c, false) < 0) {
         vserverShimError(err, ENOMEM, "cannot set up the dump");
     } else if ((rc = c.dump()) < 0) {
-        vserverShimError(err, -rc, "CRIU could not dump the context "
-                         "(see dump.log in '%s')", dir);
+        vserverShimError(err, -rc, "CRIU could not dump the context");
     } else {
         ret = 0;
     }
@@ -219,29 +280,47 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     fclose(f);
     key[strcspn(key, "\n")] = '\0';
 
-    if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
+    if (conf->rootLower && shimCriuMountOverlay(conf, err) < 0)
         return -1;
+    if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
+        goto unmount;
     if (shimCriuLoad(conf, &c, err) < 0) {
         close(dirfd);
-        return -1;
+        goto unmount;
     }
     c.set_images_dir_fd(dirfd);
     c.set_log_file("restore.log");
     if (c.set_root(conf->root) < 0 ||
         c.add_inherit_fd(consoleSlave, key) < 0 ||
-        c.add_ext_mount("console", consolePath) < 0) {
+        c.add_ext_mount("console", consolePath) < 0 ||
+        shimCriuNetExternals(conf, &c, true) < 0) {
         vserverShimError(err, ENOMEM, "cannot set up the restore");
     } else if (fcntl(consoleSlave, F_SETFD, 0) < 0) {
         /* criu swrk is exec()ed: the console must survive that */
         vserverShimError(err, errno, "cannot hand the console to CRIU");
     } else if ((rc = c.restore_child()) <= 0) {
         vserverShimError(err, rc < 0 ? -rc : 0, "CRIU could not restore "
-                         "the context (see restore.log in '%s')", dir);
+                         "the context");
     } else {
         pid = rc;
     }
     fcntl(consoleSlave, F_SETFD, FD_CLOEXEC);
     shimCriuUnload(&c);
     close(dirfd);
+
+    for (size_t i = 0; pid > 0 && i < conf->nnets; i++) {
+        if (vserverShimNetRestored(&conf->nets[i], err) < 0) {
+            /* init is the pid namespace's: the whole tree goes */
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            vserverShimContainerNetDown(conf);
+            pid = -1;
+        }
+    }
+
+ unmount:
+    /* the context holds the overlay now; the shim's copy goes */
+    if (conf->rootLower)
+        umount2(conf->root, MNT_DETACH);
     return pid;
 }

@@ -403,10 +403,9 @@ acceptClient(shimState *st)
         fcntl(fd, F_SETFL, 0);
         if (st->initPid <= 0) {
             vserverShimError(&err, 0, "the context is not running");
-        } else if (st->conf.rootLower || st->conf.nnets > 0 ||
-                   st->conf.userns) {
+        } else if (st->conf.userns) {
             vserverShimError(&err, 0, "unsupported: checkpoint of a context "
-                             "with a volume root, interfaces or <idmap>");
+                             "with <idmap> (a user namespace)");
         } else {
             st->intent = INTENT_SAVE;
             if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,

@@ -980,6 +980,54 @@ vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
 }
 
 
+int
+vserverShimNetRestored(const vserverShimNet *net, vserverShimChildError *err)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    nlSock host = { .fd = -1 };
+    nlLink hostLink = { 0 };
+    nlLink bridge = { 0 };
+    nlMsg m;
+    int ret = -1;
+
+    /* a macvlan lives inside only: CRIU made it whole */
+    if (net->kind != VSERVER_SHIM_NET_VETH)
+        return 0;
+    if (checkName(net->hostName, "host", err) < 0)
+        return -1;
+    if (nlSockOpen(&host) < 0)
+        return vserverShimError(err, errno, "cannot open a netlink socket");
+    if (nlLinkGet(&host, net->hostName, &hostLink) < 0) {
+        vserverShimError(err, errno, "the restored host device '%s' is "
+                         "missing%s", net->hostName, host.extack);
+        goto cleanup;
+    }
+    if (net->bridge && nlLinkGet(&host, net->bridge, &bridge) < 0) {
+        vserverShimError(err, errno, "cannot look up bridge '%s'%s",
+                         net->bridge, host.extack);
+        goto cleanup;
+    }
+    /* CRIU gives the host end a random MAC: put ours back, as at start */
+    ifi.ifi_index = hostLink.ifindex;
+    nlMsgInit(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+    if (putMac(&m, net->hostMac, net->hostName, err) < 0)
+        goto cleanup;
+    if (net->hostMac && nlTalk(&host, &m, NULL, NULL) < 0) {
+        vserverShimError(err, errno, "cannot set the MAC address of '%s'%s",
+                         net->hostName, host.extack);
+        goto cleanup;
+    }
+    if (netVethHostSetup(&host, net, hostLink.ifindex, bridge.ifindex,
+                         err) < 0)
+        goto cleanup;
+    ret = 0;
+
+ cleanup:
+    nlSockClose(&host);
+    return ret;
+}
+
+
 /* ---- the rest ---- */
 
 int

@@ -84,4 +84,11 @@ int vserverShimNetRemove(const vserverShimNet *net, pid_t pid,
 int vserverShimNetSetLink(const vserverShimNet *net, pid_t pid, bool up,
                           struct _vserverShimChildError *err);
 
+/* After CRIU restored a context with @net in it (the guest end whole,
+ * the host end of a veth created down and bare): make the host end what
+ * vserverShimNetAdd() makes it (MAC, bridge, addresses, up, routes).
+ * 0 or -1 with @err filled. */
+int vserverShimNetRestored(const vserverShimNet *net,
+                           struct _vserverShimChildError *err);
+
 void vserverShimNetClear(vserverShimNet *net);
