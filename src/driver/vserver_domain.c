@@ -106,6 +106,7 @@ vserverDomainObjPrivateFree(void *data)
     g_free(priv->volumeLower);
     g_free(priv->volumeUpper);
     g_free(priv->volumeWork);
+    g_free(priv->migrateDir);
     g_free(priv);
 }
 

@@ -40,4 +40,14 @@ struct _vserverDomainObjPrivate {
     /* set while an API waits for the context to stop: the exit is then
      * that API's doing, not a crash */
     bool stopping;
+
+    /* outgoing migration (vserver_migrate.c): from the dump to Confirm */
+    bool migrating;
+    char *migrateDir;           /* CRIU's images, to resume from if it fails */
+    /* the last completed migration job, for domjobinfo --completed */
+    bool jobCompleted;
+    int jobOperation;           /* virDomainJobOperation */
+    unsigned long long jobElapsed;    /* ms */
+    unsigned long long jobDowntime;   /* ms */
+    unsigned long long jobBytes;
 };

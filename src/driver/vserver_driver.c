@@ -19,6 +19,7 @@
 #include "vserver_capabilities.h"
 #include "vserver_device.h"
 #include "vserver_save.h"
+#include "vserver_migrate.h"
 #include "vserver_domain.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
@@ -136,6 +137,7 @@ vserverStateCleanup(void)
     if (!driver)
         return -1;
 
+    vserverMigrateIncomingClear(driver);
     virObjectUnref(driver->domains);
     vserverStorageStateCleanup();
     virObjectUnref(driver->domainEventState);
@@ -366,13 +368,14 @@ vserverConnectSupportsFeature(virConnectPtr conn,
                        _("global feature %d should have already been handled"),
                        feature);
         return -1;
-    case VIR_DRV_FEATURE_MIGRATION_V1:
-    case VIR_DRV_FEATURE_MIGRATION_V2:
     case VIR_DRV_FEATURE_MIGRATION_V3:
     case VIR_DRV_FEATURE_MIGRATION_P2P:
+    case VIR_DRV_FEATURE_MIGRATION_PARAMS:
+        return 1;
+    case VIR_DRV_FEATURE_MIGRATION_V1:
+    case VIR_DRV_FEATURE_MIGRATION_V2:
     case VIR_DRV_FEATURE_MIGRATION_DIRECT:
     case VIR_DRV_FEATURE_MIGRATION_OFFLINE:
-    case VIR_DRV_FEATURE_MIGRATION_PARAMS:
     case VIR_DRV_FEATURE_MIGRATE_CHANGE_PROTECTION:
     case VIR_DRV_FEATURE_XML_MIGRATABLE:
         break;
@@ -1888,6 +1891,13 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainRestoreFlags = vserverDomainRestoreFlags,
     .domainSaveImageGetXMLDesc = vserverDomainSaveImageGetXMLDesc,
     .domainSaveImageDefineXML = vserverDomainSaveImageDefineXML,
+    .domainMigrateBegin3Params = vserverDomainMigrateBegin3Params,
+    .domainMigratePrepare3Params = vserverDomainMigratePrepare3Params,
+    .domainMigratePerform3Params = vserverDomainMigratePerform3Params,
+    .domainMigrateFinish3Params = vserverDomainMigrateFinish3Params,
+    .domainMigrateConfirm3Params = vserverDomainMigrateConfirm3Params,
+    .domainGetJobInfo = vserverDomainGetJobInfo,
+    .domainGetJobStats = vserverDomainGetJobStats,
     .domainAttachDeviceFlags = vserverDomainAttachDeviceFlags,
     .domainDetachDevice = vserverDomainDetachDevice,
     .domainDetachDeviceFlags = vserverDomainDetachDeviceFlags,

@@ -33,6 +33,9 @@ struct _vserverDriver {
     /* Self-locking objects */
     virDomainObjList *domains;
     virObjectEventState *domainEventState;
+
+    /* incoming migrations, by domain name (vserver_migrate.c); under lock */
+    GHashTable *incoming;
 };
 
 virVServerDriverConfig *

@@ -287,6 +287,7 @@ vserverProcessStopped(vserverDriver *driver,
                       virDomainObj *vm,
                       const char *why)
 {
+    vserverDomainObjPrivate *priv = vm->privateData;
     virDomainShutoffReason reason = VIR_DOMAIN_SHUTOFF_CRASHED;
     virDomainEventStoppedDetailType detail = VIR_DOMAIN_EVENT_STOPPED_CRASHED;
     virObjectEvent *event;
@@ -303,6 +304,9 @@ vserverProcessStopped(vserverDriver *driver,
     } else if (STREQ_NULLABLE(why, "saved")) {
         reason = VIR_DOMAIN_SHUTOFF_SAVED;
         detail = VIR_DOMAIN_EVENT_STOPPED_SAVED;
+    } else if (STREQ_NULLABLE(why, "migrated")) {
+        reason = VIR_DOMAIN_SHUTOFF_MIGRATED;
+        detail = VIR_DOMAIN_EVENT_STOPPED_MIGRATED;
     }
 
     VIR_INFO("context '%s' stopped (%s)", vm->def->name, NULLSTR(why));
@@ -310,7 +314,8 @@ vserverProcessStopped(vserverDriver *driver,
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STOPPED,
                                               detail);
     virObjectEventStateQueue(driver->domainEventState, event);
-    if (!vm->persistent)
+    /* an outgoing migration decides itself what becomes of the domain */
+    if (!vm->persistent && !priv->migrating)
         virDomainObjListRemove(driver->domains, vm);
     virDomainObjBroadcast(vm);
 }
@@ -510,8 +515,20 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
         return -1;
     /* (the config's escapes are not needed for a path we chose) */
     if (cfg->criuDir && !strpbrk(cfg->criuDir, "\\\t\n")) {
-        g_autofree char *with = g_strdup_printf("%scriu %s\n", shimConf,
-                                                cfg->criuDir);
+        g_autofree char *cgname = vserverProcessCgroupName(vm);
+        const char *part = vserverProcessPartition(cfg, vm);
+        g_autofree char *root = g_strdup_printf("%s%s%s", part,
+                                                g_str_has_suffix(part, "/") ? "" : "/",
+                                                cgname);
+        g_autofree char *with = NULL;
+
+        /* a name the config would need escapes for keeps CRIU's own
+         * paths (right on one host) */
+        if (strpbrk(root, "\\\t\n"))
+            with = g_strdup_printf("%scriu %s\n", shimConf, cfg->criuDir);
+        else
+            with = g_strdup_printf("%scriu %s\ncgroup-root %s\n", shimConf,
+                                   cfg->criuDir, root);
         g_free(shimConf);
         shimConf = g_steal_pointer(&with);
     }

@@ -197,52 +197,66 @@ vserverSaveWantPaused(unsigned int flags,
 
 
 int
+vserverSaveDump(vserverDriver *driver,
+                virDomainObj *vm,
+                const char *dir,
+                bool migrate)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *sock = NULL;
+    g_autofree char *request = NULL;
+    unsigned long long deadline;
+
+    if (vserverSaveCheckHost(cfg) < 0)
+        return -1;
+
+    /* CRIU freezes, dumps and kills the context; on failure it lets it
+     * run on as before */
+    sock = vserverProcessShimSocket(driver, vm);
+    request = g_strdup_printf("%s %s", migrate ? "MIGRATE" : "CHECKPOINT", dir);
+    if (vserverMonitorRequestTimeout(sock, request, VSERVER_SAVE_TIMEOUT_MS) < 0) {
+        vserverSaveKeepLog(cfg, vm->def->name, dir, "dump.log");
+        return -1;
+    }
+
+    /* the shim reports "EXIT saved" (or migrated); the monitor stops the
+     * domain */
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += 30 * 1000;
+    while (virDomainObjIsActive(vm)) {
+        int rc = virDomainObjWaitUntil(vm, deadline);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            virReportError(VIR_ERR_OPERATION_TIMEOUT, "%s",
+                           _("the context was dumped but did not stop"));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+int
 vserverSaveContext(vserverDriver *driver,
                    virDomainObj *vm,
                    const char *path,
                    virDomainDef *def,
                    bool paused)
 {
-    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autofree char *dir = g_strdup_printf("%s.XXXXXX", path);
     g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
-    g_autofree char *sock = NULL;
-    g_autofree char *request = NULL;
-    unsigned long long deadline;
     int ret = -1;
 
-    if (vserverSaveCheckHost(cfg) < 0)
-        return -1;
     if (!g_mkdtemp_full(dir, 0700)) {
         virReportSystemError(errno, _("cannot create a directory next to '%s'"),
                              path);
         return -1;
     }
-    if (vserverSaveWriteHeader(driver, dir, def ? def : vm->def, paused) < 0)
-        goto cleanup;
-
-    /* CRIU freezes, dumps and kills the context; on failure it lets it
-     * run on as before */
-    sock = vserverProcessShimSocket(driver, vm);
-    request = g_strdup_printf("CHECKPOINT %s", dir);
-    if (vserverMonitorRequestTimeout(sock, request, VSERVER_SAVE_TIMEOUT_MS) < 0) {
-        vserverSaveKeepLog(cfg, vm->def->name, dir, "dump.log");
-        goto cleanup;
-    }
-
-    /* the shim reports "EXIT saved"; the monitor stops the domain */
-    if (virTimeMillisNow(&deadline) < 0)
-        goto cleanup;
-    deadline += 30 * 1000;
-    while (virDomainObjIsActive(vm)) {
-        int rc = virDomainObjWaitUntil(vm, deadline);
-        if (rc < 0)
-            goto cleanup;
-        if (rc == 1)
-            break;
-    }
-
-    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
+    if (vserverSaveWriteHeader(driver, dir, def ? def : vm->def, paused) < 0 ||
+        vserverSaveDump(driver, vm, dir, false) < 0 ||
+        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
         goto cleanup;
     if (rename(tmpfile, path) < 0) {
         virReportSystemError(errno, _("cannot rename '%s' to '%s'"),

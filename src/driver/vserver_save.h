@@ -8,6 +8,12 @@
 
 #include "vserver_driver.h"
 
+/* Dump @vm (locked, running) with CRIU into the directory @dir and wait
+ * for it to stop (reason "saved", or "migrated" when @migrate).  On
+ * failure it runs on. */
+int vserverSaveDump(vserverDriver *driver, virDomainObj *vm, const char *dir,
+                    bool migrate);
+
 /* Dump @vm (locked, running) into the save file @path, with @def (NULL:
  * the domain's own) as the image's XML and @paused as the state to
  * resume in; the context stops with reason "saved".  On failure it runs

@@ -87,6 +87,8 @@ typedef struct {
 
     char *criuDir;              /* CRIU's prefix (sbin/criu, lib/libcriu.so.2),
                                  * NULL: no checkpoint/restore */
+    char *cgroupRoot;           /* the context's cgroup, from the hierarchy
+                                 * roots: restored tasks go there */
 } vserverShimConfig;
 
 /* vserver_shim_conf.c */

@@ -262,6 +262,8 @@ parseEntry(vserverShimConfig *conf, const char *key,
         WANT(1); return setString(&conf->name, f[0]);
     } else if (strcmp(key, "criu") == 0) {
         WANT(1); return setString(&conf->criuDir, f[0]);
+    } else if (strcmp(key, "cgroup-root") == 0) {
+        WANT(1); return setString(&conf->cgroupRoot, f[0]);
     } else if (strcmp(key, "uuid") == 0) {
         WANT(1); return setString(&conf->uuid, f[0]);
     } else if (strcmp(key, "root") == 0) {
@@ -575,6 +577,7 @@ vserverShimConfigClear(vserverShimConfig *conf)
 {
     free(conf->name);
     free(conf->criuDir);
+    free(conf->cgroupRoot);
     free(conf->uuid);
     free(conf->root);
     free(conf->rootLower);

@@ -25,7 +25,9 @@
  *     and at restore.
  * Cgroups are left to CRIU's default (soft): the driver has made the
  * context's cgroups, with its limits, before a restore, and CRIU puts the
- * tasks back into the same paths.
+ * tasks into them: the config's `cgroup-root` maps the dumped context's
+ * cgroup onto this one (another host, or a daemon with another cgroup
+ * partition, names it differently).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -59,6 +61,7 @@ typedef struct {
     int (*add_ext_mount)(const char *, const char *);
     int (*add_inherit_fd)(int, const char *);
     int (*add_external)(const char *);
+    int (*add_cg_root)(const char *, const char *);
     int (*dump)(void);
     int (*restore_child)(void);
 } shimCriu;
@@ -96,6 +99,7 @@ shimCriuLoad(const vserverShimConfig *conf, shimCriu *c,
     SYM(add_ext_mount, "criu_add_ext_mount");
     SYM(add_inherit_fd, "criu_add_inherit_fd");
     SYM(add_external, "criu_add_external");
+    SYM(add_cg_root, "criu_add_cg_root");
     SYM(dump, "criu_dump");
     SYM(restore_child, "criu_restore_child");
 #undef SYM
@@ -164,6 +168,32 @@ shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
             return -1;
     }
     return 0;
+}
+
+
+/* Named v1 hierarchies (name=systemd) are nobody's to manage: restored
+ * tasks go where the shim is, as a booted context's would. */
+static int
+shimCriuNamedCgroups(shimCriu *c)
+{
+    char line[4096];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    int ret = 0;
+
+    if (!f)
+        return 0;
+    while (ret == 0 && fgets(line, sizeof(line), f)) {
+        char *ctrl = strchr(line, ':');
+        char *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
+
+        if (!path || strncmp(ctrl + 1, "name=", 5) != 0)
+            continue;
+        *path++ = '\0';
+        path[strcspn(path, "\n")] = '\0';
+        ret = c->add_cg_root(ctrl + 1, path);
+    }
+    fclose(f);
+    return ret;
 }
 
 
@@ -293,6 +323,8 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     if (c.set_root(conf->root) < 0 ||
         c.add_inherit_fd(consoleSlave, key) < 0 ||
         c.add_ext_mount("console", consolePath) < 0 ||
+        (conf->cgroupRoot && c.add_cg_root(NULL, conf->cgroupRoot) < 0) ||
+        shimCriuNamedCgroups(&c) < 0 ||
         shimCriuNetExternals(conf, &c, true) < 0) {
         vserverShimError(err, ENOMEM, "cannot set up the restore");
     } else if (fcntl(consoleSlave, F_SETFD, 0) < 0) {

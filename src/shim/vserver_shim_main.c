@@ -22,6 +22,8 @@
  *                     each answered "OK" or "ERR <message>", then closed.
  *   CHECKPOINT <dir>  dump the context with CRIU into <dir> (it then ends
  *                     with reason "saved"); answered "OK" or "ERR ...".
+ *   MIGRATE <dir>     the same, for a migration: it ends with reason
+ *                     "migrated".
  * With --restore DIR the context is not booted but restored from the CRIU
  * images in DIR (vserver_shim_criu.c).
  * When the context stops for good the shim writes "<reason> <status>" to
@@ -58,6 +60,7 @@ typedef enum {
     INTENT_RESTART,
     INTENT_DESTROY,
     INTENT_SAVE,                /* CRIU is dumping it, then kills it */
+    INTENT_MIGRATE,             /* the same, for a migration */
 } shimIntent;
 
 typedef struct {
@@ -393,9 +396,12 @@ acceptClient(shimState *st)
         }
         sendAll(fd, reply, n);
         goto drop;
-    } else if (strncmp(line, "CHECKPOINT ", 11) == 0) {
+    } else if (strncmp(line, "CHECKPOINT ", 11) == 0 ||
+               strncmp(line, "MIGRATE ", 8) == 0) {
         vserverShimChildError err = { 0 };
         char reply[LINE_MAX_LEN + sizeof(err.msg)];
+        bool migrate = line[0] == 'M';
+        const char *dir = strchr(line, ' ') + 1;
         int n;
 
         /* blocks the loop for the dump: nothing else may touch the
@@ -407,13 +413,14 @@ acceptClient(shimState *st)
             vserverShimError(&err, 0, "unsupported: checkpoint of a context "
                              "with <idmap> (a user namespace)");
         } else {
-            st->intent = INTENT_SAVE;
+            st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
             if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
-                                    line + 11, &err) < 0)
+                                    dir, &err) < 0)
                 st->intent = INTENT_NONE;
         }
-        if (st->intent == INTENT_SAVE) {
-            logMsg("context saved into '%s'", line + 11);
+        if (st->intent != INTENT_NONE) {
+            logMsg("context %s into '%s'", migrate ? "dumped for migration" :
+                   "saved", dir);
             n = snprintf(reply, sizeof(reply), "OK\n");
         } else {
             logMsg("checkpoint failed: %s", err.msg);
@@ -493,6 +500,8 @@ handleInitExit(shimState *st, int status)
 
     if (st->intent == INTENT_SAVE) {
         reason = "saved";
+    } else if (st->intent == INTENT_MIGRATE) {
+        reason = "migrated";
     } else if (st->intent == INTENT_DESTROY) {
         reason = "destroyed";
     } else if (st->intent == INTENT_STOP) {

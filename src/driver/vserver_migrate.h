@@ -1,0 +1,48 @@
+/*
+ * vserver_migrate.h: live migration of a context with CRIU
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vserver_driver.h"
+
+typedef struct _vserverMigrateIncoming vserverMigrateIncoming;
+
+/* Drop the incoming migrations still pending (daemon shutdown). */
+void vserverMigrateIncomingClear(vserverDriver *driver);
+
+char *vserverDomainMigrateBegin3Params(virDomainPtr dom,
+                                       virTypedParameterPtr params,
+                                       int nparams, char **cookieout,
+                                       int *cookieoutlen, unsigned int flags);
+int vserverDomainMigratePrepare3Params(virConnectPtr dconn,
+                                       virTypedParameterPtr params,
+                                       int nparams, const char *cookiein,
+                                       int cookieinlen, char **cookieout,
+                                       int *cookieoutlen, char **uri_out,
+                                       unsigned int flags);
+int vserverDomainMigratePerform3Params(virDomainPtr dom, const char *dconnuri,
+                                       virTypedParameterPtr params,
+                                       int nparams, const char *cookiein,
+                                       int cookieinlen, char **cookieout,
+                                       int *cookieoutlen, unsigned int flags);
+virDomainPtr vserverDomainMigrateFinish3Params(virConnectPtr dconn,
+                                               virTypedParameterPtr params,
+                                               int nparams,
+                                               const char *cookiein,
+                                               int cookieinlen,
+                                               char **cookieout,
+                                               int *cookieoutlen,
+                                               unsigned int flags,
+                                               int cancelled);
+int vserverDomainMigrateConfirm3Params(virDomainPtr dom,
+                                       virTypedParameterPtr params,
+                                       int nparams, const char *cookiein,
+                                       int cookieinlen, unsigned int flags,
+                                       int cancelled);
+int vserverDomainGetJobInfo(virDomainPtr dom, virDomainJobInfoPtr info);
+int vserverDomainGetJobStats(virDomainPtr dom, int *type,
+                             virTypedParameterPtr *params, int *nparams,
+                             unsigned int flags);

@@ -1,0 +1,234 @@
+#!/bin/bash
+# Live migration of a context between two daemons (root), each a "host"
+# of its own: its own network namespace (a bridge br0 with an uplink to a
+# shared LAN namespace) and its own mount namespace.  A third namespace on
+# the LAN is a TCP client of a server inside the context.
+#  - virsh migrate --live --p2p A -> B (the source daemon drives it over
+#    vserver+tcp://): the counter inside goes on with no gap, the TCP
+#    connection from the third namespace carries on in both directions,
+#    nothing is left on A, the downtime is reported (domjobinfo).
+#  - virsh migrate --live B -> A (client driven, unix sockets).
+#  - failures leave the context running on the source and nothing on the
+#    destination: the destination refuses (name taken), CRIU is killed
+#    while it dumps, the destination's restore fails after the dump.
+# Skipped when the build has no CRIU.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -x "$BUILDDIR/criu/sbin/criu" ]; then
+    echo "1..0 # SKIP CRIU was not built (meson option criu)"
+    exit 0
+fi
+
+tag=$$
+lan=vsmlan$tag nsa=vsma$tag nsb=vsmb$tag nsc=vsmc$tag
+dirA=$(mktemp -d /tmp/vserver-test.XXXXXX)
+dirB=$(mktemp -d /tmp/vserver-test.XXXXXX)
+work=$(mktemp -d /tmp/vserver-test.XXXXXX)
+bgpids=
+
+# per-instance helpers: lib.sh's work on $inst_dir/$uri, switched here
+use() {   # use A|B
+    if [ "$1" = A ]; then inst_dir=$dirA; else inst_dir=$dirB; fi
+    uri=$("$instance" uri "$inst_dir")
+}
+uriA=$("$instance" uri "$dirA")
+uriB=$("$instance" uri "$dirB")
+vA() { virsh -q -c "$uriA" "$@"; }
+vB() { virsh -q -c "$uriB" "$@"; }
+
+mig_cleanup() {
+    local d p
+    kill $bgpids 2>/dev/null
+    pkill -f "vsm-killer-$tag" 2>/dev/null
+    for d in A B; do
+        use "$d"
+        inst_contexts_cleanup
+        "$instance" stop "$inst_dir" >/dev/null 2>&1 || "$instance" kill "$inst_dir" >/dev/null 2>&1
+    done
+    for p in $(ip netns pids "$nsc" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    for d in "$nsa" "$nsb" "$nsc" "$lan"; do ip netns del "$d" 2>/dev/null; done
+    rm -rf "$dirA" "$dirB" "$work"
+}
+trap mig_cleanup EXIT
+
+# --- the network: LAN bridge, two hosts with br0, a client
+ip netns add "$lan" && ip netns add "$nsa" && ip netns add "$nsb" && ip netns add "$nsc"
+ip -n "$lan" link add lan0 type bridge
+ip -n "$lan" link set lan0 up
+for x in a b c; do
+    ns=$(eval echo \$ns$x)
+    ip -n "$lan" link add "l$x" type veth peer name up0 netns "$ns"
+    ip -n "$lan" link set "l$x" master lan0 up
+    ip -n "$ns" link set lo up
+done
+for x in a b; do
+    ns=$(eval echo \$ns$x)
+    ip -n "$ns" link add br0 type bridge
+    ip -n "$ns" link set up0 master br0
+    ip -n "$ns" link set up0 up
+    ip -n "$ns" link set br0 up
+done
+ip -n "$nsa" addr add 10.80.0.1/24 dev br0
+ip -n "$nsb" addr add 10.80.0.2/24 dev br0
+ip -n "$nsc" addr add 10.80.0.3/24 dev up0
+ip -n "$nsc" link set up0 up
+ip netns exec "$nsa" ping -c 1 -W 2 10.80.0.2 >/dev/null 2>&1 &&
+    ip netns exec "$nsc" ping -c 1 -W 2 10.80.0.1 >/dev/null 2>&1
+ok $? "three namespaces on a LAN: host A 10.80.0.1, host B 10.80.0.2, client 10.80.0.3"
+
+# each daemon in its host's network namespace and a mount namespace of
+# its own, listening on TCP there
+start_host() {   # start_host A|B NETNS ADDR [env...]
+    local d=$1 ns=$2 addr=$3; shift 3
+    use "$d"
+    env "$@" VSERVER_LISTEN_TCP="$addr" nsenter --net="/run/netns/$ns" \
+        unshare --mount --propagation slave "$instance" start "$inst_dir" >/dev/null
+}
+start_host A "$nsa" 10.80.0.1 && start_host B "$nsb" 10.80.0.2
+ok $? "a daemon on each host"
+in_ns() { [ "$(readlink "/proc/$1/ns/$2")" = "$(readlink "/proc/self/ns/$2" 2>/dev/null)" ]; }
+pa=$(cat "$dirA/run/virtvserverd.pid"); pb=$(cat "$dirB/run/virtvserverd.pid")
+check "... in network and mount namespaces of their own" -- \
+    test "$(readlink /proc/$pa/ns/net)" != "$(readlink /proc/$pb/ns/net)" -a \
+         "$(readlink /proc/$pa/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" -a \
+         "$(readlink /proc/$pb/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" -a \
+         "$(readlink /proc/$pa/ns/mnt)" != "$(readlink /proc/$pb/ns/mnt)"
+contains "B answers on vserver+tcp://10.80.0.2/system from host A" "vserver" \
+    "$(ip netns exec "$nsa" virsh -c vserver+tcp://10.80.0.2/system uri 2>&1)"
+
+# --- the context: a counter, and a TCP server streaming to its client
+rootfs=$work/rootfs
+mkrootfs "$rootfs"
+counter='i=0; while :; do i=$((i+1)); echo $i >> /count; sleep 0.2; done'
+server='(k=0; while :; do k=$((k+1)); echo $k; sleep 0.2; done) | nc -l -p 7000 > /recv & '
+ctx_xml cnt "$rootfs" "$server$counter" "" "
+    <interface type='bridge'>
+      <source bridge='br0'/>
+      <mac address='52:54:00:80:00:10'/>
+      <ip address='10.80.0.10' prefix='24'/>
+    </interface>" > "$work/cnt.xml"
+check "start the context on A" -- vA create "$work/cnt.xml"
+wait_until 10 test -s "$rootfs/count"
+# the client, in the third namespace
+ip netns exec "$nsc" sh -c \
+    '(j=0; while :; do j=$((j+1)); echo $j; sleep 0.2; done) | exec busybox nc 10.80.0.10 7000' \
+    > "$work/crecv" 2>/dev/null &
+client=$!
+bgpids="$bgpids $client"
+wait_until 10 test -s "$rootfs/recv" && wait_until 10 test -s "$work/crecv"
+ok $? "the client in the third namespace talks to the context (both ways)"
+
+lines_over() { test "$(wc -l < "$1")" -gt "$2"; }
+advances() { wait_until 8 lines_over "$1" "$(( $(wc -l < "$1") + 2 ))"; }
+seq_ok() { awk 'NR != $1 { bad = 1 } END { exit bad || NR == 0 }' "$1"; }
+shim_of() { pgrep -f "libvirt_vserver_shim --config $1/run/libvirt/vserver/cnt\\.shim "; }
+netns_of() { ip netns identify "$1" 2>/dev/null; }
+# still_runs_on A|B: the context runs there, and counts
+still_runs_on() {
+    local v=v$1
+    $v domstate cnt 2>/dev/null | grep -q running && advances "$rootfs/count"
+}
+
+# --- p2p A -> B
+out=$(vA migrate --live --p2p --verbose cnt vserver+tcp://10.80.0.2/system \
+      --migrateuri tcp://10.80.0.2 2>&1)
+ok $? "virsh migrate --live --p2p cnt A -> B"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /' | tail -5
+equals "on B it runs, reason migrated" "running (migrated)" "$(vB domstate --reason cnt 2>&1)"
+equals "on A it is gone" "" "$(vA list --all --name | grep -x cnt)"
+equals "... no shim left on A" "" "$(shim_of "$dirA")"
+use A
+equals "... no cgroup left on A" "" "$(ctx_cgroups cnt)"
+equals "... no host end left on A's bridge" "" "$(ip -n "$nsa" -o link show master br0 | grep -v up0)"
+check "the shim on B lives in B's network namespace" -- \
+    test "$(netns_of "$(shim_of "$dirB")")" = "$nsb"
+check "... and the context's host end is on B's bridge" -- \
+    sh -c "ip -n '$nsb' -o link show master br0 | grep -qv up0"
+use B
+missing=
+np=$(vB domid cnt)
+for d in $(ctx_cgroups cnt); do grep -qx "$np" "$d/cgroup.procs" || missing="$missing $d"; done
+equals "... init in each of B's cgroups for it" "" "$missing"
+mem=$(ctx_cgroups cnt | grep '/memory/')
+equals "... with its memory limit (read back)" 134217728 "$(cat "$mem/memory.limit_in_bytes" 2>/dev/null)"
+check "the counter goes on on B" -- advances "$rootfs/count"
+check "... every number once, no restart" -- seq_ok "$rootfs/count"
+check "the TCP connection from the third namespace carries on: the server receives" -- advances "$rootfs/recv"
+check "... and the client receives" -- advances "$work/crecv"
+check "... both streams intact, in order, never reconnected" -- \
+    sh -c "awk 'NR != \$1 { exit 1 }' '$rootfs/recv' && awk 'NR != \$1 { exit 1 }' '$work/crecv'"
+check "... the client never gave up" -- pid_alive "$client"
+job=$(vB domjobinfo --completed cnt 2>&1)
+down=$(echo "$job" | awk -F: '/^Total downtime/ {print $2+0}')
+ok $(( ! (${down:-0} > 0) )) "domjobinfo --completed on B reports the downtime (${down:-?} ms)"
+echo "$job" | sed 's/^/# /'
+
+# --- client-driven B -> A over the unix sockets
+out=$(vB migrate --live cnt "$uriA" --migrateuri tcp://10.80.0.1 2>&1)
+ok $? "virsh migrate --live cnt B -> A (client-driven)"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /' | tail -5
+equals "on A it runs again (migrated)" "running (migrated)" "$(vA domstate --reason cnt 2>&1)"
+equals "on B it is gone" "" "$(vB list --all --name | grep -x cnt)"
+check "the counter goes on, no gap" -- sh -c "sleep 1; awk 'NR != \$1 { exit 1 }' '$rootfs/count'"
+check "the TCP connection survived the round trip" -- advances "$work/crecv"
+check "... intact" -- seq_ok "$work/crecv"
+
+# --- failure: the destination refuses (a domain of that name runs there)
+mkdir -p "$work/other"
+mkrootfs "$work/other"
+ctx_xml cnt "$work/other" "exec sleep 100000" > "$work/other.xml"
+vB create "$work/other.xml" >/dev/null
+otherid=$(vB domid cnt)
+out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+ok $(( ! $? )) "migration to a host where the name is taken fails"
+contains "... saying so" "already exists here" "$out"
+check "... the context runs on A as before" -- still_runs_on A
+equals "... and B's own domain is untouched" "$otherid" "$(vB domid cnt)"
+vB destroy cnt >/dev/null
+equals "... nothing of the migration on B" "" "$(ls "$dirB/run/libvirt/vserver" | grep -E '^incoming')"
+
+# --- failure: CRIU killed while it dumps
+( exec -a "vsm-killer-$tag" bash -c 'while :; do pkill -KILL -x criu; sleep 0.005; done' ) &
+killer=$!
+bgpids="$bgpids $killer"
+sleep 0.2
+out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+rc=$?
+kill "$killer" 2>/dev/null; wait "$killer" 2>/dev/null
+ok $(( ! rc )) "migration with CRIU killed during the dump fails"
+echo "# ${out:0:300}"
+check "... the context runs on A" -- still_runs_on A
+check "... counting on without a gap" -- seq_ok "$rootfs/count"
+check "... its TCP connection still carries data" -- advances "$work/crecv"
+equals "... nothing on B" "" "$(vB list --all --name | grep -x cnt)"
+use B
+equals "... no cgroup of it on B" "" "$(ctx_cgroups cnt)"
+
+# --- failure after the dump: B's CRIU cannot restore
+mkdir -p "$work/badcriu/sbin"
+cp -a "$BUILDDIR/criu/lib" "$work/badcriu/"
+printf '#!/bin/sh\necho "criu: broken on purpose" >&2\nexit 1\n' > "$work/badcriu/sbin/criu"
+chmod +x "$work/badcriu/sbin/criu"
+use B
+"$instance" stop "$inst_dir" >/dev/null
+start_host B "$nsb" 10.80.0.2 VSERVER_CRIU_DIR="$work/badcriu"
+out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+ok $(( ! $? )) "migration to a host whose restore fails (after the dump) fails"
+echo "# ${out:0:300}"
+check "... the context runs on A again, from its images" -- still_runs_on A
+check "... counting on from where it stopped, no gap" -- seq_ok "$rootfs/count"
+check "... its TCP connection still carries data" -- advances "$work/crecv"
+check "... intact" -- seq_ok "$work/crecv"
+equals "... nothing on B" "" "$(vB list --all --name | grep -x cnt)"
+equals "... no cgroup of it on B" "" "$(ctx_cgroups cnt)"
+equals "... no images left on B" "" "$(ls "$dirB/run/libvirt/vserver" | grep -E '^incoming')"
+equals "... nor on A" "" "$(ls "$dirA/run/libvirt/vserver" | grep -E '^migrate')"
+
+check "destroy it on A" -- vA destroy cnt
+use A
+ctx_nothing_left "nothing left on A" cnt "$rootfs"
+use B
+ctx_nothing_left "nothing left on B" cnt "$rootfs"
+
+tap_done
