@@ -40,6 +40,7 @@
 
 #include "vserver-config.h"
 #include "vserver_migrate.h"
+#include "vserver_context.h"
 #include "vserver_domain.h"
 #include "vserver_process.h"
 #include "vserver_save.h"
@@ -399,6 +400,7 @@ vserverMigrateBeginXML(vserverDriver *driver,
     g_autoptr(virDomainDef) def = NULL;
     const char *xmlin = NULL;
     const char *dname = NULL;
+    virDomainFSDef *root;
 
     if (virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML,
                                 &xmlin) < 0 ||
@@ -423,6 +425,12 @@ vserverMigrateBeginXML(vserverDriver *driver,
     if (vm->def->idmap.nuidmap > 0 || vm->def->idmap.ngidmap > 0) {
         virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
                        _("unsupported: migration of a context with <idmap> (a user namespace)"));
+        return NULL;
+    }
+    if ((root = vserverContextRootFS(vm->def)) &&
+        root->type == VIR_DOMAIN_FS_TYPE_VOLUME) {
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("unsupported: migration of a context whose root is a storage volume"));
         return NULL;
     }
     if (dname && STRNEQ(dname, vm->def->name)) {
