@@ -174,6 +174,79 @@ check "the counter goes on, no gap" -- sh -c "sleep 1; awk 'NR != \$1 { exit 1 }
 check "the TCP connection survived the round trip" -- advances "$work/crecv"
 check "... intact" -- seq_ok "$work/crecv"
 
+# --- a context on a hashify guest volume: only what the destination lacks
+# travels (the template goes only when no template of the same content is
+# there, whatever its name)
+tar -czf "$work/root.tar.gz" -C "$rootfs" --exclude=./count --exclude=./recv .
+pool_on() {   # pool_on A|B: a hashify pool "mp" of that host
+    local v=v$1
+    printf "<pool type='hashify'><name>mp</name><target><path>%s</path></target></pool>" \
+        "$work/pool$1" > "$work/pool$1.xml"
+    $v pool-define "$work/pool$1.xml" >/dev/null && $v pool-build mp >/dev/null &&
+        $v pool-start mp >/dev/null
+}
+template_on() {   # template_on A|B NAME: NAME imported from the tarball
+    local v=v$1
+    $v vol-create mp <(echo "<volume><name>$2</name></volume>") >/dev/null &&
+        $v vol-upload --pool mp "$2" "$work/root.tar.gz" >/dev/null
+}
+vols() { virsh -q -c "$1" vol-list mp 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ' | sed 's/ $//'; }
+pool_on A && pool_on B && template_on A T && vA vol-clone --pool mp T G >/dev/null
+ok $? "pools on A and B; on A a template T and its guest volume G; B has no template"
+ctx_xml vcnt "$rootfs" "$counter" "" "
+    <interface type='bridge'><source bridge='br0'/><ip address='10.80.0.11' prefix='24'/></interface>" |
+    sed "s|<filesystem type='mount'><source dir='$rootfs'/>|<filesystem type='volume'><source pool='mp' volume='G'/>|" \
+    > "$work/vcnt.xml"
+check "start a context on G on A" -- vA create "$work/vcnt.xml"
+inside() { virsh -q -c "$1" lxc-enter-namespace vcnt --noseclabel -- /bin/sh -c "$2" 2>/dev/null; }
+# counts_on URI: the counter inside goes up within 3 s, 1, 2, 3... no gap
+counts_on() {
+    local a b
+    a=$(inside "$1" 'tail -n 1 /count'); sleep 1.5
+    b=$(inside "$1" 'tail -n 1 /count')
+    [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] &&
+        inside "$1" 'awk "NR != \$1 { exit 1 }" /count'
+}
+wait_until 10 inside "$uriA" 'test -s /count'
+out=$(vA migrate --live --p2p vcnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+ok $? "migrate it to B, which lacks the template"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /' | tail -3
+equals "... it runs on B" "running (migrated)" "$(vB domstate --reason vcnt 2>&1)"
+equals "... B now holds the template, under its name, and the guest volume" "G T" "$(vols "$uriB")"
+equals "... the template is the same content on both (digest)" \
+    "$(cat "$work/poolA/T/digest" 2>/dev/null)" "$(cat "$work/poolB/T/digest" 2>/dev/null)"
+kib() { virsh -q -c "$1" domjobinfo --completed --keep-completed vcnt | awk '/^Data total/ {
+    v = $3; if ($4 == "MiB") v *= 1024; if ($4 == "B") v /= 1024; if ($4 == "GiB") v *= 1048576; printf "%d", v }'; }
+sent1=$(kib "$uriB")
+tsize=$(du -sk --apparent-size "$work/poolA/T/tree" | cut -f1)
+ok $(( ! (sent1 >= tsize) )) "... B received the template: ${sent1} KiB in all, the template is ${tsize} KiB"
+check "... the counter in the overlay goes on with no gap" -- counts_on "$uriB"
+check "... its private layer came along (the count file is in B's upper)" -- \
+    test -s "$work/poolB/G/upper/count"
+equals "... and is not in B's template" "" "$(ls "$work/poolB/T/tree/count" 2>/dev/null)"
+# back to A, which holds the same template under another name only
+vA vol-delete --pool mp G >/dev/null && vA vol-delete --pool mp T >/dev/null &&
+    template_on A Tother
+ok $? "on A: G and T deleted, the same tarball imported as Tother"
+out=$(vB migrate --live --p2p vcnt vserver+tcp://10.80.0.1/system --migrateuri tcp://10.80.0.1 2>&1)
+ok $? "migrate it back to A"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /' | tail -3
+equals "... it runs on A" "running (migrated)" "$(vA domstate --reason vcnt 2>&1)"
+equals "... on Tother: no template was sent (identity by content, not name)" "G Tother" "$(vols "$uriA")"
+sent2=$(kib "$uriA")
+ok $(( ! (sent2 < tsize) )) "... A received only the private layer and the images: ${sent2} KiB"
+check "... the counter goes on with no gap" -- counts_on "$uriA"
+equals "... the volume left behind on B stays (a migration keeps source volumes)" "G T" "$(vols "$uriB")"
+# failure: the destination already has a volume G
+out=$(vA migrate --live --p2p vcnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+ok $(( ! $? )) "migration to B, where a volume G exists, fails"
+contains "... saying so" "already exists in pool" "$out"
+check "... the context still runs on A" -- sh -c "virsh -q -c '$uriA' domstate vcnt | grep -q running"
+equals "... B's volumes untouched" "G T" "$(vols "$uriB")"
+vB vol-delete --pool mp G >/dev/null
+vB vol-delete --pool mp T >/dev/null
+check "destroy it" -- vA destroy vcnt
+
 # --- failure: the destination refuses (a domain of that name runs there)
 mkdir -p "$work/other"
 mkrootfs "$work/other"
@@ -189,7 +262,9 @@ vB destroy cnt >/dev/null
 equals "... nothing of the migration on B" "" "$(ls "$dirB/run/libvirt/vserver" | grep -E '^incoming')"
 
 # --- failure: CRIU killed while it dumps
-( exec -a "vsm-killer-$tag" bash -c 'while :; do pkill -KILL -x criu; sleep 0.005; done' ) &
+# only the CRIU of this context's shim on A (criu swrk is its child)
+shimA=$(shim_of "$dirA")
+( exec -a "vsm-killer-$tag" bash -c "while :; do pkill -KILL -x -P $shimA criu; sleep 0.005; done" ) &
 killer=$!
 bgpids="$bgpids $killer"
 sleep 0.2

@@ -44,6 +44,7 @@
 #include "vserver_domain.h"
 #include "vserver_process.h"
 #include "vserver_save.h"
+#include "vserver_storage_driver.h"
 
 #include "datatypes.h"
 #include "domain_event.h"
@@ -89,7 +90,15 @@ struct _vserverMigrateIncoming {
     bool threadStarted;
     int result;                 /* 0: all unpacked and acknowledged */
     char *error;
-    unsigned long long bytes;   /* of the images */
+    unsigned long long bytes;   /* received */
+
+    /* a guest volume root: where its trees arrive, and what to make */
+    char *staging;              /* on the pool's file system, or NULL */
+    char *pool;
+    char *vol;
+    char *templateName;         /* the source's name for it */
+    char *templateHere;         /* a template of the same content here */
+    char *digest;
 };
 
 
@@ -106,6 +115,14 @@ vserverMigrateIncomingFree(vserverMigrateIncoming *in)
     VIR_FORCE_CLOSE(in->listenFd);
     if (in->dir)
         virFileDeleteTree(in->dir);
+    if (in->staging)
+        virFileDeleteTree(in->staging);
+    g_free(in->staging);
+    g_free(in->pool);
+    g_free(in->vol);
+    g_free(in->templateName);
+    g_free(in->templateHere);
+    g_free(in->digest);
     g_free(in->dir);
     g_free(in->name);
     g_free(in->error);
@@ -128,7 +145,24 @@ typedef struct {
     unsigned long long frozen;      /* ms since the epoch: dump started */
     unsigned long long downtime;    /* ms */
     unsigned long long bytes;
+    /* a guest volume root (Begin -> Prepare -> Perform) */
+    char *pool;
+    char *vol;
+    char *templateName;
+    char *digest;
+    bool needTemplate;              /* the destination has no such template */
 } vserverMigrateCookie;
+
+
+static void
+vserverMigrateCookieClear(vserverMigrateCookie *c)
+{
+    g_free(c->pool);
+    g_free(c->vol);
+    g_free(c->templateName);
+    g_free(c->digest);
+    memset(c, 0, sizeof(*c));
+}
 
 
 static int
@@ -136,14 +170,25 @@ vserverMigrateCookieFormat(const vserverMigrateCookie *c,
                            char **cookieout,
                            int *cookieoutlen)
 {
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+
     if (!cookieout || !cookieoutlen)
         return 0;
-    *cookieout = g_strdup_printf("<vserver-migration>\n"
-                                 "  <frozen>%llu</frozen>\n"
-                                 "  <downtime>%llu</downtime>\n"
-                                 "  <bytes>%llu</bytes>\n"
-                                 "</vserver-migration>\n",
-                                 c->frozen, c->downtime, c->bytes);
+    virBufferAddLit(&buf, "<vserver-migration>\n");
+    virBufferAdjustIndent(&buf, 2);
+    virBufferAsprintf(&buf, "<frozen>%llu</frozen>\n", c->frozen);
+    virBufferAsprintf(&buf, "<downtime>%llu</downtime>\n", c->downtime);
+    virBufferAsprintf(&buf, "<bytes>%llu</bytes>\n", c->bytes);
+    if (c->pool) {
+        virBufferEscapeString(&buf, "<volume pool='%s'", c->pool);
+        virBufferEscapeString(&buf, " name='%s'", c->vol);
+        virBufferEscapeString(&buf, " template='%s'", c->templateName);
+        virBufferEscapeString(&buf, " digest='%s'", c->digest);
+        virBufferAsprintf(&buf, " need-template='%d'/>\n", c->needTemplate);
+    }
+    virBufferAdjustIndent(&buf, -2);
+    virBufferAddLit(&buf, "</vserver-migration>\n");
+    *cookieout = virBufferContentAndReset(&buf);
     *cookieoutlen = strlen(*cookieout) + 1;
     return 0;
 }
@@ -168,6 +213,19 @@ vserverMigrateCookieParse(const char *cookiein,
     virXPathULongLong("string(./frozen)", ctxt, &c->frozen);
     virXPathULongLong("string(./downtime)", ctxt, &c->downtime);
     virXPathULongLong("string(./bytes)", ctxt, &c->bytes);
+    if ((c->pool = virXPathString("string(./volume/@pool)", ctxt))) {
+        g_autofree char *need = virXPathString("string(./volume/@need-template)", ctxt);
+
+        c->vol = virXPathString("string(./volume/@name)", ctxt);
+        c->templateName = virXPathString("string(./volume/@template)", ctxt);
+        c->digest = virXPathString("string(./volume/@digest)", ctxt);
+        c->needTemplate = STREQ_NULLABLE(need, "1");
+        if (!c->vol || !c->templateName || !c->digest) {
+            virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                           _("malformed volume in the migration cookie"));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -289,6 +347,7 @@ vserverMigrateListen(const char *uriIn,
 }
 
 
+/* The bytes of the regular files below @dir (the images, the trees). */
 static unsigned long long
 vserverMigrateDirBytes(const char *dir)
 {
@@ -300,93 +359,205 @@ vserverMigrateDirBytes(const char *dir)
         g_autofree char *p = g_build_filename(dir, name, NULL);
         struct stat st;
 
-        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+        if (lstat(p, &st) < 0)
+            continue;
+        if (S_ISREG(st.st_mode))
             total += st.st_size;
+        else if (S_ISDIR(st.st_mode))
+            total += vserverMigrateDirBytes(p);
     }
     return total;
 }
 
 
-/* The dest's receiver: accept one connection, unpack it, answer OK. */
+/* One header line, read a byte at a time: tar gets the rest. */
+static int
+vserverMigrateReadHeader(int fd,
+                         char *line,
+                         size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < len; i++) {
+        if (saferead(fd, line + i, 1) != 1)
+            return -1;
+        if (line[i] == '\n')
+            break;
+    }
+    line[i] = '\0';
+    return 0;
+}
+
+
+/* The dest's receiver: one connection per part ("PART images|upper|
+ * template" then a tar), each unpacked and answered "OK"; the images
+ * come last. */
 static void
 vserverMigrateReceive(void *opaque)
 {
     vserverMigrateIncoming *in = opaque;
-    g_autoptr(virCommand) cmd = NULL;
-    struct pollfd pfd = { .fd = in->listenFd, .events = POLLIN };
-    int fd = -1;
-    int status;
-    int rc;
+    bool last = false;
 
-    do {
-        rc = poll(&pfd, 1, VSERVER_MIGRATE_ACCEPT_MS);
-    } while (rc < 0 && errno == EINTR);
-    if (rc <= 0) {
-        in->error = g_strdup(rc == 0 ? _("the source never sent the context") :
-                             g_strerror(errno));
-        goto done;
-    }
-    if ((fd = accept4(in->listenFd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
-        in->error = g_strdup_printf(_("cannot accept the source: %s"),
-                                    g_strerror(errno));
-        goto done;
-    }
-    cmd = virCommandNewArgList("tar", "--numeric-owner", "--no-same-permissions",
-                               "-C", in->dir, "-xf", "-", NULL);
-    virCommandSetInputFD(cmd, fd);
-    /* a socket, not a file: virCommandRun() would refuse it */
-    if (virCommandRunAsync(cmd, NULL) < 0 ||
-        virCommandWait(cmd, &status) < 0 || status != 0) {
-        in->error = g_strdup(_("the context's images arrived incomplete"));
-        virResetLastError();
-        goto done;
-    }
-    in->bytes = vserverMigrateDirBytes(in->dir);
-    if (safewrite(fd, "OK\n", 3) != 3) {
-        in->error = g_strdup(_("the source went away"));
-        goto done;
+    while (!last) {
+        g_autoptr(virCommand) cmd = NULL;
+        g_autofree char *dest = NULL;
+        struct pollfd pfd = { .fd = in->listenFd, .events = POLLIN };
+        char header[64];
+        int fd = -1;
+        int status;
+        int rc;
+
+        do {
+            rc = poll(&pfd, 1, VSERVER_MIGRATE_ACCEPT_MS);
+        } while (rc < 0 && errno == EINTR);
+        if (rc <= 0 || !(pfd.revents & POLLIN)) {
+            in->error = g_strdup(rc == 0 ? _("the source never sent the context") :
+                                 _("the migration was cancelled"));
+            return;
+        }
+        if ((fd = accept4(in->listenFd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+            in->error = g_strdup_printf(_("cannot accept the source: %s"),
+                                        g_strerror(errno));
+            return;
+        }
+        if (vserverMigrateReadHeader(fd, header, sizeof(header)) < 0) {
+            in->error = g_strdup(_("the source sent no header"));
+            goto next;
+        }
+        if (STREQ(header, "PART images")) {
+            dest = g_strdup(in->dir);
+            last = true;
+        } else if (in->staging && (STREQ(header, "PART upper") ||
+                                   STREQ(header, "PART template"))) {
+            dest = g_build_filename(in->staging, header + 5, NULL);
+            if (g_mkdir_with_parents(dest, 0700) < 0) {
+                in->error = g_strdup_printf(_("cannot create '%s'"), dest);
+                goto next;
+            }
+        } else {
+            in->error = g_strdup_printf(_("unexpected part '%s'"), header);
+            goto next;
+        }
+        cmd = virCommandNewArgList("tar", "--numeric-owner", "--xattrs",
+                                   "--xattrs-include=*", "--acls",
+                                   "--same-permissions", "-C", dest,
+                                   "-xf", "-", NULL);
+        virCommandSetInputFD(cmd, fd);
+        /* a socket, not a file: virCommandRun() would refuse it */
+        if (virCommandRunAsync(cmd, NULL) < 0 ||
+            virCommandWait(cmd, &status) < 0 || status != 0) {
+            in->error = g_strdup_printf(_("the context's %s arrived incomplete"),
+                                        header + 5);
+            virResetLastError();
+            goto next;
+        }
+        in->bytes += vserverMigrateDirBytes(dest);
+        if (safewrite(fd, "OK\n", 3) != 3) {
+            in->error = g_strdup(_("the source went away"));
+            goto next;
+        }
+     next:
+        VIR_FORCE_CLOSE(fd);
+        if (in->error)
+            return;
     }
     in->result = 0;
-
- done:
-    VIR_FORCE_CLOSE(fd);
 }
 
 
-/* The source's sender: the images of @dir to the connected @fd, then
- * wait for the receiver's OK. */
+/* The source's sender: one part, the tree @dir, to the receiver at
+ * @uri (or the connected @fd, then closed), and wait for its OK. */
 static int
-vserverMigrateSend(int fd,
+vserverMigrateSend(const char *uri,
+                   int fd,
+                   const char *part,
                    const char *dir)
 {
-    g_autoptr(virCommand) cmd = virCommandNewArgList("tar", "--numeric-owner",
-                                                     "-C", dir, "-cf", "-",
-                                                     ".", NULL);
+    g_autoptr(virCommand) cmd = NULL;
+    g_autofree char *header = g_strdup_printf("PART %s\n", part);
     char ack[4] = "";
     int status;
+    int ret = -1;
 
+    if (fd < 0 && (fd = vserverMigrateConnect(uri)) < 0)
+        return -1;
+    if (safewrite(fd, header, strlen(header)) < 0) {
+        virReportSystemError(errno, "%s", _("cannot send to the destination"));
+        goto cleanup;
+    }
+    cmd = virCommandNewArgList("tar", "--numeric-owner", "--xattrs",
+                               "--xattrs-include=*", "--acls", "-C", dir,
+                               "-cf", "-", ".", NULL);
     virCommandSetOutputFD(cmd, &fd);
     if (virCommandRunAsync(cmd, NULL) < 0 ||
         virCommandWait(cmd, &status) < 0)
-        return -1;
+        goto cleanup;
     if (status != 0) {
-        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
-                       _("cannot send the context's images"));
-        return -1;
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("cannot send the context's %s"), part);
+        goto cleanup;
     }
     if (shutdown(fd, SHUT_WR) < 0 ||
         saferead(fd, ack, 3) != 3 || STRNEQLEN(ack, "OK\n", 3)) {
-        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
-                       _("the destination did not take the context's images"));
-        return -1;
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("the destination did not take the context's %s"), part);
+        goto cleanup;
     }
-    return 0;
+    ret = 0;
+
+ cleanup:
+    VIR_FORCE_CLOSE(fd);
+    return ret;
 }
 
 
 /* ---------------------------------------------------------------------
  * Source side
  */
+
+/* The guest volume root of @def, if it has one: its pool and name. */
+static virDomainFSDef *
+vserverMigrateVolumeRoot(virDomainDef *def)
+{
+    virDomainFSDef *root = vserverContextRootFS(def);
+
+    if (root && root->type == VIR_DOMAIN_FS_TYPE_VOLUME && root->src &&
+        root->src->srcpool)
+        return root;
+    return NULL;
+}
+
+
+/* Fill @cookie's volume part for @def (source side); @upper and @tree
+ * (optional): where the guest's private layer and its template are. */
+static int
+vserverMigrateVolumeOrigin(virDomainDef *def,
+                           vserverMigrateCookie *cookie,
+                           char **upper,
+                           char **tree)
+{
+    virDomainFSDef *root = vserverMigrateVolumeRoot(def);
+    g_autofree char *u = NULL;
+    g_autofree char *t = NULL;
+
+    if (!root)
+        return 0;
+    g_clear_pointer(&cookie->templateName, g_free);
+    g_clear_pointer(&cookie->digest, g_free);
+    if (vserverStorageGuestOrigin(root->src->srcpool->pool,
+                                  root->src->srcpool->volume, &u,
+                                  &cookie->templateName, &t,
+                                  &cookie->digest) < 0)
+        return -1;
+    cookie->pool = g_strdup(root->src->srcpool->pool);
+    cookie->vol = g_strdup(root->src->srcpool->volume);
+    if (upper)
+        *upper = g_steal_pointer(&u);
+    if (tree)
+        *tree = g_steal_pointer(&t);
+    return 0;
+}
+
 
 /* The definition to send: the domain's, or the client's (checked). */
 static char *
@@ -400,7 +571,6 @@ vserverMigrateBeginXML(vserverDriver *driver,
     g_autoptr(virDomainDef) def = NULL;
     const char *xmlin = NULL;
     const char *dname = NULL;
-    virDomainFSDef *root;
 
     if (virTypedParamsGetString(params, nparams, VIR_MIGRATE_PARAM_DEST_XML,
                                 &xmlin) < 0 ||
@@ -425,12 +595,6 @@ vserverMigrateBeginXML(vserverDriver *driver,
     if (vm->def->idmap.nuidmap > 0 || vm->def->idmap.ngidmap > 0) {
         virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
                        _("unsupported: migration of a context with <idmap> (a user namespace)"));
-        return NULL;
-    }
-    if ((root = vserverContextRootFS(vm->def)) &&
-        root->type == VIR_DOMAIN_FS_TYPE_VOLUME) {
-        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
-                       _("unsupported: migration of a context whose root is a storage volume"));
         return NULL;
     }
     if (dname && STRNEQ(dname, vm->def->name)) {
@@ -461,20 +625,29 @@ vserverMigrateBeginXML(vserverDriver *driver,
 }
 
 
-/* Dump @vm (locked) and send it to @uri.  On failure the context runs
- * on the source again. */
+/* Dump @vm (locked) and send it to @uri: the template first when the
+ * destination lacks it (the context still runs), then, frozen, the
+ * guest's private layer and the images.  @cookiein: the destination's
+ * (need-template).  On failure the context runs again on the source
+ * (now, or in Confirm). */
 static int
 vserverMigratePerformPhase(vserverDriver *driver,
                            virDomainObj *vm,
                            const char *uri,
+                           const char *cookiein,
+                           int cookieinlen,
                            char **cookieout,
                            int *cookieoutlen)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     vserverDomainObjPrivate *priv = vm->privateData;
     vserverMigrateCookie cookie = { 0 };
+    vserverMigrateCookie dest = { 0 };
     g_autofree char *dir = NULL;
+    g_autofree char *upper = NULL;
+    g_autofree char *tree = NULL;
     int fd = -1;
+    int rc;
     int ret = -1;
 
     if (!uri) {
@@ -487,9 +660,24 @@ vserverMigratePerformPhase(vserverDriver *driver,
                        _("domain is not running"));
         return -1;
     }
+    if (vserverMigrateCookieParse(cookiein, cookieinlen, &dest) < 0 ||
+        vserverMigrateVolumeOrigin(vm->def, &cookie, &upper, &tree) < 0)
+        goto cleanup;
     /* reach the destination before anything stops */
     if ((fd = vserverMigrateConnect(uri)) < 0)
-        return -1;
+        goto cleanup;
+    /* the receiver takes the parts in the order of the connections:
+     * the one just opened carries the first (vserverMigrateSend closes
+     * it), every later part opens its own */
+    if (upper && dest.needTemplate) {
+        /* read-only: it can go while the context runs */
+        VIR_INFO("sending template '%s' of '%s'", cookie.templateName,
+                 vm->def->name);
+        rc = vserverMigrateSend(uri, fd, "template", tree);
+        fd = -1;
+        if (rc < 0)
+            goto cleanup;
+    }
     dir = g_build_filename(cfg->runDir, "migrate.XXXXXX", NULL);
     if (!g_mkdtemp_full(dir, 0700)) {
         virReportSystemError(errno, _("cannot create a directory in '%s'"),
@@ -507,7 +695,15 @@ vserverMigratePerformPhase(vserverDriver *driver,
     /* from here on the images are the context: Confirm resumes from them
      * if the destination does not */
     priv->migrateDir = g_steal_pointer(&dir);
-    if (vserverMigrateSend(fd, priv->migrateDir) < 0)
+    if (upper) {
+        rc = vserverMigrateSend(uri, fd, "upper", upper);
+        fd = -1;
+        if (rc < 0)
+            goto cleanup;
+    }
+    rc = vserverMigrateSend(uri, fd, "images", priv->migrateDir);
+    fd = -1;
+    if (rc < 0)
         goto cleanup;
     cookie.bytes = vserverMigrateDirBytes(priv->migrateDir);
     vserverMigrateCookieFormat(&cookie, cookieout, cookieoutlen);
@@ -517,6 +713,8 @@ vserverMigratePerformPhase(vserverDriver *driver,
     VIR_FORCE_CLOSE(fd);
     if (dir)
         virFileDeleteTree(dir);
+    vserverMigrateCookieClear(&cookie);
+    vserverMigrateCookieClear(&dest);
     return ret;
 }
 
@@ -533,7 +731,7 @@ vserverMigrateConfirmPhase(vserverDriver *driver,
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     vserverDomainObjPrivate *priv = vm->privateData;
-    vserverMigrateCookie cookie;
+    vserverMigrateCookie cookie = { 0 };
     int ret = 0;
 
     if (!priv->migrating)
@@ -574,6 +772,7 @@ vserverMigrateConfirmPhase(vserverDriver *driver,
                 priv->jobElapsed = now - cookie.frozen;
         }
     }
+    vserverMigrateCookieClear(&cookie);
     virResetLastError();
     priv->migrating = false;
     virFileDeleteTree(priv->migrateDir);
@@ -610,7 +809,6 @@ vserverMigratePeer2Peer(vserverDriver *driver,
     virDomainPtr ddomain = NULL;
     virTypedParameterPtr p = NULL;
     int np = 0;
-    int maxp = 0;
     g_autofree char *xml = NULL;
     g_autofree char *uriOut = NULL;
     char *cookie = NULL;
@@ -629,8 +827,18 @@ vserverMigratePeer2Peer(vserverDriver *driver,
     }
     if (!(xml = vserverMigrateBeginXML(driver, vm, params, nparams, flags)))
         return -1;
+    {
+        vserverMigrateCookie begin = { 0 };
+
+        if (vserverMigrateVolumeOrigin(vm->def, &begin, NULL, NULL) < 0) {
+            vserverMigrateCookieClear(&begin);
+            return -1;
+        }
+        vserverMigrateCookieFormat(&begin, &cookie, &cookielen);
+        vserverMigrateCookieClear(&begin);
+    }
     virTypedParamsCopy(&p, params, nparams);
-    np = maxp = nparams;
+    np = nparams;
     if (virTypedParamsReplaceString(&p, &np, VIR_MIGRATE_PARAM_DEST_XML, xml) < 0 ||
         virTypedParamsReplaceString(&p, &np, VIR_MIGRATE_PARAM_DEST_NAME,
                                     vm->def->name) < 0)
@@ -657,8 +865,9 @@ vserverMigratePeer2Peer(vserverDriver *driver,
 
     virObjectRef(vm);
     virObjectUnlock(vm);
-    ret = dconn->driver->domainMigratePrepare3Params(dconn, p, np, NULL, 0,
-                                                     &cookie, &cookielen,
+    ret = dconn->driver->domainMigratePrepare3Params(dconn, p, np,
+                                                     cookie, cookielen,
+                                                     &cookieout, &cookieoutlen,
                                                      &uriOut, flags);
     virObjectLock(vm);
     virObjectUnref(vm);
@@ -672,8 +881,11 @@ vserverMigratePeer2Peer(vserverDriver *driver,
         uri = uriOut;
     VIR_FREE(cookie);
     cookielen = 0;
-    if (vserverMigratePerformPhase(driver, vm, uri, &cookie, &cookielen) == 0)
+    if (vserverMigratePerformPhase(driver, vm, uri, cookieout, cookieoutlen,
+                                   &cookie, &cookielen) == 0)
         cancelled = false;
+    VIR_FREE(cookieout);
+    cookieoutlen = 0;
 
  finish:
     if (cancelled)
@@ -773,8 +985,13 @@ vserverDomainMigrateBegin3Params(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return NULL;
     if (virDomainMigrateBegin3ParamsEnsureACL(dom->conn, vm->def) == 0 &&
-        (xml = vserverMigrateBeginXML(driver, vm, params, nparams, flags)))
-        vserverMigrateCookieFormat(&cookie, cookieout, cookieoutlen);
+        (xml = vserverMigrateBeginXML(driver, vm, params, nparams, flags))) {
+        if (vserverMigrateVolumeOrigin(vm->def, &cookie, NULL, NULL) < 0)
+            VIR_FREE(xml);
+        else
+            vserverMigrateCookieFormat(&cookie, cookieout, cookieoutlen);
+    }
+    vserverMigrateCookieClear(&cookie);
     virDomainObjEndAPI(&vm);
     return xml;
 }
@@ -784,8 +1001,8 @@ int
 vserverDomainMigratePrepare3Params(virConnectPtr dconn,
                                    virTypedParameterPtr params,
                                    int nparams,
-                                   const char *cookiein G_GNUC_UNUSED,
-                                   int cookieinlen G_GNUC_UNUSED,
+                                   const char *cookiein,
+                                   int cookieinlen,
                                    char **cookieout,
                                    int *cookieoutlen,
                                    char **uri_out,
@@ -841,6 +1058,31 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
         g_clear_pointer(&in->dir, g_free);
         goto error;
     }
+    /* a guest volume root: find its template here by content, and
+     * where its trees are to arrive */
+    if (vserverMigrateCookieParse(cookiein, cookieinlen, &cookie) < 0)
+        goto error;
+    if (cookie.pool) {
+        virDomainFSDef *root = vserverMigrateVolumeRoot(def);
+
+        if (!root || STRNEQ(root->src->srcpool->pool, cookie.pool) ||
+            STRNEQ(root->src->srcpool->volume, cookie.vol)) {
+            virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                           _("the migration cookie does not match the domain's root volume"));
+            goto error;
+        }
+        if (vserverStorageIncomingPrepare(cookie.pool, cookie.vol,
+                                          cookie.digest, &in->staging,
+                                          &in->templateHere) < 0)
+            goto error;
+        in->pool = g_strdup(cookie.pool);
+        in->vol = g_strdup(cookie.vol);
+        in->templateName = g_strdup(cookie.templateName);
+        in->digest = g_strdup(cookie.digest);
+        cookie.needTemplate = !in->templateHere;
+        VIR_INFO("incoming volume '%s/%s': template %s", cookie.pool,
+                 cookie.vol, in->templateHere ? in->templateHere : "to be sent");
+    }
     if ((in->listenFd = vserverMigrateListen(uriIn, uri_out)) < 0)
         goto error;
 
@@ -867,11 +1109,13 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     in->threadStarted = true;
     VIR_INFO("incoming migration of '%s' waits on %s", def->name, *uri_out);
     vserverMigrateCookieFormat(&cookie, cookieout, cookieoutlen);
+    vserverMigrateCookieClear(&cookie);
     return 0;
 
  error:
     VIR_FREE(*uri_out);
     vserverMigrateIncomingFree(in);
+    vserverMigrateCookieClear(&cookie);
     return -1;
 }
 
@@ -881,8 +1125,8 @@ vserverDomainMigratePerform3Params(virDomainPtr dom,
                                    const char *dconnuri,
                                    virTypedParameterPtr params,
                                    int nparams,
-                                   const char *cookiein G_GNUC_UNUSED,
-                                   int cookieinlen G_GNUC_UNUSED,
+                                   const char *cookiein,
+                                   int cookieinlen,
                                    char **cookieout,
                                    int *cookieoutlen,
                                    unsigned int flags)
@@ -907,7 +1151,8 @@ vserverDomainMigratePerform3Params(virDomainPtr dom,
         ret = vserverMigratePeer2Peer(driver, vm, dconnuri, params, nparams,
                                       flags);
     else
-        ret = vserverMigratePerformPhase(driver, vm, uri, cookieout,
+        ret = vserverMigratePerformPhase(driver, vm, uri, cookiein,
+                                         cookieinlen, cookieout,
                                          cookieoutlen);
 
  cleanup:
@@ -931,13 +1176,15 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autoptr(virDomainDef) def = NULL;
     vserverMigrateIncoming *in = NULL;
-    vserverMigrateCookie cookie;
+    vserverMigrateCookie cookie = { 0 };
     vserverDomainObjPrivate *priv;
     virDomainObj *vm = NULL;
     virDomainPtr dom = NULL;
     const char *dname = NULL;
     unsigned long long now;
     bool wasPersistent = false;
+    bool volumeMade = false;
+    g_autofree char *createdTemplate = NULL;
 
     virCheckFlags(VSERVER_MIGRATE_FLAGS, NULL);
     if (virTypedParamsValidate(params, nparams, VSERVER_MIGRATE_PARAMS) < 0 ||
@@ -968,6 +1215,12 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
     }
     if (vserverMigrateCookieParse(cookiein, cookieinlen, &cookie) < 0)
         goto cleanup;
+    if (in->staging &&
+        vserverStorageIncomingCommit(in->pool, in->vol, in->staging,
+                                     in->templateHere, in->templateName,
+                                     in->digest, &createdTemplate) < 0)
+        goto cleanup;
+    volumeMade = in->staging != NULL;
 
     if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
                                    VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
@@ -1031,8 +1284,17 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
     dom = virGetDomain(dconn, vm->def->name, vm->def->uuid, vm->def->id);
 
  cleanup:
+    if (!dom && volumeMade) {
+        /* nothing of a failed migration stays here */
+        virErrorPtr orig_err;
+
+        virErrorPreserveLast(&orig_err);
+        vserverStorageIncomingRollback(in->pool, in->vol, createdTemplate);
+        virErrorRestore(&orig_err);
+    }
     virDomainObjEndAPI(&vm);
     vserverMigrateIncomingFree(in);
+    vserverMigrateCookieClear(&cookie);
     return dom;
 }
 
