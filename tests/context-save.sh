@@ -192,6 +192,20 @@ ok $(( ! $? )) "restore of an image with damaged memory pages fails"
 [ -n "$out" ] && echo "# ${out:0:300}"
 equals "... and no domain is left" "" "$(vsh list --all --name | grep -x cnt)"
 ctx_nothing_left "... nor anything of the context" cnt "$rootfs"
+# CRIU killed during the restore: nothing may stay, not even CRIU's own
+# mounts (its cgroup yard below the unpacked image)
+( while :; do for s in $(ctx_shims cnt); do pkill -KILL -x -P "$s" criu; done; sleep 0.005; done ) &
+killer=$!
+bgpids="$bgpids $killer"
+out=$(vsh restore "$img" 2>&1)
+rc=$?
+kill "$killer"; wait "$killer" 2>/dev/null
+ok $(( ! rc )) "restore with CRIU killed half way fails"
+echo "# ${out:0:200}"
+equals "... no domain is left" "" "$(vsh list --all --name | grep -x cnt)"
+ctx_nothing_left "... nor anything of the context" cnt "$rootfs"
+equals "... no mount below the daemon's run dir, in any namespace" "" "$(ctx_mounts "$inst_dir/run")"
+equals "... and no unpacked image" "" "$(ls "$inst_dir/run/libvirt/vserver" | grep '^restore\.')"
 check "the intact image still restores" -- vsh restore "$img"
 check "... and destroy it" -- vsh destroy cnt
 

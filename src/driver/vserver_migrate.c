@@ -695,6 +695,12 @@ vserverMigratePerformPhase(vserverDriver *driver,
     /* from here on the images are the context: Confirm resumes from them
      * if the destination does not */
     priv->migrateDir = g_steal_pointer(&dir);
+    {
+        /* CRIU's log of a dump that worked does not travel */
+        g_autofree char *log = g_build_filename(priv->migrateDir, "dump.log", NULL);
+
+        unlink(log);
+    }
     if (upper) {
         rc = vserverMigrateSend(uri, fd, "upper", upper);
         fd = -1;

@@ -43,6 +43,8 @@
 VIR_LOG_INIT("vserver.process");
 
 #define VSERVER_START_TIMEOUT_MS 30000
+/* a restore reads the context's whole memory back from disk */
+#define VSERVER_RESTORE_TIMEOUT_MS (10 * 60 * 1000)
 #define VSERVER_DESTROY_TIMEOUT_MS 10000
 
 typedef struct {
@@ -387,6 +389,7 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
 static int
 vserverProcessReadSync(int fd,
                        const char *name,
+                       unsigned int timeoutMs,
                        pid_t *initPid)
 {
     char buf[1024];
@@ -396,7 +399,7 @@ vserverProcessReadSync(int fd,
 
     if (virTimeMillisNow(&deadline) < 0)
         return -1;
-    deadline += VSERVER_START_TIMEOUT_MS;
+    deadline += timeoutMs;
 
     while (len < sizeof(buf) - 1) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -407,8 +410,8 @@ vserverProcessReadSync(int fd,
             return -1;
         if (now >= deadline || poll(&pfd, 1, deadline - now) == 0) {
             virReportError(VIR_ERR_OPERATION_TIMEOUT,
-                           _("context '%s' did not start within %d s"),
-                           name, VSERVER_START_TIMEOUT_MS / 1000);
+                           _("context '%s' did not start within %u s"),
+                           name, timeoutMs / 1000);
             return -1;
         }
         if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) < 0) {
@@ -483,7 +486,10 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
                              paths->pidFile);
         return -1;
     }
-    return vserverProcessReadSync(syncRead, vm->def->name, initPid);
+    return vserverProcessReadSync(syncRead, vm->def->name,
+                                  restoreDir ? VSERVER_RESTORE_TIMEOUT_MS :
+                                               VSERVER_START_TIMEOUT_MS,
+                                  initPid);
 }
 
 

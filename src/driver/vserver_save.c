@@ -247,6 +247,7 @@ vserverSaveContext(vserverDriver *driver,
 {
     g_autofree char *dir = g_strdup_printf("%s.XXXXXX", path);
     g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
+    g_autofree char *log = NULL;
     int ret = -1;
 
     if (!g_mkdtemp_full(dir, 0700)) {
@@ -255,8 +256,12 @@ vserverSaveContext(vserverDriver *driver,
         return -1;
     }
     if (vserverSaveWriteHeader(driver, dir, def ? def : vm->def, paused) < 0 ||
-        vserverSaveDump(driver, vm, dir, false) < 0 ||
-        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
+        vserverSaveDump(driver, vm, dir, false) < 0)
+        goto cleanup;
+    /* CRIU's log of a dump that worked is not part of the image */
+    log = g_build_filename(dir, "dump.log", NULL);
+    unlink(log);
+    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
         goto cleanup;
     if (rename(tmpfile, path) < 0) {
         virReportSystemError(errno, _("cannot rename '%s' to '%s'"),

@@ -14,9 +14,9 @@
  *     the old tty key, and "console" is bound to the new slave's path.
  *     The old key is saved next to the images (file "console-key").
  *   - the root: restored with --root on the context's root directory.
- *     An overlay root (a hashify volume) is mounted there first, in a
- *     mount namespace of the shim's own, and detached from it once the
- *     context holds it.
+ *     The restore runs in a mount namespace of the shim's own; an overlay
+ *     root (a hashify volume) is mounted there first, and detached from
+ *     it once the context holds it.
  *   - interfaces: a veth's guest end is dumped with the netns, its host
  *     end is external (veth[GUEST]:HOST): CRIU makes the pair again, and
  *     the shim then makes the host end what a start makes it (MAC,
@@ -197,10 +197,12 @@ shimCriuNamedCgroups(shimCriu *c)
 }
 
 
-/* Mount the overlay root on conf->root in a mount namespace of the
- * shim's own (a slave of the host's: nothing goes back). */
+/* The restore runs in a mount namespace of the shim's own (a slave of
+ * the host's: nothing goes back), so that what CRIU mounts for itself
+ * (its cgroup yard) never shows on the host, even when it fails half
+ * way; an overlay root is mounted there on conf->root. */
 static int
-shimCriuMountOverlay(const vserverShimConfig *conf, vserverShimChildError *err)
+shimCriuPrivateMounts(const vserverShimConfig *conf, vserverShimChildError *err)
 {
     int mntfd;
     int rc;
@@ -208,7 +210,9 @@ shimCriuMountOverlay(const vserverShimConfig *conf, vserverShimChildError *err)
     if (unshare(CLONE_NEWNS) < 0 ||
         mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return vserverShimError(err, errno, "cannot make a mount namespace "
-                                "for the overlay root");
+                                "for the restore");
+    if (!conf->rootLower)
+        return 0;
     if ((mntfd = vserverShimOverlayPrepare(conf, err)) < 0)
         return -1;
     rc = move_mount(mntfd, "", AT_FDCWD, conf->root, MOVE_MOUNT_F_EMPTY_PATH);
@@ -310,7 +314,7 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     fclose(f);
     key[strcspn(key, "\n")] = '\0';
 
-    if (conf->rootLower && shimCriuMountOverlay(conf, err) < 0)
+    if (shimCriuPrivateMounts(conf, err) < 0)
         return -1;
     if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
         goto unmount;
