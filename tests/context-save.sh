@@ -99,6 +99,18 @@ contains "... saying to resume it first" "resume it first" "$out"
 check "... leaving it as it was (no file, still paused)" -- \
     test ! -e "$img" -a "$(ctx_st cnt)" = "paused (user)"
 vsh resume cnt >/dev/null
+# CRIU killed while it dumps: the save fails, the context runs on
+( while :; do for s in $(ctx_shims cnt); do pkill -KILL -x -P "$s" criu; done; sleep 0.005; done ) &
+killer=$!
+out=$(vsh save cnt "$img" 2>&1)
+rc=$?
+kill "$killer"; wait "$killer" 2>/dev/null
+ok $(( ! rc )) "save with CRIU killed during the dump fails"
+echo "# ${out:0:200}"
+check "... the context runs on as before (same init, counting)" -- \
+    sh -c "test '$(ctx_initpid cnt)' = '$p' && a=\$(tail -n 1 '$rootfs/count') && sleep 1 && test \$(tail -n 1 '$rootfs/count') -gt \$a"
+check "... no save file, no partial one" -- test ! -e "$img" -a ! -e "$img.part"
+check "... its TCP connection still carries data" -- count_advances "$rootfs/recv"
 out=$(vsh save cnt "$img" 2>&1)
 ok $? "virsh save"
 [ -n "$out" ] && echo "# $out" | head -5
