@@ -678,12 +678,8 @@ vserverMigratePerformPhase(vserverDriver *driver,
         if (rc < 0)
             goto cleanup;
     }
-    dir = g_build_filename(cfg->runDir, "migrate.XXXXXX", NULL);
-    if (!g_mkdtemp_full(dir, 0700)) {
-        virReportSystemError(errno, _("cannot create a directory in '%s'"),
-                             cfg->runDir);
+    if (!(dir = vserverProcessTempDir(cfg, "migrate")))
         goto cleanup;
-    }
     if (virTimeMillisNow(&cookie.frozen) < 0)
         goto cleanup;
     priv->migrating = true;
@@ -1057,13 +1053,8 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     in->listenFd = -1;
     in->result = -1;
     in->name = g_strdup(def->name);
-    in->dir = g_build_filename(cfg->runDir, "incoming.XXXXXX", NULL);
-    if (!g_mkdtemp_full(in->dir, 0700)) {
-        virReportSystemError(errno, _("cannot create a directory in '%s'"),
-                             cfg->runDir);
-        g_clear_pointer(&in->dir, g_free);
+    if (!(in->dir = vserverProcessTempDir(cfg, "incoming")))
         goto error;
-    }
     /* a guest volume root: find its template here by content, and
      * where its trees are to arrive */
     if (vserverMigrateCookieParse(cookiein, cookieinlen, &cookie) < 0)

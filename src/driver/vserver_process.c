@@ -551,6 +551,22 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
 
 
 char *
+vserverProcessTempDir(virVServerDriverConfig *cfg,
+                      const char *prefix)
+{
+    g_autofree char *dir = g_strdup_printf("%s/%s.XXXXXX", cfg->runDir, prefix);
+
+    if (g_mkdir_with_parents(cfg->runDir, 0700) < 0 ||
+        !g_mkdtemp_full(dir, 0700)) {
+        virReportSystemError(errno, _("cannot create a directory in '%s'"),
+                             cfg->runDir);
+        return NULL;
+    }
+    return g_steal_pointer(&dir);
+}
+
+
+char *
 vserverProcessShimSocket(vserverDriver *driver,
                          virDomainObj *vm)
 {

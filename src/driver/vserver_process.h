@@ -46,3 +46,9 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
 char *
 vserverProcessShimSocket(vserverDriver *driver,
                          virDomainObj *vm);
+
+/* A new private directory <runDir>/PREFIX.XXXXXX (images of a save,
+ * restore or migration), or NULL with an error reported. */
+char *
+vserverProcessTempDir(virVServerDriverConfig *cfg,
+                      const char *prefix);

@@ -106,6 +106,20 @@ vserverSaveTar(const char *dir,
 }
 
 
+/* A finished image @tmpfile takes the place of @path. */
+static int
+vserverSaveRename(const char *tmpfile,
+                  const char *path)
+{
+    if (rename(tmpfile, path) < 0) {
+        virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
+                             tmpfile, path);
+        return -1;
+    }
+    return 0;
+}
+
+
 /* Write the header files (format and state, domain XML) into @dir. */
 static int
 vserverSaveWriteHeader(vserverDriver *driver,
@@ -261,13 +275,9 @@ vserverSaveContext(vserverDriver *driver,
     /* CRIU's log of a dump that worked is not part of the image */
     log = g_build_filename(dir, "dump.log", NULL);
     unlink(log);
-    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0)
+    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0 ||
+        vserverSaveRename(tmpfile, path) < 0)
         goto cleanup;
-    if (rename(tmpfile, path) < 0) {
-        virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
-                             tmpfile, path);
-        goto cleanup;
-    }
     ret = 0;
 
  cleanup:
@@ -290,16 +300,8 @@ vserverSaveReadImage(vserverDriver *driver,
     g_autofree char *p = NULL;
     virDomainDef *def = NULL;
 
-    if (g_mkdir_with_parents(cfg->runDir, 0700) < 0) {
-        virReportSystemError(errno, _("cannot create '%s'"), cfg->runDir);
+    if (!(dir = vserverProcessTempDir(cfg, "restore")))
         return NULL;
-    }
-    dir = g_build_filename(cfg->runDir, "restore.XXXXXX", NULL);
-    if (!g_mkdtemp_full(dir, 0700)) {
-        virReportSystemError(errno, _("cannot create a directory in '%s'"),
-                             cfg->runDir);
-        return NULL;
-    }
     /* the images only when they are to be restored */
     if (vserverSaveTar(dir, path, dirOut ? VSERVER_SAVE_TAR_EXTRACT :
                                            VSERVER_SAVE_TAR_HEADER) < 0)
@@ -358,23 +360,15 @@ vserverSaveDefineImage(vserverDriver *driver,
         return -1;
     paused = vserverSaveWantPaused(flags, paused);
 
-    dir = g_build_filename(cfg->runDir, "define.XXXXXX", NULL);
-    if (!g_mkdtemp_full(dir, 0700)) {
-        virReportSystemError(errno, _("cannot create a directory in '%s'"),
-                             cfg->runDir);
+    if (!(dir = vserverProcessTempDir(cfg, "define")))
         return -1;
-    }
     cp = virCommandNewArgList("cp", "--sparse=auto", "--reflink=auto",
                               path, tmpfile, NULL);
     if (vserverSaveWriteHeader(driver, dir, newdef ? newdef : def, paused) < 0 ||
         virCommandRun(cp, NULL) < 0 ||
-        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_APPEND) < 0)
+        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_APPEND) < 0 ||
+        vserverSaveRename(tmpfile, path) < 0)
         goto cleanup;
-    if (rename(tmpfile, path) < 0) {
-        virReportSystemError(errno, _("cannot rename '%s' to '%s'"),
-                             tmpfile, path);
-        goto cleanup;
-    }
     ret = 0;
 
  cleanup:
