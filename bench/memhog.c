@@ -1,7 +1,7 @@
 /*
  * memhog: the payload of bench/save-restore.
  *
- *   memhog MIB [DIR]
+ *   memhog MIB [DIR [STAMP_MS]]
  *
  * Allocates MIB MiB, fills every 8-byte word with splitmix64(word index ^
  * seed) (no compressor or CRIU page dedup finds anything to save), then
@@ -15,6 +15,12 @@
  * (a rotating window: CHECKED pages so far, BAD of them wrong). SIGUSR1
  * asks for a check of the whole buffer at the next tick (FULLPASSES done,
  * FULLBAD words found wrong in them). Runs until killed.
+ *
+ * With STAMP_MS > 0 (bench/save-restore's migration hog: 10) it also
+ * appends one line "SECONDS.NANOSECONDS" of CLOCK_REALTIME to DIR/stamps
+ * every STAMP_MS ms (open O_APPEND, write, close: no descriptor stays
+ * open on it), and the count tick comes every 100 / STAMP_MS stamps.
+ * The largest gap between two stamps is how long the hog did not run.
  *
  * Built static (gcc -O2 -static) so it runs in a busybox root.
  *
@@ -93,6 +99,9 @@ int
 main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : "/";
+    unsigned long stampMs = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
+    unsigned long perTick = 1, step = 0;
+    char stamps[4096];
     unsigned long mib;
     size_t bytes, words, pages, w, next = 0;
     uint64_t *buf;
@@ -101,9 +110,16 @@ main(int argc, char **argv)
     struct sigaction sa;
     char line[256];
 
-    if (argc < 2 || (mib = strtoul(argv[1], NULL, 10)) == 0) {
-        fprintf(stderr, "usage: memhog MIB [DIR]\n");
+    if (argc < 2 || (mib = strtoul(argv[1], NULL, 10)) == 0 ||
+        stampMs > 100) {
+        fprintf(stderr, "usage: memhog MIB [DIR [STAMP_MS (1-100)]]\n");
         return 2;
+    }
+    if (stampMs) {
+        perTick = 100 / stampMs;
+        tick.tv_sec = 0;
+        tick.tv_nsec = (long)stampMs * 1000 * 1000;
+        snprintf(stamps, sizeof(stamps), "%s/stamps", dir);
     }
     bytes = (size_t)mib << 20;
     words = bytes / 8;
@@ -133,6 +149,25 @@ main(int argc, char **argv)
     for (;;) {
         size_t n = PAGES_PER_TICK;
 
+        if (stampMs) {
+            struct timespec ts;
+            int fd;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            snprintf(line, sizeof(line), "%lld.%09ld\n",
+                     (long long)ts.tv_sec, ts.tv_nsec);
+            if ((fd = open(stamps, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                           0644)) >= 0) {
+                ssize_t k = write(fd, line, strlen(line));
+
+                (void)k;    /* a lost stamp only widens one gap */
+                close(fd);
+            }
+            if (step++ % perTick) {
+                nanosleep(&tick, NULL);
+                continue;
+            }
+        }
         count++;
         if (next + n > pages)
             n = pages - next;

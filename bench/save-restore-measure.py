@@ -9,7 +9,11 @@ Peers, each on the same program (bench/memhog.c) holding N MiB:
   criu     the CRIU command line on the hog in its own pid+net namespace
            (criu dump -t PID / criu restore -d), outside libvirt
   floor    the disk: N MiB written from memory to a file, read back
-Migration downtime: a column kept for when the driver can migrate.
+  migrate  this driver: virsh migrate --live --p2p of the hog between two
+           private daemons in network namespaces of their own (hosts A
+           and B); its downtime as the driver reports it (domjobinfo
+           --completed) and as the hog sees it (the largest gap between
+           its 10 ms timestamps), next to the CLI's dump + restore
 """
 
 import argparse
@@ -37,6 +41,9 @@ IN_ISDIR = 0x40000000
 
 READY_TIMEOUT = 300.0     # s for a hog to fill its memory
 TICK_TIMEOUT = 120.0      # s for a restored hog to tick on
+MIGRATE_TIMEOUT = 1800    # s for one virsh migrate
+STAMP_MS = 10             # the migrating hog's timestamp period
+STAMP_WINDOW = 1.0        # s of timestamps kept before and after a migration
 MIB = 1 << 20
 
 
@@ -97,8 +104,8 @@ def criu_killed(rc):
     if rc >= 0:
         return ""
     return (" (criu was killed by signal %d: not by this bench; something else"
-            " on the host kills criu processes, e.g. tests/context-migrate.sh"
-            " does while it runs)" % -rc)
+            " on the host kills criu processes, as an earlier"
+            " tests/context-migrate.sh did while it ran)" % -rc)
 
 
 def criu_errors(path, n=6):
@@ -130,6 +137,7 @@ class PhaseWatch:
         self.wds = {}
         self.auto = {}
         self.seen = {}
+        self.keep = None       # (directory, tag): hard links to CRIU's logs
         self.lock = threading.Lock()
         threading.Thread(target=self._run, daemon=True).start()
 
@@ -160,10 +168,24 @@ class PhaseWatch:
                     d = self.wds.get(wd)
                     if d is None or not name:
                         continue
-                    self.seen.setdefault((d, name), t)
+                    if (d, name) not in self.seen:
+                        self.seen[(d, name)] = t
+                        self._keep(d, name)
                     pre = self.auto.get(d)
                     if pre and mask & IN_ISDIR and name.startswith(pre):
                         self._add(os.path.join(d, name))
+
+    def _keep(self, d, name):
+        """A hard link to CRIU's log in a migration's image directory,
+        which the driver deletes when the migration succeeds."""
+        if (not self.keep or name not in ("dump.log", "restore.log") or
+                not os.path.basename(d).startswith(("migrate.", "incoming."))):
+            return
+        try:
+            os.link(os.path.join(d, name), os.path.join(
+                self.keep[0], "%s.%s" % (self.keep[1], name)))
+        except OSError:
+            pass
 
     def reset(self):
         with self.lock:
@@ -631,13 +653,311 @@ class Floor:
         self.buf = None
 
 
-def measure_migration(mib):
-    """Migration downtime of a context of mib MiB: the time it does not run
-    (from the moment it stops on the source until it runs on the target).
-    Not measured yet.  The place for it: start the hog, migrate it live to a
-    second private instance, wait for its first tick on the target,
-    verify_restored(), and return (downtime in s, None)."""
-    return None, "n/a (not implemented yet)"
+def read_stamps(path, offset):
+    """The migrating hog's timestamps (CLOCK_REALTIME, s) from byte offset
+    on, complete lines only."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return []
+    out = []
+    for l in data[:data.rfind(b"\n") + 1].split():
+        try:
+            out.append(float(l))
+        except ValueError:
+            pass
+    return out
+
+
+def parse_jobinfo(text):
+    """virsh domjobinfo output as {key: value string}."""
+    out = {}
+    for l in text.splitlines():
+        k, sep, v = l.partition(":")
+        if sep:
+            out[k.strip()] = v.strip()
+    return out
+
+
+def size_mib(v):
+    """'123.456 MiB' (virsh's unit) in MiB, or None."""
+    try:
+        n, unit = v.split()
+        return float(n) * {"B": 1.0 / MIB, "KiB": 1.0 / 1024, "MiB": 1.0,
+                           "GiB": 1024.0}[unit]
+    except (ValueError, KeyError, AttributeError):
+        return None
+
+
+class Migration:
+    """The hog in a context of host A's daemon, migrated live (p2p) to host
+    B's and back: two private daemons, each in a network namespace of its
+    own on a bridged LAN, the root a plain directory both see at the same
+    path.  The hog also stamps CLOCK_REALTIME every 10 ms into its root."""
+    key = "migrate"
+
+    def __init__(self, args, watch):
+        self.uri = {"A": args.mig_uri_a, "B": args.mig_uri_b}
+        self.addr = {"A": args.mig_addr_a, "B": args.mig_addr_b}
+        inst = {"A": args.mig_dir_a, "B": args.mig_dir_b}
+        self.rundir = {h: os.path.join(d, "run", "libvirt", "vserver")
+                       for h, d in inst.items()}
+        self.logdir = {h: os.path.join(d, "var", "log", "libvirt", "vserver")
+                       for h, d in inst.items()}
+        self.rootfs = args.mig_rootfs
+        self.stamps = os.path.join(self.rootfs, "stamps")
+        self.conn = {h: libvirt.open(u) for h, u in self.uri.items()}
+        self.watch = watch
+        self.watched = set()
+        self.host = None
+        # CRIU's logs of every migration, for --keep
+        self.logs = os.path.join(args.work, "migration-criu-logs")
+        os.makedirs(self.logs)
+
+    def name(self, mib):
+        return "mig%d" % mib
+
+    def start(self, mib):
+        for f in ("ready", "count", "count.tmp", "ready.tmp", "stamps"):
+            try:
+                os.unlink(os.path.join(self.rootfs, f))
+            except FileNotFoundError:
+                pass
+        xml = ("<domain type='lxc'><name>%s</name>"
+               "<memory unit='MiB'>%d</memory>"
+               "<os><type>exe</type><init>/memhog</init>"
+               "<initarg>%d</initarg><initarg>/</initarg><initarg>%d</initarg></os>"
+               "<features><privnet/></features>"
+               "<devices><filesystem type='mount'><source dir='%s'/>"
+               "<target dir='/'/></filesystem><console type='pty'/>"
+               "</devices></domain>"
+               % (self.name(mib), mib + 64, mib, STAMP_MS,
+                  escape(self.rootfs, {"'": "&apos;"})))
+        t0 = now()
+        try:
+            self.conn["A"].createXML(xml, 0)
+        except libvirt.libvirtError as e:
+            raise CycleError("start on host A failed: %s" % short(e))
+        self.host = "A"
+        fill = wait_ready(self.rootfs)
+        # the source's migrate.* (CRIU's dump) and the destination's
+        # incoming.* (the images, CRIU's restore) directories
+        for h, d in self.rundir.items():
+            if d not in self.watched and os.path.isdir(d):
+                self.watch.watch(d, ("migrate.", "incoming."))
+                self.watched.add(d)
+        self.mtime = ready_mtime(self.rootfs)
+        return now() - t0, fill
+
+    def where(self, name):
+        """The hosts on which the domain exists, with its state."""
+        out = []
+        for h, c in self.conn.items():
+            try:
+                st = c.lookupByName(name).state()[0]
+                out.append("%s (state %d)" % (h, st))
+            except libvirt.libvirtError:
+                pass
+        return ", ".join(out) or "no host"
+
+    def kept_logs(self, name, tag):
+        """The Error lines of CRIU's logs: the driver's copies (kept on a
+        failure) or the bench's hard links."""
+        out = []
+        for what in ("dump.log", "restore.log"):
+            p = os.path.join(self.logs, "%s.%s.%s" % (name, tag, what))
+            if os.path.exists(p):
+                out.append("CRIU %s (%s): %s" % (what, p, criu_errors(p)))
+        for h, d in self.logdir.items():
+            for what in ("dump.log", "restore.log"):
+                p = os.path.join(d, "%s.%s" % (name, what))
+                if os.path.exists(p):
+                    out.append("host %s kept %s: %s" % (h, what, criu_errors(p)))
+        return "; ".join(out) or "(no CRIU log)"
+
+    def after_failure(self, mib, src):
+        """After a failed migration: does the hog run on the source again,
+        counting on, its memory intact?"""
+        name = self.name(mib)
+        try:
+            dom = self.conn[src].lookupByName(name)
+            if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
+                return "not running on %s" % src
+            pid = dom.ID()
+            c = read_count(self.rootfs)
+            verify_restored(self.rootfs, pid, c["count"] if c else 0, self.mtime, mib)
+            full_check(self.rootfs, pid, mib)
+            return "the hog runs on %s again, counting on, all %d MiB intact" % (src, mib)
+        except (CycleError, OSError, libvirt.libvirtError) as e:
+            return "on %s: %s" % (src, short(e))
+
+    def leftovers(self):
+        """migrate.* and incoming.* directories still in a run directory."""
+        out = []
+        for h, d in self.rundir.items():
+            try:
+                out += ["%s:%s" % (h, n) for n in os.listdir(d)
+                        if n.startswith(("migrate.", "incoming."))]
+            except OSError:
+                pass
+        return out
+
+    def migrate(self, mib, src, dst, tag):
+        """One virsh migrate --live --p2p src -> dst, timed; then the
+        driver's figures, the hog's timestamps and the checks."""
+        name = self.name(mib)
+        r = {"from": src, "to": dst}
+        self.watch.keep = (self.logs, "%s.%s" % (name, tag))
+        c0 = read_count(self.rootfs)
+        if not c0:
+            raise CycleError("no count line before the migration")
+        try:
+            off = os.path.getsize(self.stamps)
+        except OSError:
+            off = 0
+        time.sleep(STAMP_WINDOW)     # timestamps of the hog before the call
+        os.sync()
+        self.watch.reset()
+        w0, t0 = time.time(), now()
+        cmd = ["virsh", "-q", "-c", self.uri[src], "migrate", "--live", "--p2p",
+               name, "vserver+tcp://%s/system" % self.addr[dst],
+               "--migrateuri", "tcp://%s" % self.addr[dst]]
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=MIGRATE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise CycleError("virsh migrate %s -> %s did not return in %d s; the"
+                             " domain is on %s" % (src, dst, MIGRATE_TIMEOUT,
+                                                   self.where(name)))
+        t1 = now()
+        if p.returncode:
+            where = self.where(name)
+            raise CycleError("virsh migrate %s -> %s failed after %.1f s: %s; the"
+                             " domain is now on %s: %s; %s"
+                             % (src, dst, t1 - t0, short(p.stdout), where,
+                                self.after_failure(mib, src),
+                                self.kept_logs(name, tag)))
+        self.host = dst
+        r["wall_s"] = t1 - t0
+        off_clock = w0 - t0          # CLOCK_REALTIME - perf_counter
+
+        # the driver's figures, on the destination
+        q = subprocess.run(["virsh", "-q", "-c", self.uri[dst], "domjobinfo",
+                            "--completed", name], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+        job = parse_jobinfo(q.stdout)
+        r["jobinfo"] = job
+        try:
+            r["driver_downtime_ms"] = float(job["Total downtime"].split()[0])
+        except (KeyError, ValueError, IndexError):
+            raise CycleError("domjobinfo --completed on %s has no Total downtime:"
+                             " %s" % (dst, short(q.stdout)))
+        r["data_mib"] = size_mib(job.get("Data total"))
+
+        # where it runs now
+        try:
+            dom = self.conn[dst].lookupByName(name)
+            state, reason = dom.state()
+            pid = dom.ID()
+        except libvirt.libvirtError as e:
+            raise CycleError("after the migration, not on %s: %s" % (dst, short(e)))
+        if (state, reason) != (libvirt.VIR_DOMAIN_RUNNING,
+                               libvirt.VIR_DOMAIN_RUNNING_MIGRATED):
+            raise CycleError("on %s the domain is in state %d/%d, not running"
+                             " (migrated)" % (dst, state, reason))
+        try:
+            self.conn[src].lookupByName(name)
+            raise CycleError("after the migration the domain is still on %s" % src)
+        except libvirt.libvirtError:
+            pass
+        r["first_tick_s"] = verify_restored(self.rootfs, pid, c0["count"],
+                                            self.mtime, mib)
+
+        # the hog's own view: the largest gap between its timestamps
+        deadline = now() + 30
+        while True:
+            st = read_stamps(self.stamps, off)
+            if st and st[-1] - off_clock >= t1 + STAMP_WINDOW:
+                break
+            if now() > deadline:
+                raise CycleError("the hog's timestamps stop at %s"
+                                 % (st and "%.3f s after the call returned"
+                                    % (st[-1] - off_clock - t1)))
+            time.sleep(0.1)
+        gaps = [(b - a, a, b) for a, b in zip(st, st[1:])]
+        if not gaps:
+            raise CycleError("no timestamps of the hog around the migration")
+        gaps.sort(reverse=True)
+        g, a, b = gaps[0]
+        r["tick_gap_ms"] = g * 1000
+        r["gap_from_call_s"] = a - off_clock - t0     # last stamp before
+        r["gap_to_return_s"] = b - off_clock - t1     # first stamp after
+        r["other_gap_ms"] = gaps[1][0] * 1000 if len(gaps) > 1 else None
+        r["stamps"] = len(st)
+        if not (t0 - 0.05 <= a - off_clock and b - off_clock <= t1 + STAMP_WINDOW):
+            r["gap_note"] = "largest gap not inside the call"
+            log("  (the hog's largest gap, %.0f ms, is not inside the call)" % (g * 1000))
+
+        # where the call's time went (inotify on both run directories)
+        srun, drun = self.rundir[src], self.rundir[dst]
+        mdir, t_m = self.watch.find(srun, "migrate.", t0)
+        idir, _ = self.watch.find(drun, "incoming.", t0)
+        mpath = os.path.join(srun, mdir) if mdir else None
+        ipath = os.path.join(drun, idir) if idir else None
+        r.update(phases(t0, t1, [
+            ("mig_phase_begin_s", srun if mdir else None, mdir),
+            ("mig_phase_tocriu_s", mpath, "dump.log"),
+            ("mig_phase_dump_s", mpath, "stats-dump"),
+            ("mig_phase_transfer_s", drun, name + ".shim"),
+            ("mig_phase_shim_s", ipath, "restore.log"),
+            ("mig_phase_restore_s", ipath, "stats-restore"),
+            ("mig_phase_end_s", None, None)], self.watch))
+        if t_m is not None:
+            # the driver's clock starts at migrate.*; the hog stops later
+            r["freeze_after_driver_s"] = a - off_clock - t_m
+        t_sr = self.watch.get(ipath, "stats-restore") if ipath else None
+        if t_sr is not None:
+            r["resume_after_restore_s"] = b - off_clock - t_sr
+
+        r["full_check_pages"] = full_check(self.rootfs, pid, mib)
+        r["leftovers"] = self.leftovers()
+        return r
+
+    def stop(self, mib):
+        for c in self.conn.values():
+            try:
+                c.lookupByName(self.name(mib)).destroy()
+            except libvirt.libvirtError:
+                pass
+        self.host = None
+
+
+def measure_migration(mig, mib, runs, e):
+    """runs migrations A -> B of a hog of mib MiB into e["runs"], each
+    checked, and between two runs one back B -> A (into e["back"])."""
+    e["start_s"], e["fill_s"] = mig.start(mib)
+    log("  %-8s hog ready in %.1f s on host A" % (mig.key, e["start_s"]))
+    for run in range(runs):
+        if run:
+            r = mig.migrate(mib, "B", "A", "back%d" % run)
+            r["run"] = run
+            e["back"].append(r)
+            log("  back  %-8s B -> A %.2f s, downtime: driver %.0f ms, ticks %.0f ms"
+                " (not in the medians)%s" % (
+                    mig.key, r["wall_s"], r["driver_downtime_ms"], r["tick_gap_ms"],
+                    "; LEFT: %s" % " ".join(r["leftovers"]) if r["leftovers"] else ""))
+        r = mig.migrate(mib, "A", "B", "run%d" % (run + 1))
+        r["run"] = run + 1
+        e["runs"].append(r)
+        log("  run %d %-8s A -> B: virsh migrate %.2f s, downtime: driver %.0f ms,"
+            " ticks %.0f ms (largest other gap %s ms), %s MiB sent; checked on B,"
+            " all %d MiB intact%s"
+            % (run + 1, mig.key, r["wall_s"], r["driver_downtime_ms"],
+               r["tick_gap_ms"], fmt(r["other_gap_ms"], "%.0f"),
+               fmt(r["data_mib"], "%.1f"), mib,
+               "; LEFT: %s" % " ".join(r["leftovers"]) if r["leftovers"] else ""))
 
 
 # --------------------------------------------------------------------------
@@ -694,9 +1014,21 @@ def report(args, res, load0):
         s = fmt(None if v is None else v * scale, spec)
         return s + ("!" if e.get("error") else "")
 
+    def mig_cell(mib):
+        e = res[mib].get("migrate")
+        if e is None:
+            return "-"
+        if e.get("error") and not e["runs"]:
+            return "FAILED"
+        a = med(e["runs"], "driver_downtime_ms")
+        b = med(e["runs"], "tick_gap_ms")
+        return ("%s / %s" % (fmt(a and a / 1000.0), fmt(b and b / 1000.0))
+                + ("!" if e.get("error") else ""))
+
     head = ["size MiB", "ours save s", "ours restore s", "image MiB",
             "criu CLI dump s", "criu CLI restore s", "CLI image MiB",
-            "io floor write+fsync s / read s", "ours s per GiB", "migr. downtime s"]
+            "io floor write+fsync s / read s", "ours s per GiB",
+            "migr. downtime s (driver / ticks)"]
     rows = []
     for mib in sizes:
         vr = [r for r in res[mib].get("vserver", {}).get("runs", []) if r["cold"]]
@@ -707,10 +1039,13 @@ def report(args, res, load0):
                      cell("vserver", mib, "image_bytes", "%.1f", 1.0 / MIB),
                      cell("criu", mib, "save_s"), cell("criu", mib, "restore_s"),
                      cell("criu", mib, "image_bytes", "%.1f", 1.0 / MIB),
-                     floor, per, "n/a"])
+                     floor, per, mig_cell(mib)])
     table(head, rows)
     log("ours s per GiB = (save + restore) / size in GiB; '!' = a cycle of that"
-        " size failed (see FAILED below); migr. downtime: n/a (not implemented yet)")
+        " size failed (see FAILED below); migr. downtime: virsh migrate --live"
+        " --p2p host A -> B, the driver's Total downtime (domjobinfo --completed)"
+        " / the largest gap between the hog's 10 ms timestamps (see Migration"
+        " downtime below)")
 
     log()
     log("== More figures (medians)")
@@ -827,11 +1162,97 @@ def report(args, res, load0):
     if c and d and c["sizes"] == d["sizes"]:
         log("driver on top of CRIU, restore: %+.2f s/GiB (%.2fx the CLI's slope)"
             % (c["s_per_gib"] - d["s_per_gib"], c["s_per_gib"] / d["s_per_gib"]))
-    log()
-    log("== Migration downtime")
-    for mib in sizes:
-        log("  %5d MiB: %s" % (mib, res[mib]["migration"]))
+    report_migration(args, res)
     return fits
+
+
+def report_migration(args, res):
+    sizes = args.sizes
+    log()
+    log("== Migration downtime: virsh migrate --live --p2p, host A -> B (two"
+        " daemons in network namespaces of their own, one file system); medians"
+        " of %d run(s)" % args.runs)
+    if not any(res[m].get("migrate") for m in sizes):
+        log("not run (--peers without migrate)")
+        return
+
+    def cli(mib, cold):
+        e = res[mib].get("criu")
+        if not e:
+            return None
+        runs = [r for r in e["runs"] if r["cold"] == cold]
+        d, r = med(runs, "save_s"), med(runs, "restore_s")
+        return None if d is None or r is None else d + r
+
+    head = ["size MiB", "driver downtime ms", "tick gap ms", "virsh migrate wall s",
+            "CLI dump+restore s", "CLI dump+restore warm s", "largest other gap ms",
+            "data sent MiB"]
+    rows = []
+    for mib in sizes:
+        e = res[mib].get("migrate")
+        if not e:
+            continue
+        if not e["runs"]:
+            rows.append([mib, "FAILED", "-", "-", fmt(cli(mib, True)),
+                         fmt(cli(mib, False)), "-", "-"])
+            continue
+        x = "!" if e.get("error") else ""
+        rows.append([mib, fmt(med(e["runs"], "driver_downtime_ms"), "%.0f") + x,
+                     fmt(med(e["runs"], "tick_gap_ms"), "%.0f") + x,
+                     fmt(med(e["runs"], "wall_s")) + x,
+                     fmt(cli(mib, True)), fmt(cli(mib, False)),
+                     fmt(med(e["runs"], "other_gap_ms"), "%.0f"),
+                     fmt(med(e["runs"], "data_mib"), "%.1f")])
+    table(head, rows)
+    log("driver downtime: domjobinfo --completed on B, 'Total downtime' (from"
+        " just before the source's dump to the end of B's restore). tick gap: the"
+        " largest gap between the hog's CLOCK_REALTIME stamps (one per 10 ms) from"
+        " 1 s before the call to 1 s after it returned, i.e. how long it did not"
+        " run; 'largest other gap' is the next largest, the scheduling noise of"
+        " this host. CLI dump+restore: criu dump + criu restore -d of the same"
+        " hog (medians above, restore cold; warm: images in the page cache, only"
+        " sizes <= --warm-max), the floor of a stop-and-copy migration on one"
+        " host: no transfer, no daemon. libvirt's LXC driver cannot migrate"
+        " (no peer). CRIU's pre-copy is not available here (kernel without"
+        " soft-dirty tracking: criu check --feature mem_dirty_track fails,"
+        " criu_feature_check mem_track=0): only stop-and-copy is measured.")
+
+    log()
+    log("== Migration, where the time goes (medians; inotify on A's and B's run"
+        " directories)")
+    head = ["size MiB", "to the dump", "to CRIU", "CRIU dump", "images to B",
+            "B: shim, to CRIU", "CRIU restore", "to return",
+            "hog stops s after driver clock",
+            "hog runs s after CRIU restore"]
+    rows = []
+    for mib in sizes:
+        e = res[mib].get("migrate")
+        if not e or not e["runs"]:
+            continue
+        rows.append([mib] + [fmt(med(e["runs"], k)) for k in
+                             ("mig_phase_begin_s", "mig_phase_tocriu_s",
+                              "mig_phase_dump_s", "mig_phase_transfer_s",
+                              "mig_phase_shim_s", "mig_phase_restore_s",
+                              "mig_phase_end_s")] +
+                    [fmt(med(e["runs"], k), "%.3f") for k in
+                     ("freeze_after_driver_s", "resume_after_restore_s")])
+    if rows:
+        table(head, rows)
+        log("call -> A's migrate.* created (virsh, Begin, B's Prepare, the"
+            " connection; the driver's downtime clock starts here) -> CRIU's"
+            " dump.log (driver, shim, libcriu) -> stats-dump (CRIU dump done, the"
+            " hog is dead on A) -> NAME.shim in B's run directory (the images as a"
+            " tar over TCP, unpacked on B into incoming.*, acknowledged; Finish"
+            " writes the shim's config) -> CRIU's restore.log in incoming.* (B's"
+            " shim up, to CRIU) -> stats-restore (CRIU restore) -> the call returns"
+            " (Finish, Confirm on A). The driver's downtime clock runs from"
+            " migrate.* to the end of Finish; the hog's columns: its last stamp"
+            " before the gap after migrate.*, its first after it after"
+            " stats-restore")
+    for mib in sizes:
+        e = res[mib].get("migrate")
+        if e and e.get("error"):
+            log("  %5d MiB: %s" % (mib, e["error"]))
 
 
 # --------------------------------------------------------------------------
@@ -849,12 +1270,20 @@ def main():
     ap.add_argument("--sizes", default="16,128,1024")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warm-max", type=int, default=128)
-    ap.add_argument("--peers", default="vserver,criu,floor")
+    ap.add_argument("--peers", default="vserver,criu,floor,migrate")
+    ap.add_argument("--mig-uri-a")
+    ap.add_argument("--mig-uri-b")
+    ap.add_argument("--mig-dir-a")
+    ap.add_argument("--mig-dir-b")
+    ap.add_argument("--mig-addr-a")
+    ap.add_argument("--mig-addr-b")
+    ap.add_argument("--mig-rootfs")
+    ap.add_argument("--mig-error")
     ap.add_argument("--json")
     args = ap.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",")]
     want = set(args.peers.split(","))
-    bad = want - {"vserver", "criu", "floor"}
+    bad = want - {"vserver", "criu", "floor", "migrate"}
     if bad:
         sys.exit("save-restore: unknown peer(s) %s" % ",".join(sorted(bad)))
 
@@ -877,6 +1306,18 @@ def main():
         peers.append(CriuCli(args))
     if "floor" in want:
         peers.append(Floor(args))
+    mig = None
+    mig_error = None
+    if "migrate" in want:
+        if args.mig_uri_a:
+            try:
+                mig = Migration(args, watch)
+            except libvirt.libvirtError as e:
+                mig_error = "cannot connect: %s" % short(e)
+        else:
+            mig_error = args.mig_error or "no hosts"
+        if mig_error:
+            failures.append("migrate: %s" % mig_error)
 
     args.virsh_s = None
     if args.uri and "vserver" in want:
@@ -969,8 +1410,22 @@ def main():
             except Exception as ex:
                 log("  (%s: cleanup after %d MiB: %s)" % (p.key, mib, ex))
 
-        dt, msg = measure_migration(mib)
-        res[mib]["migration"] = msg if dt is None else "%.2f s" % dt
+        if "migrate" in want:
+            e = res[mib]["migrate"] = {"runs": [], "back": []}
+            if mig is None:
+                e["error"] = mig_error
+            else:
+                log("  (migration: virsh migrate --live --p2p between hosts A and B)")
+                try:
+                    measure_migration(mig, mib, args.runs, e)
+                except (CycleError, OSError, libvirt.libvirtError) as ex:
+                    e["error"] = "run %d: %s" % (len(e["runs"]) + 1, ex)
+                    failures.append("%d MiB migrate: %s" % (mib, e["error"]))
+                    log("  !! FAILED %d MiB migrate: %s" % (mib, e["error"]))
+                try:
+                    mig.stop(mib)
+                except Exception as ex:
+                    log("  (migrate: cleanup after %d MiB: %s)" % (mib, ex))
 
     fits = report(args, res, load0)
     log()
