@@ -285,6 +285,16 @@ mkdir -p "$work/badcriu/sbin"
 cp -a "$BUILDDIR/criu/lib" "$work/badcriu/"
 printf '#!/bin/sh\necho "criu: broken on purpose" >&2\nexit 1\n' > "$work/badcriu/sbin/criu"
 chmod +x "$work/badcriu/sbin/criu"
+# --- failure: the destination has no CRIU
+use B
+"$instance" stop "$inst_dir" >/dev/null
+start_host B "$nsb" 10.80.0.2 VSERVER_CRIU_DIR="$work/nocriu"
+out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+ok $(( ! $? )) "migration to a host without CRIU fails"
+contains "... saying so" "unsupported on this host: CRIU is missing" "$out"
+check "... the context runs on A, never stopped" -- still_runs_on A
+check "... counting without a gap" -- seq_ok "$rootfs/count"
+
 use B
 "$instance" stop "$inst_dir" >/dev/null
 start_host B "$nsb" 10.80.0.2 VSERVER_CRIU_DIR="$work/badcriu"

@@ -602,11 +602,8 @@ vserverMigrateBeginXML(vserverDriver *driver,
                        _("a context keeps its name when it migrates"));
         return NULL;
     }
-    if (!cfg->criuDir) {
-        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
-                       _("unsupported on this host: libvirt-vserver was built without CRIU"));
+    if (vserverSaveCheckHost(cfg) < 0)
         return NULL;
-    }
     if (xmlin) {
         if (!(def = vserverDomainDefParse(driver, cfg, xmlin, false)))
             return NULL;
@@ -1027,11 +1024,8 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     if (!(def = vserverMigrateDestDef(driver, params, nparams)) ||
         virDomainMigratePrepare3ParamsEnsureACL(dconn, def) < 0)
         return -1;
-    if (!cfg->criuDir) {
-        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
-                       _("unsupported on this host: libvirt-vserver was built without CRIU"));
+    if (vserverSaveCheckHost(cfg) < 0)
         return -1;
-    }
     if ((vm = virDomainObjListFindByUUID(driver->domains, def->uuid)) ||
         (vm = virDomainObjListFindByName(driver->domains, def->name))) {
         busy = virDomainObjIsActive(vm) ||

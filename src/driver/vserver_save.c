@@ -49,7 +49,7 @@ typedef enum {
 } vserverSaveTarMode;
 
 
-static int
+int
 vserverSaveCheckHost(virVServerDriverConfig *cfg)
 {
     g_autofree char *criu = NULL;

@@ -8,6 +8,10 @@
 
 #include "vserver_driver.h"
 
+/* 0 when this host can checkpoint and restore (CRIU built and there),
+ * else -1 with "unsupported on this host: <reason>". */
+int vserverSaveCheckHost(virVServerDriverConfig *cfg);
+
 /* Dump @vm (locked, running) with CRIU into the directory @dir and wait
  * for it to stop (reason "saved", or "migrated" when @migrate).  On
  * failure it runs on. */
