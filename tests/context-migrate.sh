@@ -272,7 +272,7 @@ out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tc
 rc=$?
 kill "$killer" 2>/dev/null; wait "$killer" 2>/dev/null
 ok $(( ! rc )) "migration with CRIU killed during the dump fails"
-echo "# ${out:0:300}"
+printf "%s\n" "${out:0:300}" | sed "s/^/# /"
 check "... the context runs on A" -- still_runs_on A
 check "... counting on without a gap" -- seq_ok "$rootfs/count"
 check "... its TCP connection still carries data" -- advances "$work/crecv"
@@ -300,7 +300,7 @@ use B
 start_host B "$nsb" 10.80.0.2 VSERVER_CRIU_DIR="$work/badcriu"
 out=$(vA migrate --live --p2p cnt vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
 ok $(( ! $? )) "migration to a host whose restore fails (after the dump) fails"
-echo "# ${out:0:300}"
+printf "%s\n" "${out:0:300}" | sed "s/^/# /"
 check "... the context runs on A again, from its images" -- still_runs_on A
 check "... counting on from where it stopped, no gap" -- seq_ok "$rootfs/count"
 check "... its TCP connection still carries data" -- advances "$work/crecv"

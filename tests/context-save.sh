@@ -106,14 +106,14 @@ out=$(vsh save cnt "$img" 2>&1)
 rc=$?
 kill "$killer"; wait "$killer" 2>/dev/null
 ok $(( ! rc )) "save with CRIU killed during the dump fails"
-echo "# ${out:0:200}"
+printf "%s\n" "${out:0:200}" | sed "s/^/# /"
 check "... the context runs on as before (same init, counting)" -- \
     sh -c "test '$(ctx_initpid cnt)' = '$p' && a=\$(tail -n 1 '$rootfs/count') && sleep 1 && test \$(tail -n 1 '$rootfs/count') -gt \$a"
 check "... no save file, no partial one" -- test ! -e "$img" -a ! -e "$img.part"
 check "... its TCP connection still carries data" -- count_advances "$rootfs/recv"
 out=$(vsh save cnt "$img" 2>&1)
 ok $? "virsh save"
-[ -n "$out" ] && echo "# $out" | head -5
+[ -n "$out" ] && printf "%s\n" "$out" | head -5 | sed "s/^/# /"
 at_save=$(tail -n 1 "$rootfs/count")
 equals "after the save the domain is gone (a transient one)" "" "$(vsh list --all --name 2>&1 | grep -x cnt)"
 check "its init is gone" -- pid_gone "$p"
@@ -126,7 +126,7 @@ contains "save-image-dumpxml names the domain" "<name>cnt</name>" "$(vsh save-im
 out=$(vsh restore "$img" 2>&1)
 ok $? "virsh restore"
 if [ -n "$out" ]; then
-    echo "# $out" | head -5
+    printf "%s\n" "$out" | head -5 | sed "s/^/# /"
     find "$inst_dir" -name 'cnt.restore.log' -exec grep -h -B3 -E 'Error|BUG' {} + 2>/dev/null | head -20 | sed 's/^/# /'
 fi
 equals "the domain runs again, restored" "running (restored)" "$(ctx_st cnt)"
@@ -201,7 +201,7 @@ check "save once more" -- vsh save cnt "$img"
 damage "$img" "$work/bad.save"
 out=$(vsh restore "$work/bad.save" 2>&1)
 ok $(( ! $? )) "restore of an image with damaged memory pages fails"
-[ -n "$out" ] && echo "# ${out:0:300}"
+[ -n "$out" ] && printf "%s\n" "${out:0:300}" | sed "s/^/# /"
 equals "... and no domain is left" "" "$(vsh list --all --name | grep -x cnt)"
 ctx_nothing_left "... nor anything of the context" cnt "$rootfs"
 # CRIU killed during the restore: nothing may stay, not even CRIU's own
@@ -213,7 +213,7 @@ out=$(vsh restore "$img" 2>&1)
 rc=$?
 kill "$killer"; wait "$killer" 2>/dev/null
 ok $(( ! rc )) "restore with CRIU killed half way fails"
-echo "# ${out:0:200}"
+printf "%s\n" "${out:0:200}" | sed "s/^/# /"
 equals "... no domain is left" "" "$(vsh list --all --name | grep -x cnt)"
 ctx_nothing_left "... nor anything of the context" cnt "$rootfs"
 equals "... no mount below the daemon's run dir, in any namespace" "" "$(ctx_mounts "$inst_dir/run")"
