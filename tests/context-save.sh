@@ -201,7 +201,7 @@ check "save once more" -- vsh save cnt "$img"
 damage "$img" "$work/bad.save"
 out=$(vsh restore "$work/bad.save" 2>&1)
 ok $(( ! $? )) "restore of an image with damaged memory pages fails"
-[ -n "$out" ] && printf "%s\n" "${out:0:300}" | sed "s/^/# /"
+contains "... before CRIU reads it: the image is damaged (its manifest)" "is damaged: 'pages-" "$out"
 equals "... and no domain is left" "" "$(vsh list --all --name | grep -x cnt)"
 ctx_nothing_left "... nor anything of the context" cnt "$rootfs"
 # CRIU killed during the restore: nothing may stay, not even CRIU's own
@@ -264,6 +264,7 @@ check "managedsave again" -- msave
 damage "$managed" "$work/mbad.save" && cp "$managed" "$work/mgood.save" && cp "$work/mbad.save" "$managed"
 out=$(vsh start mcnt 2>&1)
 ok $(( ! $? )) "start from a damaged managed image fails"
+contains "... saying it is damaged" "is damaged" "$out"
 equals "... the domain stays shut off" "shut off" "$(vsh domstate mcnt)"
 check "... keeping the image" -- has_image
 ctx_nothing_left "... with nothing of the context left" mcnt "$rootfs"

@@ -106,6 +106,84 @@ vserverSaveTar(const char *dir,
 }
 
 
+/* The manifest: "SIZE NAME" of each of CRIU's files in @dir, so that a
+ * restore refuses a damaged image before CRIU reads it (CRIU's restorer
+ * can spin forever on a short pages file). */
+static int
+vserverSaveWriteManifest(const char *dir)
+{
+    g_autoptr(GDir) d = NULL;
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+    g_autofree char *path = g_build_filename(dir, "manifest", NULL);
+    g_autofree char *content = NULL;
+    const char *name;
+
+    if (!(d = g_dir_open(dir, 0, NULL))) {
+        virReportSystemError(errno, _("cannot read '%s'"), dir);
+        return -1;
+    }
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        struct stat st;
+
+        /* the header may be replaced later (save-image-define) */
+        if (STREQ(name, "vserver-save") || STREQ(name, "domain.xml") ||
+            lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        virBufferAsprintf(&buf, "%lld %s\n", (long long)st.st_size, name);
+    }
+    content = virBufferContentAndReset(&buf);
+    if (virFileWriteStr(path, NULLSTR_EMPTY(content), 0600) < 0) {
+        virReportSystemError(errno, _("cannot write '%s'"), path);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Check the unpacked image @dir of @file against its manifest (images
+ * of the first format have none). */
+static int
+vserverSaveCheckManifest(const char *dir,
+                         const char *file)
+{
+    g_autofree char *path = g_build_filename(dir, "manifest", NULL);
+    g_autofree char *content = NULL;
+    g_auto(GStrv) lines = NULL;
+    GStrv line;
+
+    if (!virFileExists(path))
+        return 0;
+    if (virFileReadAll(path, 1024 * 1024, &content) < 0)
+        return -1;
+    lines = g_strsplit(content, "\n", 0);
+    for (line = lines; *line; line++) {
+        g_autofree char *p = NULL;
+        long long size;
+        char *name;
+        struct stat st;
+
+        if (!**line)
+            continue;
+        if (virStrToLong_ll(*line, &name, 10, &size) < 0 || *name != ' ' ||
+            strchr(++name, '/')) {
+            virReportError(VIR_ERR_OPERATION_FAILED,
+                           _("'%s' is damaged: its manifest is unreadable"), file);
+            return -1;
+        }
+        p = g_build_filename(dir, name, NULL);
+        if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != size) {
+            virReportError(VIR_ERR_OPERATION_FAILED,
+                           _("'%s' is damaged: '%s' has %lld bytes, the image says %lld"),
+                           file, name, lstat(p, &st) < 0 ? -1LL : (long long)st.st_size,
+                           size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 /* A finished image @tmpfile takes the place of @path. */
 static int
 vserverSaveRename(const char *tmpfile,
@@ -275,7 +353,8 @@ vserverSaveContext(vserverDriver *driver,
     /* CRIU's log of a dump that worked is not part of the image */
     log = g_build_filename(dir, "dump.log", NULL);
     unlink(log);
-    if (vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0 ||
+    if (vserverSaveWriteManifest(dir) < 0 ||
+        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0 ||
         vserverSaveRename(tmpfile, path) < 0)
         goto cleanup;
     ret = 0;
@@ -304,7 +383,8 @@ vserverSaveReadImage(vserverDriver *driver,
         return NULL;
     /* the images only when they are to be restored */
     if (vserverSaveTar(dir, path, dirOut ? VSERVER_SAVE_TAR_EXTRACT :
-                                           VSERVER_SAVE_TAR_HEADER) < 0)
+                                           VSERVER_SAVE_TAR_HEADER) < 0 ||
+        (dirOut && vserverSaveCheckManifest(dir, path) < 0))
         goto error;
     p = g_build_filename(dir, "vserver-save", NULL);
     if (virFileReadAllQuiet(p, 256, &magic) < 0 ||
