@@ -11,6 +11,7 @@
 # Needs root.  Everything lives below one temporary directory, removed at
 # exit with every process the test started.
 set -u
+. "$(dirname "$0")/../session.sh"
 
 prefix=$1
 probe=$2
@@ -54,6 +55,26 @@ case "$feat" in
     *mem_track=1*) diag "memory tracking is available: iterative pre-copy possible" ;;
     *) diag "no memory tracking (soft-dirty) in this kernel: no pre-dump" ;;
 esac
+
+# --- 1b. a dump finishes on this processor.  compel catches a parasite's
+# sigreturn with a hardware breakpoint; on some VMs (AMD Zen 5 guests) the
+# trap never comes and an unpatched CRIU waits forever.  Our kerndat probe
+# (build-aux/criu-patches/0002-*) finds that out here, at run time.
+setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+sleeper=$!
+pids+=("$sleeper")
+mkdir "$work/bp"
+timeout 60 "$criu" dump -t "$sleeper" -D "$work/bp" --shell-job -v4 -o dump.log 2>/dev/null
+rc=$?
+ok $rc "a dump of a plain process finishes within 60 s on this processor ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+[ $rc -eq 124 ] && diag "criu dump hung: $(tail -n 2 "$work/bp/dump.log")"
+if grep -q 'Hardware breakpoints do not trap' "$work/bp/dump.log" 2>/dev/null; then
+    diag "hardware breakpoints do not trap here: CRIU steps with PTRACE_SYSCALL"
+elif grep -q 'Loaded kdat cache' "$work/bp/dump.log" 2>/dev/null; then
+    diag "kerndat came from CRIU's cache (the probe ran earlier this boot)"
+else
+    diag "hardware breakpoints trap here"
+fi
 
 # --- 2. a TCP counter in its own pid, mount and net namespaces
 out_file=$work/count
