@@ -2,6 +2,8 @@
 # Each test gets its own private virtvserverd instance below a fresh
 # temporary directory, removed at exit.
 
+. "$(dirname "${BASH_SOURCE[0]}")/session.sh"
+
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILDDIR=${BUILDDIR:-$top/build}
 export VSERVER_SCHEMA_DIR=${VSERVER_SCHEMA_DIR:-$top/xml/schemas}

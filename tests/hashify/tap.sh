@@ -4,6 +4,8 @@
 #
 #   . tap.sh "$@"; need_programs "PACKAGES" PROGRAM...
 
+. "$(dirname "${BASH_SOURCE[0]}")/../session.sh"
+
 tool=${1:-${VSERVER_HASHIFY:-}}
 if [ -z "$tool" ] || [ ! -x "$tool" ]; then
     echo "Bail out! usage: $0 PATH-TO-vserver-hashify"
