@@ -1,8 +1,10 @@
 #!/bin/bash
 # Real contexts (root) and the daemon: autostart, a daemon killed or
 # restarted while contexts run (same init, one shim, re-attached), a
-# context that stops while the daemon is down, a killed shim or init.
-# After every stop nothing of the context is left.
+# context that stops while the daemon is down, a killed shim or init, the
+# daemon and the shim killed together (stale cgroups: removed when empty,
+# named with their pids when not).  After every stop nothing of the
+# context is left.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -97,6 +99,40 @@ equals "init killed from the host: shut off (crashed)" "shut off (crashed)" "$(c
 ctx_nothing_left "init killed: cleanup leaves nothing" life "$rootfs"
 check "the domain starts again after a crash" -- vsh start life
 vsh destroy life >/dev/null
+
+# --- the daemon and the shim killed together (as the OOM killer may):
+# what they leave (the context's cgroups) must not block the domain
+base=vserver-instance-$(basename "$inst_dir")
+vsh start life >/dev/null
+p=$(ctx_initpid life)
+shim=$(ctx_shims life)
+"$instance" kill "$inst_dir"
+kill -KILL "$shim" "$p"
+wait_until 10 ctx_shim_gone life
+wait_until 10 pid_gone "$p"
+"$instance" start "$inst_dir" >/dev/null
+check "daemon, shim and init killed together: the domain starts again" -- vsh start life
+equals "... and runs" "running (booted)" "$(ctx_st life)"
+vsh destroy life >/dev/null
+ctx_nothing_left "... and its destroy leaves nothing" life "$rootfs"
+
+# a group of that name that some earlier run left with a process in it
+# (the daemon kills what it knows of at restart; this one it does not)
+stale=/sys/fs/cgroup/pids/$base/life.libvirt-vserver
+mkdir "$stale"
+sleep 100000 &
+straggler=$!
+echo "$straggler" > "$stale/cgroup.procs"
+out=$(vsh start life 2>&1)
+ok $([ "$(ctx_st life)" != "running (booted)" ]; echo $?) \
+    "a stale cgroup that still holds a process: the start is refused"
+contains "... naming the process" "still holds processes (pids $straggler)" "$out"
+check "... and the process was left alone" -- pid_alive "$straggler"
+kill -KILL "$straggler"
+wait "$straggler" 2>/dev/null
+check "once it is gone, the domain starts" -- vsh start life
+vsh destroy life >/dev/null
+ctx_nothing_left "... and its destroy leaves nothing" life "$rootfs"
 
 equals "at the end: nothing left of any context" "" "$(ctx_leftovers "" "$work")"
 tap_done

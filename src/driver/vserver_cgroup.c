@@ -461,6 +461,37 @@ vserverCgroupEnableControllers(const vserverCgroupDir *root,
 }
 
 
+/* A group of this name left behind by a run that died together with its
+ * shim (the daemon and the shim killed at once, as the OOM killer may):
+ * removed when it is empty, refused with the pids of what still runs in
+ * it otherwise. */
+static int
+vserverCgroupClearStale(vserverCgroupLayout *layout,
+                        GStrv comps)
+{
+    g_autoptr(vserverCgroup) stale = vserverCgroupNew(layout, comps, true);
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+    g_autofree pid_t *pids = NULL;
+    size_t npids;
+    size_t i;
+
+    if (stale->ndirs == 0)
+        return 0;
+    if (vserverCgroupGetPids(stale, &pids, &npids) < 0)
+        return -1;
+    if (npids > 0) {
+        for (i = 0; i < npids; i++)
+            virBufferAsprintf(&buf, "%s%d", i ? " " : "", (int)pids[i]);
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("cgroup %s of an earlier run still holds processes (pids %s): stop them first"),
+                       stale->name, virBufferCurrentContent(&buf));
+        return -1;
+    }
+    VIR_WARN("removing the empty cgroup %s left by an earlier run", stale->name);
+    return vserverCgroupRemove(stale);
+}
+
+
 int
 vserverCgroupCreateIn(vserverCgroupLayout *layout,
                       const char *partition,
@@ -474,6 +505,8 @@ vserverCgroupCreateIn(vserverCgroupLayout *layout,
     size_t j;
 
     if (!(comps = vserverCgroupComponents(partition, name)))
+        return -1;
+    if (vserverCgroupClearStale(layout, comps) < 0)
         return -1;
     group = vserverCgroupNew(layout, comps, false);
 
@@ -1097,7 +1130,7 @@ vserverCgroupBlkioFile(vserverCgroupDir *dir,
             return candidates[i];
     }
     virReportError(VIR_ERR_OPERATION_UNSUPPORTED,
-                   _("Neither %s nor %s exists in %s"),
+                   _("this host cannot weigh block I/O: neither %s nor %s exists in %s (no disk runs an I/O scheduler with proportional weights, such as BFQ)"),
                    candidates[0], candidates[1], dir->path);
     return NULL;
 }
@@ -1111,6 +1144,28 @@ static const char *const vserverCgroupDeviceWeightFiles[2][2] = {
     { "blkio.weight_device", "blkio.bfq.weight_device" },
     { "io.weight", "io.bfq.weight" },
 };
+
+
+bool
+vserverCgroupHasBlkioWeight(vserverCgroup *cg,
+                            bool perDevice)
+{
+    vserverCgroupDir *dir = vserverCgroupDirFor(cg, VSERVER_CGROUP_CONTROLLER_BLKIO);
+    const char *const (*files)[2] = perDevice ? vserverCgroupDeviceWeightFiles :
+                                                vserverCgroupWeightFiles;
+    size_t i;
+
+    if (!dir)
+        return false;
+    for (i = 0; i < 2; i++) {
+        g_autofree char *path = g_strdup_printf("%s/%s", dir->path,
+                                                files[dir->unified][i]);
+
+        if (virFileExists(path))
+            return true;
+    }
+    return false;
+}
 
 
 int
@@ -1365,15 +1420,27 @@ vserverCgroupApplyDef(vserverCgroup *cg,
             return -1;
     }
 
-    if (def->blkio.weight &&
-        vserverCgroupSetBlkioWeight(cg, def->blkio.weight) < 0)
-        return -1;
+    /* Weights are a preference the disk's scheduler may not offer (only
+     * BFQ has them today): a start, an autostart above all, must not fail
+     * because a disk's scheduler changed.  The definition keeps them. */
+    if (def->blkio.weight) {
+        if (!vserverCgroupHasBlkioWeight(cg, false))
+            VIR_WARN("%s: <blkiotune><weight> is not applied: this host's disks have no I/O scheduler with proportional weights",
+                     cg->name);
+        else if (vserverCgroupSetBlkioWeight(cg, def->blkio.weight) < 0)
+            return -1;
+    }
     for (i = 0; i < def->blkio.ndevices; i++) {
         virBlkioDevice *dev = &def->blkio.devices[i];
 
-        if ((dev->weight &&
-             vserverCgroupSetBlkioDeviceWeight(cg, dev->path, dev->weight) < 0) ||
-            (dev->rbps &&
+        if (dev->weight && !vserverCgroupHasBlkioWeight(cg, true)) {
+            VIR_WARN("%s: <blkiotune><device><weight> of '%s' is not applied: this host's disks have no I/O scheduler with proportional weights",
+                     cg->name, dev->path);
+        } else if (dev->weight &&
+                   vserverCgroupSetBlkioDeviceWeight(cg, dev->path, dev->weight) < 0) {
+            return -1;
+        }
+        if ((dev->rbps &&
              vserverCgroupSetBlkioDeviceReadBps(cg, dev->path, dev->rbps) < 0) ||
             (dev->wbps &&
              vserverCgroupSetBlkioDeviceWriteBps(cg, dev->path, dev->wbps) < 0) ||

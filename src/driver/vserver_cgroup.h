@@ -108,6 +108,12 @@ int
 vserverCgroupGetCpusetCpus(vserverCgroup *cg,
                            char **cpus);
 
+/* Does this host offer proportional block I/O weights (a file for them in
+ * the context's blkio/io cgroup; @perDevice: per-device weights)? */
+bool
+vserverCgroupHasBlkioWeight(vserverCgroup *cg,
+                            bool perDevice);
+
 int
 vserverCgroupSetBlkioWeight(vserverCgroup *cg,
                             unsigned int weight);

@@ -600,9 +600,12 @@ vserverDomainGetBlkioParameters(virDomainPtr dom,
         goto cleanup;
     }
 
+    /* 0 (no weight) where the host's disks cannot weigh I/O: the live
+     * value is what the kernel does */
     if (persistentDef)
         weight = persistentDef->blkio.weight;
-    else if (vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0)
+    else if (vserverCgroupHasBlkioWeight(priv->cgroup, false) &&
+             vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0)
         goto cleanup;
 
     if (virTypedParameterAssign(&params[0], VIR_DOMAIN_BLKIO_WEIGHT,
