@@ -18,17 +18,21 @@ typedef struct {
     bool ok;
     bool validateXML;
     unsigned int maxDomains;
+    unsigned int checkpointTimeout;
+    unsigned int restoreTimeout;
     const char *error;
 } configCase;
 
 static const configCase cases[] = {
-    { "empty.conf", true, false, 0, NULL },
-    { "full.conf", true, true, 1000, NULL },
-    { "missing-file.conf", true, false, 0, NULL },
-    { "unknown-key.conf", false, false, 0, "unknown key 'max_domian'" },
-    { "bad-type.conf", false, false, 0, "max_domains" },
-    { "negative.conf", false, false, 0, "max_domains" },
-    { "syntax.conf", false, false, 0, "expecting" },
+    { "empty.conf", true, false, 0, 600, 600, NULL },
+    { "full.conf", true, true, 1000, 30, 45, NULL },
+    { "missing-file.conf", true, false, 0, 600, 600, NULL },
+    { "unknown-key.conf", false, false, 0, 0, 0, "unknown key 'max_domian'" },
+    { "bad-type.conf", false, false, 0, 0, 0, "max_domains" },
+    { "negative.conf", false, false, 0, 0, 0, "max_domains" },
+    { "syntax.conf", false, false, 0, 0, 0, "expecting" },
+    { "zero-timeout.conf", false, false, 0, 0, 0,
+      "checkpoint_timeout in " },
 };
 
 
@@ -85,9 +89,13 @@ main(int argc, char **argv)
             if (rc < 0)
                 tapDiag("error: %s", virGetLastErrorMessage());
             tapResult(rc == 0 && cfg->validateXML == c->validateXML &&
-                      cfg->maxDomains == c->maxDomains,
-                      "%s: loads with validate_xml=%d max_domains=%u",
-                      c->file, c->validateXML, c->maxDomains);
+                      cfg->maxDomains == c->maxDomains &&
+                      cfg->checkpointTimeout == c->checkpointTimeout &&
+                      cfg->restoreTimeout == c->restoreTimeout,
+                      "%s: loads with validate_xml=%d max_domains=%u "
+                      "checkpoint_timeout=%u restore_timeout=%u",
+                      c->file, c->validateXML, c->maxDomains,
+                      c->checkpointTimeout, c->restoreTimeout);
         } else {
             const char *msg = rc < 0 ? virGetLastErrorMessage() : "";
 

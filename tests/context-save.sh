@@ -303,7 +303,7 @@ ctx_xml vcnt "$rootfs" "sleep 1000000 | nc -l -p 7002 > /recvx & $counter" "" "
 vsh create "$work/vcnt.xml" >/dev/null
 wait_until 10 test -s "$rootfs/count"
 sleep 0.5
-(j=0; while :; do j=$((j+1)); echo $j; sleep 0.2; done) | nc 10.79.0.2 7002 &
+(j=0; while :; do j=$((j+1)); echo $j; sleep 0.2; done) | busybox nc 10.79.0.2 7002 &
 client=$!
 bgpids="$bgpids $client"
 wait_until 10 test -s "$rootfs/recvx"

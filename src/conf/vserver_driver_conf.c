@@ -86,6 +86,8 @@ virVServerDriverConfigNew(const char *root)
     cfg->validateXML = false;
     cfg->maxDomains = 0;
     cfg->cgroupPartition = g_strdup("/machine");
+    cfg->checkpointTimeout = 600;
+    cfg->restoreTimeout = 600;
 
     /* a build-tree daemon (tests, private instances) names its own shim */
     if (g_getenv("VSERVER_SHIM_PATH"))
@@ -106,6 +108,8 @@ static const char *virVServerConfigKeys[] = {
     "validate_xml",
     "max_domains",
     "cgroup_partition",
+    "checkpoint_timeout",
+    "restore_timeout",
     NULL
 };
 
@@ -122,6 +126,32 @@ virVServerDriverConfigCheckKey(const char *name,
                        _("unknown key '%s' in %s"), name, filename);
         return -1;
     }
+    return 0;
+}
+
+
+/* A bound in seconds: 1 second up to a day (0 would mean "no bound",
+ * which nothing that waits on CRIU may have). */
+static int
+virVServerDriverConfigGetTimeout(virConf *conf,
+                                 const char *filename,
+                                 const char *key,
+                                 unsigned int *value)
+{
+    unsigned int v = *value;
+    int rc;
+
+    if ((rc = virConfGetValueUInt(conf, key, &v)) < 0)
+        return -1;
+    if (rc == 0)
+        return 0;
+    if (v < 1 || v > 86400) {
+        virReportError(VIR_ERR_CONF_SYNTAX,
+                       _("%s in %s must be from 1 to 86400 seconds, not %u"),
+                       key, filename, v);
+        return -1;
+    }
+    *value = v;
     return 0;
 }
 
@@ -152,6 +182,12 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
         return -1;
 
     if (virConfGetValueUInt(conf, "max_domains", &cfg->maxDomains) < 0)
+        return -1;
+
+    if (virVServerDriverConfigGetTimeout(conf, filename, "checkpoint_timeout",
+                                         &cfg->checkpointTimeout) < 0 ||
+        virVServerDriverConfigGetTimeout(conf, filename, "restore_timeout",
+                                         &cfg->restoreTimeout) < 0)
         return -1;
 
     if (virConfGetValueString(conf, "cgroup_partition", &partition) < 0)

@@ -30,6 +30,10 @@ struct _virVServerDriverConfig {
     bool validateXML;       /* validate_xml */
     unsigned int maxDomains;   /* max_domains, 0 = no limit */
     char *cgroupPartition;     /* cgroup_partition */
+    unsigned int checkpointTimeout; /* checkpoint_timeout, seconds of a
+                                     * CRIU dump (save, migration) */
+    unsigned int restoreTimeout;    /* restore_timeout, seconds of a
+                                     * CRIU restore */
 
     char *criuDir;          /* CRIU's prefix ($VSERVER_CRIU_DIR), NULL:
                              * no checkpoint/restore on this host */

@@ -44,7 +44,6 @@ VIR_LOG_INIT("vserver.process");
 
 #define VSERVER_START_TIMEOUT_MS 30000
 /* a restore reads the context's whole memory back from disk */
-#define VSERVER_RESTORE_TIMEOUT_MS (10 * 60 * 1000)
 #define VSERVER_DESTROY_TIMEOUT_MS 10000
 
 typedef struct {
@@ -471,8 +470,11 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
                                "--exit-file", paths->exitFile,
                                "--sync-fd", NULL);
     virCommandAddArgFormat(cmd, "%d", syncpipe[1]);
-    if (restoreDir)
+    if (restoreDir) {
         virCommandAddArgList(cmd, "--restore", restoreDir, NULL);
+        virCommandAddArg(cmd, "--restore-timeout");
+        virCommandAddArgFormat(cmd, "%u", cfg->restoreTimeout);
+    }
     virCommandPassFD(cmd, syncpipe[1], VIR_COMMAND_PASS_FD_CLOSE_PARENT);
     virCommandSetOutputFD(cmd, &logfd);
     virCommandSetErrorFD(cmd, &logfd);
@@ -486,9 +488,12 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
                              paths->pidFile);
         return -1;
     }
+    /* the shim bounds CRIU's restore itself and reports; the margin lets
+     * it do so before this gives up */
     return vserverProcessReadSync(syncRead, vm->def->name,
-                                  restoreDir ? VSERVER_RESTORE_TIMEOUT_MS :
-                                               VSERVER_START_TIMEOUT_MS,
+                                  restoreDir ?
+                                  (cfg->restoreTimeout + VSERVER_CRIU_MARGIN_S) * 1000 :
+                                  VSERVER_START_TIMEOUT_MS,
                                   initPid);
 }
 

@@ -42,6 +42,11 @@ int
 vserverProcessWriteShimConfig(vserverDriver *driver,
                               virDomainObj *vm);
 
+/* Seconds the driver waits on the shim beyond a CRIU bound
+ * (checkpoint_timeout, restore_timeout), which the shim enforces itself:
+ * it kills CRIU, cleans up and answers first. */
+#define VSERVER_CRIU_MARGIN_S 30
+
 /* Path of the shim's socket of a running context. */
 char *
 vserverProcessShimSocket(vserverDriver *driver,

@@ -31,6 +31,7 @@
 #include "virerror.h"
 #include "virfile.h"
 #include "virlog.h"
+#include "virstring.h"
 #include "virtime.h"
 #include "viruuid.h"
 
@@ -39,7 +40,6 @@
 VIR_LOG_INIT("vserver.save");
 
 #define VSERVER_SAVE_MAGIC "libvirt-vserver save 1\n"
-#define VSERVER_SAVE_TIMEOUT_MS (10 * 60 * 1000)
 
 typedef enum {
     VSERVER_SAVE_TAR_CREATE,    /* pack the whole directory */
@@ -305,8 +305,13 @@ vserverSaveDump(vserverDriver *driver,
     /* CRIU freezes, dumps and kills the context; on failure it lets it
      * run on as before */
     sock = vserverProcessShimSocket(driver, vm);
-    request = g_strdup_printf("%s %s", migrate ? "MIGRATE" : "CHECKPOINT", dir);
-    if (vserverMonitorRequestTimeout(sock, request, VSERVER_SAVE_TIMEOUT_MS) < 0) {
+    request = g_strdup_printf("%s %u %s", migrate ? "MIGRATE" : "CHECKPOINT",
+                              cfg->checkpointTimeout, dir);
+    /* the shim kills CRIU at checkpointTimeout and answers; the margin
+     * lets it do so before this gives up */
+    if (vserverMonitorRequestTimeout(sock, request,
+                                     (cfg->checkpointTimeout +
+                                      VSERVER_CRIU_MARGIN_S) * 1000) < 0) {
         vserverSaveKeepLog(cfg, vm->def->name, dir, "dump.log");
         return -1;
     }

@@ -146,7 +146,8 @@ int vserverShimEnter(pid_t pid, char **argv);
  * -1 / 0 and -1 / the init's host pid, with @err filled on failure. */
 int vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
                         int consoleSlave, const char *dir,
-                        vserverShimChildError *err);
+                        unsigned int timeout, vserverShimChildError *err);
 pid_t vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
                              const char *consolePath, const char *dir,
+                             unsigned int timeout,
                              vserverShimChildError *err);

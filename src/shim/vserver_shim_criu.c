@@ -224,6 +224,187 @@ shimCriuPrivateMounts(const vserverShimConfig *conf, vserverShimChildError *err)
 }
 
 
+/*
+ * The bound on a CRIU run.  libcriu waits on its socket to the criu swrk
+ * child with no timeout of its own, and CRIU can wait forever (a ptrace
+ * stop that never comes, a restorer spinning on a bad image).  SIGALRM
+ * kills every child of the shim but @spare (the context's init, which a
+ * failed dump leaves running): the criu process, and on a restore what it
+ * restored.  libcriu then sees its socket close and returns an error.
+ * The handler only uses async-signal-safe calls.
+ */
+static volatile sig_atomic_t shimCriuExpired;
+static pid_t shimCriuSpare;
+
+static void
+shimCriuAlarm(int sig __attribute__((unused)))
+{
+    char path[64];
+    char buf[4096];
+    int saved = errno;
+    ssize_t n;
+    int fd;
+
+    shimCriuExpired = 1;
+    /* the shim is single-threaded: its children are its main thread's */
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        if ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+            char *p = buf;
+
+            buf[n] = '\0';
+            while (*p) {
+                long pid = 0;
+
+                while (*p == ' ')
+                    p++;
+                while (*p >= '0' && *p <= '9')
+                    pid = pid * 10 + (*p++ - '0');
+                if (pid > 0 && pid != shimCriuSpare)
+                    kill((pid_t)pid, SIGKILL);
+                if (*p && (*p < '0' || *p > '9'))
+                    p++;
+            }
+        }
+        close(fd);
+    }
+    errno = saved;
+}
+
+
+static void
+shimCriuArm(unsigned int seconds, pid_t spare)
+{
+    struct sigaction sa = { .sa_handler = shimCriuAlarm };
+
+    shimCriuExpired = 0;
+    shimCriuSpare = spare;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);     /* no SA_RESTART: recv() returns */
+    alarm(seconds);
+}
+
+
+/* Returns true when the bound passed while CRIU ran. */
+static bool
+shimCriuDisarm(void)
+{
+    struct sigaction sa = { .sa_handler = SIG_DFL };
+
+    alarm(0);
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    return shimCriuExpired;
+}
+
+
+/* Run argv (no shell) and wait for it; its output goes nowhere. */
+static int
+shimCriuRun(char *const argv[])
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+
+/*
+ * Undo the network locks of a CRIU dump that was killed (they are
+ * CRIU's, with the iptables method, its default): the CRIU chain and its
+ * jumps in the context's own network namespace, and the per-connection
+ * DROP rules of a context on the host's network, which CRIU's log names
+ * ("Locked SRC:PORT - DST:PORT connection", one rule each).  Runs in a
+ * child that joins the context's network namespace.
+ */
+static void
+shimCriuUnlockNetwork(pid_t initPid, const char *dir)
+{
+    char path[4096];
+    pid_t pid;
+
+    if ((pid = fork()) < 0)
+        return;
+    if (pid == 0) {
+        static const char *const tools[] = { "iptables", "ip6tables" };
+        char line[512];
+        FILE *log;
+        int nsfd;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)initPid);
+        if ((nsfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+            setns(nsfd, CLONE_NEWNET) < 0)
+            _exit(1);
+
+        for (size_t t = 0; t < 2; t++) {
+            char *tool = (char *)tools[t];
+            char *delIn[] = { tool, "-w", "-D", "INPUT", "-j", "CRIU", NULL };
+            char *delOut[] = { tool, "-w", "-D", "OUTPUT", "-j", "CRIU", NULL };
+            char *flush[] = { tool, "-w", "-F", "CRIU", NULL };
+            char *del[] = { tool, "-w", "-X", "CRIU", NULL };
+
+            while (shimCriuRun(delIn) == 0)
+                ;
+            while (shimCriuRun(delOut) == 0)
+                ;
+            shimCriuRun(flush);
+            shimCriuRun(del);
+        }
+
+        snprintf(path, sizeof(path), "%s/dump.log", dir);
+        if (!(log = fopen(path, "re")))
+            _exit(0);
+        while (fgets(line, sizeof(line), log)) {
+            char *p = strstr(line, "Locked ");
+            char *src, *dst, *sport, *dport, *end;
+
+            if (!p || !(end = strstr(p, " connection")))
+                continue;
+            *end = '\0';
+            src = p + 7;
+            if (!(dst = strstr(src, " - ")))
+                continue;
+            *dst = '\0';
+            dst += 3;
+            /* the port follows the address's last colon (IPv6 has more) */
+            if (!(sport = strrchr(src, ':')) || !(dport = strrchr(dst, ':')))
+                continue;
+            *sport++ = '\0';
+            *dport++ = '\0';
+            for (size_t c = 0; c < 2; c++) {
+                char *tool = strchr(src, ':') ? "ip6tables" : "iptables";
+                char *argv[] = { tool, "-w", "-t", "filter", "-D",
+                                 c ? "OUTPUT" : "INPUT", "--protocol", "tcp",
+                                 "-m", "mark", "!", "--mark", "0xC114",
+                                 "--source", dst, "--sport", dport,
+                                 "--destination", src, "--dport", sport,
+                                 "-j", "DROP", NULL };
+                shimCriuRun(argv);
+            }
+        }
+        fclose(log);
+        _exit(0);
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+
 static int
 shimCriuOpenImages(const char *dir, vserverShimChildError *err)
 {
@@ -238,7 +419,7 @@ shimCriuOpenImages(const char *dir, vserverShimChildError *err)
 
 int
 vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
-                    int consoleSlave, const char *dir,
+                    int consoleSlave, const char *dir, unsigned int timeout,
                     vserverShimChildError *err)
 {
     shimCriu c;
@@ -272,10 +453,22 @@ vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
         c.add_external("mnt[/dev/console]:console") < 0 ||
         shimCriuNetExternals(conf, &c, false) < 0) {
         vserverShimError(err, ENOMEM, "cannot set up the dump");
-    } else if ((rc = c.dump()) < 0) {
-        vserverShimError(err, -rc, "CRIU could not dump the context");
     } else {
-        ret = 0;
+        bool expired;
+
+        shimCriuArm(timeout, initPid);
+        rc = c.dump();
+        expired = shimCriuDisarm();
+        if (expired) {
+            shimCriuUnlockNetwork(initPid, dir);
+            vserverShimError(err, 0, "CRIU did not finish the dump within "
+                             "%u s (checkpoint_timeout): it was killed and "
+                             "the context runs on", timeout);
+        } else if (rc < 0) {
+            vserverShimError(err, -rc, "CRIU could not dump the context");
+        } else {
+            ret = 0;
+        }
     }
     shimCriuUnload(&c);
 
@@ -290,7 +483,7 @@ vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
 pid_t
 vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
                        const char *consolePath, const char *dir,
-                       vserverShimChildError *err)
+                       unsigned int timeout, vserverShimChildError *err)
 {
     shimCriu c;
     char key[64] = "";
@@ -334,11 +527,25 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     } else if (fcntl(consoleSlave, F_SETFD, 0) < 0) {
         /* criu swrk is exec()ed: the console must survive that */
         vserverShimError(err, errno, "cannot hand the console to CRIU");
-    } else if ((rc = c.restore_child()) <= 0) {
-        vserverShimError(err, rc < 0 ? -rc : 0, "CRIU could not restore "
-                         "the context");
     } else {
-        pid = rc;
+        bool expired;
+
+        shimCriuArm(timeout, 0);
+        rc = c.restore_child();
+        expired = shimCriuDisarm();
+        if (expired) {
+            /* the alarm killed what CRIU had restored too */
+            if (rc > 0)
+                waitpid(rc, NULL, 0);
+            vserverShimError(err, 0, "CRIU did not finish the restore "
+                             "within %u s (restore_timeout): it was killed",
+                             timeout);
+        } else if (rc <= 0) {
+            vserverShimError(err, rc < 0 ? -rc : 0, "CRIU could not restore "
+                             "the context");
+        } else {
+            pid = rc;
+        }
     }
     fcntl(consoleSlave, F_SETFD, FD_CLOEXEC);
     shimCriuUnload(&c);

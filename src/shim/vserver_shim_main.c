@@ -2,7 +2,7 @@
  * vserver_shim_main.c: the per-context supervisor's event loop
  *
  *   libvirt_vserver_shim --config FILE --socket PATH --exit-file PATH
- *                        --sync-fd N [--restore DIR]
+ *                        --sync-fd N [--restore DIR [--restore-timeout S]]
  *   libvirt_vserver_shim --check-config FILE
  *   libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...
  *
@@ -20,12 +20,16 @@
  *   NET LINK <name> up|down
  *                     set the link state of <name> inside;
  *                     each answered "OK" or "ERR <message>", then closed.
- *   CHECKPOINT <dir>  dump the context with CRIU into <dir> (it then ends
- *                     with reason "saved"); answered "OK" or "ERR ...".
- *   MIGRATE <dir>     the same, for a migration: it ends with reason
+ *   CHECKPOINT <seconds> <dir>
+ *                     dump the context with CRIU into <dir> (it then ends
+ *                     with reason "saved"); answered "OK" or "ERR ...";
+ *                     CRIU is killed after <seconds> and the context runs on.
+ *   MIGRATE <seconds> <dir>
+ *                     the same, for a migration: it ends with reason
  *                     "migrated".
  * With --restore DIR the context is not booted but restored from the CRIU
- * images in DIR (vserver_shim_criu.c).
+ * images in DIR (vserver_shim_criu.c), within --restore-timeout seconds
+ * (default 600).
  * When the context stops for good the shim writes "<reason> <status>" to
  * the exit file (for a daemon that was down at the time) and exits.
  *
@@ -401,13 +405,18 @@ acceptClient(shimState *st)
         vserverShimChildError err = { 0 };
         char reply[LINE_MAX_LEN + sizeof(err.msg)];
         bool migrate = line[0] == 'M';
-        const char *dir = strchr(line, ' ') + 1;
+        char *dir = NULL;
+        unsigned long timeout = strtoul(strchr(line, ' ') + 1, &dir, 10);
         int n;
 
         /* blocks the loop for the dump: nothing else may touch the
          * context meanwhile */
         fcntl(fd, F_SETFL, 0);
-        if (st->initPid <= 0) {
+        if (timeout == 0 || timeout > 86400 || *dir != ' ' || !dir[1]) {
+            vserverShimError(&err, 0, "malformed request: expected "
+                             "'%s <seconds> <dir>'",
+                             migrate ? "MIGRATE" : "CHECKPOINT");
+        } else if (st->initPid <= 0) {
             vserverShimError(&err, 0, "the context is not running");
         } else if (st->conf.userns) {
             vserverShimError(&err, 0, "unsupported: checkpoint of a context "
@@ -415,7 +424,7 @@ acceptClient(shimState *st)
         } else {
             st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
             if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
-                                    dir, &err) < 0)
+                                    ++dir, timeout, &err) < 0)
                 st->intent = INTENT_NONE;
         }
         if (st->intent != INTENT_NONE) {
@@ -617,7 +626,7 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: libvirt_vserver_shim --config FILE --socket PATH "
-            "--exit-file PATH --sync-fd N [--restore DIR]\n"
+            "--exit-file PATH --sync-fd N [--restore DIR [--restore-timeout S]]\n"
             "       libvirt_vserver_shim --check-config FILE\n"
             "       libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...\n");
     return 2;
@@ -631,6 +640,7 @@ main(int argc, char **argv)
                      .sigFd = -1, .timerFd = -1, .consoleFd = -1 };
     const char *configPath = NULL;
     const char *restoreDir = NULL;
+    unsigned long restoreTimeout = 600;
     vserverShimChildError err = { 0 };
     char errbuf[512];
     int syncFd = -1;
@@ -672,6 +682,12 @@ main(int argc, char **argv)
             st.exitFile = argv[++i];
         } else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc) {
             restoreDir = argv[++i];
+        } else if (strcmp(argv[i], "--restore-timeout") == 0 && i + 1 < argc) {
+            char *end;
+
+            restoreTimeout = strtoul(argv[++i], &end, 10);
+            if (*end || restoreTimeout == 0 || restoreTimeout > 86400)
+                return usage();
         } else if (strcmp(argv[i], "--sync-fd") == 0 && i + 1 < argc) {
             syncFd = atoi(argv[++i]);
         } else {
@@ -716,7 +732,7 @@ main(int argc, char **argv)
 
     if (restoreDir)
         st.initPid = vserverShimCriuRestore(&st.conf, st.ptySlave, st.ptyPath,
-                                            restoreDir, &err);
+                                            restoreDir, restoreTimeout, &err);
     else
         st.initPid = vserverShimContainerStart(&st.conf, st.ptyPath, &err);
     if (st.initPid < 0)
