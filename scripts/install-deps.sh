@@ -22,7 +22,7 @@ libvirt_pkgs="libvirt0=$lvver libvirt-dev=$lvver libvirt-clients=$lvver
 build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libxml2-utils rpcsvc-proto libglib2.0-dev libxml2-dev libgnutls28-dev
  libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev
- libc6-dev"
+ libc6-dev python3-docutils"
 
 # CRIU 4.1.1, built by build-aux/prepare-criu.sh (`make criu lib`).
 # Required by criu's Makefile: protobuf-c (library, protoc-c), protoc and
@@ -37,7 +37,8 @@ build_pkgs="$build_pkgs make patch libprotobuf-c-dev protobuf-c-compiler
  libbsd-dev libnftables-dev"
 
 runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virtinst
- libxml2-utils util-linux procps attr acl libcap2-bin xz-utils zstd bzip2"
+ libxml2-utils util-linux procps attr acl libcap2-bin xz-utils zstd bzip2
+ man-db"
 
 # criu's shared libraries, and iptables: criu's default network lock for
 # --tcp-established runs iptables-restore, and dumping/restoring a network
