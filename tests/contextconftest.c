@@ -9,6 +9,8 @@
  *    devices, lifecycle actions);
  *  - NAME.err exists: the start checks must fail with an error containing
  *    the file's first line.
+ * Across the NAME.out files every configuration key must appear, so that
+ * a new key cannot go without a round trip.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -42,6 +44,9 @@ static const char *testProcs[] = {
     NULL,
 };
 
+static const char *testCriuDir = "/usr/lib/libvirt-vserver/criu";
+static const char *testCgroupRoot = "/machine/x.libvirt-vserver";
+
 
 /* What the driver does before it spawns a shim; the shim's rendering of
  * the resulting configuration, or NULL with an error. */
@@ -65,7 +70,8 @@ testRender(vserverDriver *driver,
         vserverContextValidate(def) < 0 ||
         vserverContextDeviceRules(def, &rules, &nrules) < 0 ||
         !(conf = vserverContextFormatShimConfig(def, (char **)testProcs,
-                                                   &testVolumeRoot)))
+                                                &testVolumeRoot, testCriuDir,
+                                                testCgroupRoot)))
         return NULL;
 
     if (!(tmpdir = g_dir_make_tmp("contextconftest.XXXXXX", NULL)))
@@ -87,12 +93,36 @@ testRender(vserverDriver *driver,
 }
 
 
+/* Every key of the protocol starts a line of some expected rendering. */
+static void
+testKeysCovered(GPtrArray *outputs)
+{
+    size_t i;
+    int key;
+
+    for (key = 0; key < VSERVER_SHIM_CONF_LAST; key++) {
+        const char *name = vserverShimConfKeyTypeToString(key);
+        g_autofree char *atStart = g_strdup_printf("%s: ", name);
+        g_autofree char *inside = g_strdup_printf("\n%s: ", name);
+        bool found = false;
+
+        for (i = 0; i < outputs->len && !found; i++) {
+            const char *out = g_ptr_array_index(outputs, i);
+
+            found = g_str_has_prefix(out, atStart) || strstr(out, inside);
+        }
+        tapResult(found, "key '%s' is covered by an expected rendering", name);
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
     vserverDriver driver = { 0 };
     g_autoptr(GDir) dir = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) outputs = g_ptr_array_new_with_free_func(g_free);
     const char *datadir;
     const char *shim;
     const char *ent;
@@ -171,6 +201,7 @@ main(int argc, char **argv)
             tapResult(false, "%s: read expected output", name);
             continue;
         }
+        g_ptr_array_add(outputs, g_strdup(expect));
         if (STRNEQ(actual, expect)) {
             tapDiag("expected:\n%s", expect);
             tapDiag("actual:\n%s", actual);
@@ -183,6 +214,7 @@ main(int argc, char **argv)
 
     if (names->len == 0)
         tapResult(false, "test data found in %s", datadir);
+    testKeysCovered(outputs);
 
     virObjectUnref(driver.xmlopt);
     virObjectUnref(driver.caps);

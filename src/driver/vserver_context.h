@@ -11,6 +11,9 @@
 #include "virbuffer.h"
 
 #include "vserver_cgroup.h"
+#include "vserver_shim_protocol.h"
+
+VIR_ENUM_DECL(vserverShimConfKey);
 
 /* The <filesystem> whose target is '/', or NULL with an error. */
 virDomainFSDef *
@@ -42,15 +45,19 @@ typedef struct {
 } vserverContextVolumeRoot;
 
 /* The shim's configuration file contents for @def; @volumeRoot for a
- * root of type 'volume', else NULL. */
+ * root of type 'volume', else NULL; @criuDir (CRIU's prefix) when
+ * checkpoint/restore is available, else NULL, and then @cgroupRoot, the
+ * context's cgroup below the hierarchy roots. */
 char *
 vserverContextFormatShimConfig(virDomainDef *def,
                                char **cgroupProcs,
-                               const vserverContextVolumeRoot *volumeRoot);
+                               const vserverContextVolumeRoot *volumeRoot,
+                               const char *criuDir,
+                               const char *cgroupRoot);
 
 /* Append "key field<TAB>field...\n" to a shim configuration, each field
- * escaped (format: src/shim/vserver_shim_conf.c). */
+ * escaped (format and fields: src/shim/vserver_shim_protocol.h). */
 void
 vserverContextEntry(virBuffer *buf,
-                    const char *key,
+                    vserverShimConfKey key,
                     ...) G_GNUC_NULL_TERMINATED;

@@ -28,26 +28,21 @@
 VIR_LOG_INIT("vserver.device");
 
 
+/* NET <op> <guest name> [ARG] on its own connection to the shim. */
 static int
-vserverDeviceShimRequest(vserverDriver *driver,
-                         virDomainObj *vm,
-                         const char *fmt,
-                         ...) G_GNUC_PRINTF(3, 4);
-
-static int
-vserverDeviceShimRequest(vserverDriver *driver,
-                         virDomainObj *vm,
-                         const char *fmt,
-                         ...)
+vserverDeviceShimNet(vserverDriver *driver,
+                     virDomainObj *vm,
+                     vserverShimNetOp op,
+                     const char *name,
+                     const char *arg)
 {
     g_autofree char *sock = vserverProcessShimSocket(driver, vm);
-    g_autofree char *request = NULL;
-    va_list ap;
+    g_autofree char *args = g_strdup_printf("%s %s%s%s",
+                                            vserverShimNetOpTypeToString(op),
+                                            name, arg ? " " : "",
+                                            NULLSTR_EMPTY(arg));
 
-    va_start(ap, fmt);
-    request = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    return vserverMonitorRequest(sock, request);
+    return vserverMonitorRequest(sock, VSERVER_SHIM_VERB_NET, args, 0);
 }
 
 
@@ -106,8 +101,8 @@ vserverDeviceAttachNetLive(vserverDriver *driver,
     if (virDomainNetInsert(vm->def, net) < 0)
         goto release;
     if (vserverProcessWriteShimConfig(driver, vm) < 0 ||
-        vserverDeviceShimRequest(driver, vm, "NET ADD %s",
-                                 net->ifname_guest) < 0) {
+        vserverDeviceShimNet(driver, vm, VSERVER_SHIM_NET_OP_ADD,
+                             net->ifname_guest, NULL) < 0) {
         virErrorPreserveLast(&orig_err);
         virDomainNetRemove(vm->def, vm->def->nnets - 1);
         ignore_value(vserverProcessWriteShimConfig(driver, vm));
@@ -232,8 +227,8 @@ vserverDomainDetachDeviceFlags(virDomainPtr dom,
         if (idx < 0)
             goto cleanup;
         live = vm->def->nets[idx];
-        if (vserverDeviceShimRequest(driver, vm, "NET DEL %s",
-                                     live->ifname_guest) < 0)
+        if (vserverDeviceShimNet(driver, vm, VSERVER_SHIM_NET_OP_DEL,
+                                 live->ifname_guest, NULL) < 0)
             goto cleanup;
         virDomainNetRemove(vm->def, idx);
         vserverNetReleaseOne(vm->def, live, true);
@@ -326,9 +321,9 @@ vserverDomainUpdateDeviceFlags(virDomainPtr dom,
             goto cleanup;
         target = vm->def->nets[idx];
         if (vserverDeviceCheckNetUpdate(target, net) < 0 ||
-            vserverDeviceShimRequest(driver, vm, "NET LINK %s %s",
-                                     target->ifname_guest,
-                                     up ? "up" : "down") < 0)
+            vserverDeviceShimNet(driver, vm, VSERVER_SHIM_NET_OP_LINK,
+                                 target->ifname_guest,
+                                 up ? "up" : "down") < 0)
             goto cleanup;
         target->linkstate = net->linkstate;
         if (vserverProcessWriteShimConfig(driver, vm) < 0)

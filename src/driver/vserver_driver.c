@@ -1620,7 +1620,6 @@ vserverDomainOpenConsole(virDomainPtr dom,
     g_autofree char *sock = NULL;
     virDomainObj *vm;
     VIR_AUTOCLOSE fd = -1;
-    char reply[8] = "";
     int ret = -1;
 
     virCheckFlags(VIR_DOMAIN_CONSOLE_FORCE | VIR_DOMAIN_CONSOLE_SAFE, -1);
@@ -1642,14 +1641,9 @@ vserverDomainOpenConsole(virDomainPtr dom,
     }
 
     sock = g_strdup_printf("%s/%s.sock", cfg->runDir, vm->def->name);
-    if ((fd = vserverMonitorConnect(sock, flags & VIR_DOMAIN_CONSOLE_FORCE ?
-                                    "CONSOLE FORCE" : "CONSOLE")) < 0)
+    if ((fd = vserverMonitorOpenConsole(sock,
+                                        !!(flags & VIR_DOMAIN_CONSOLE_FORCE))) < 0)
         goto cleanup;
-    if (saferead(fd, reply, 3) != 3 || STRNEQLEN(reply, "OK\n", 3)) {
-        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
-                       _("an active console session exists for this domain"));
-        goto cleanup;
-    }
     if (virFDStreamOpen(st, fd) < 0)
         goto cleanup;
     fd = -1;

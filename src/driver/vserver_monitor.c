@@ -2,7 +2,7 @@
  * vserver_monitor.c: the driver's connection to a context's shim
  *
  * One unix socket per running context, watched by the daemon's event loop.
- * The shim speaks single text lines (see src/shim/vserver_shim_main.c).
+ * The shim speaks single text lines (src/shim/vserver_shim_protocol.h).
  * The monitor owns a reference on its domain object; the event callback
  * locks the domain only after dropping the monitor lock, so an API thread
  * that holds the domain and closes the monitor can never deadlock with it.
@@ -30,6 +30,21 @@
 #define VIR_FROM_THIS VIR_FROM_NONE
 
 VIR_LOG_INIT("vserver.monitor");
+
+VIR_ENUM_IMPL(vserverShimVerb,
+              VSERVER_SHIM_VERB_LAST,
+              VSERVER_SHIM_VERBS(VSERVER_SHIM_PROTO_NAME)
+);
+
+VIR_ENUM_IMPL(vserverShimNetOp,
+              VSERVER_SHIM_NET_OP_LAST,
+              VSERVER_SHIM_NET_OPS(VSERVER_SHIM_PROTO_NAME)
+);
+
+VIR_ENUM_IMPL(vserverShimExitReason,
+              VSERVER_SHIM_EXIT_LAST,
+              VSERVER_SHIM_EXIT_REASONS(VSERVER_SHIM_PROTO_NAME)
+);
 
 #define VSERVER_MONITOR_TIMEOUT_MS 5000
 
@@ -68,14 +83,45 @@ vserverMonitorOnceInit(void)
 VIR_ONCE_GLOBAL_INIT(vserverMonitor);
 
 
-/* Connect to the shim's socket and say which role this connection has. */
+char *
+vserverMonitorFirstWord(const char *line,
+                        const char **rest)
+{
+    const char *sp = strchr(line, ' ');
+
+    *rest = sp ? sp + 1 : NULL;
+    return sp ? g_strndup(line, sp - line) : g_strdup(line);
+}
+
+
 int
+vserverMonitorParseLine(const char *line,
+                        const char **args)
+{
+    g_autofree char *word = vserverMonitorFirstWord(line, args);
+
+    return vserverShimVerbTypeFromString(word);
+}
+
+
+static char *
+vserverMonitorFormatLine(vserverShimVerb verb,
+                         const char *args)
+{
+    return g_strdup_printf("%s%s%s\n", vserverShimVerbTypeToString(verb),
+                           args ? " " : "", NULLSTR_EMPTY(args));
+}
+
+
+/* Connect to the shim's socket and say which role this connection has. */
+static int
 vserverMonitorConnect(const char *socketPath,
-                      const char *role)
+                      vserverShimVerb role,
+                      const char *args)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     VIR_AUTOCLOSE fd = -1;
-    g_autofree char *hello = g_strdup_printf("%s\n", role);
+    g_autofree char *hello = vserverMonitorFormatLine(role, args);
     int ret;
 
     if (virStrcpyStatic(addr.sun_path, socketPath) < 0) {
@@ -148,33 +194,60 @@ vserverMonitorReadLine(int fd, char *buf, size_t buflen,
 }
 
 
-/* One request on its own connection ("NET ADD eth1"): 0 when the shim
- * answers "OK", -1 with its message reported otherwise. */
 int
 vserverMonitorRequest(const char *socketPath,
-                      const char *request)
+                      vserverShimVerb verb,
+                      const char *args,
+                      unsigned int timeoutMs)
 {
-    return vserverMonitorRequestTimeout(socketPath, request,
-                                        VSERVER_MONITOR_TIMEOUT_MS);
+    VIR_AUTOCLOSE fd = -1;
+    char line[640];
+    const char *msg;
+    int reply;
+
+    if ((fd = vserverMonitorConnect(socketPath, verb, args)) < 0 ||
+        vserverMonitorReadLine(fd, line, sizeof(line),
+                               timeoutMs ? timeoutMs :
+                               VSERVER_MONITOR_TIMEOUT_MS) < 0)
+        return -1;
+    reply = vserverMonitorParseLine(line, &msg);
+    if (reply == VSERVER_SHIM_VERB_OK && !msg)
+        return 0;
+    if (reply == VSERVER_SHIM_VERB_ERR && msg) {
+        virReportError(VIR_ERR_OPERATION_FAILED, "%s", msg);
+        return -1;
+    }
+    virReportError(VIR_ERR_OPERATION_FAILED, "%s", line);
+    return -1;
 }
 
 
 int
-vserverMonitorRequestTimeout(const char *socketPath,
-                             const char *request,
-                             unsigned int timeoutMs)
+vserverMonitorOpenConsole(const char *socketPath,
+                          bool force)
 {
     VIR_AUTOCLOSE fd = -1;
-    char line[640];
+    char line[64];
+    const char *args;
+    int ret;
 
-    if ((fd = vserverMonitorConnect(socketPath, request)) < 0 ||
-        vserverMonitorReadLine(fd, line, sizeof(line), timeoutMs) < 0)
+    if ((fd = vserverMonitorConnect(socketPath, VSERVER_SHIM_VERB_CONSOLE,
+                                    force ? VSERVER_SHIM_CONSOLE_FORCE :
+                                    NULL)) < 0)
         return -1;
-    if (STREQ(line, "OK"))
-        return 0;
-    virReportError(VIR_ERR_OPERATION_FAILED, "%s",
-                   STRPREFIX(line, "ERR ") ? line + 4 : line);
-    return -1;
+    /* a line at a time: what follows the answer is the console's */
+    if (vserverMonitorReadLine(fd, line, sizeof(line),
+                               VSERVER_MONITOR_TIMEOUT_MS) < 0 ||
+        vserverMonitorParseLine(line, &args) != VSERVER_SHIM_VERB_OK ||
+        args) {
+        virResetLastError();
+        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
+                       _("an active console session exists for this domain"));
+        return -1;
+    }
+    ret = fd;
+    fd = -1;
+    return ret;
 }
 
 
@@ -253,15 +326,18 @@ vserverMonitorOpen(const char *socketPath,
     vserverMonitor *mon;
     VIR_AUTOCLOSE fd = -1;
     char line[64];
+    const char *args;
     int pid;
 
     if (vserverMonitorInitialize() < 0)
         return NULL;
 
-    if ((fd = vserverMonitorConnect(socketPath, "CONTROL")) < 0 ||
+    if ((fd = vserverMonitorConnect(socketPath, VSERVER_SHIM_VERB_CONTROL,
+                                    NULL)) < 0 ||
         vserverMonitorReadLine(fd, line, sizeof(line), VSERVER_MONITOR_TIMEOUT_MS) < 0)
         return NULL;
-    if (sscanf(line, "RUNNING %d", &pid) != 1 || pid <= 0) {
+    if (vserverMonitorParseLine(line, &args) != VSERVER_SHIM_VERB_RUNNING ||
+        !args || virStrToLong_i(args, NULL, 10, &pid) < 0 || pid <= 0) {
         virReportError(VIR_ERR_INTERNAL_ERROR,
                        _("unexpected greeting from the shim: '%s'"), line);
         return NULL;
@@ -293,9 +369,10 @@ vserverMonitorOpen(const char *socketPath,
 
 int
 vserverMonitorSend(vserverMonitor *mon,
-                   const char *command)
+                   vserverShimVerb verb,
+                   const char *args)
 {
-    g_autofree char *line = g_strdup_printf("%s\n", command);
+    g_autofree char *line = vserverMonitorFormatLine(verb, args);
     int ret = -1;
 
     virObjectLock(mon);
@@ -306,7 +383,8 @@ vserverMonitorSend(vserverMonitor *mon,
     }
     /* the socket is non-blocking; a few bytes always fit */
     if (send(mon->fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
-        virReportSystemError(errno, _("cannot send '%s' to the shim"), command);
+        virReportSystemError(errno, _("cannot send '%s' to the shim"),
+                             vserverShimVerbTypeToString(verb));
         goto cleanup;
     }
     ret = 0;

@@ -9,14 +9,33 @@
 #include "internal.h"
 #include "domain_conf.h"
 
+#include "vserver_shim_protocol.h"
+
+/* The socket protocol's words (src/shim/vserver_shim_protocol.h). */
+VIR_ENUM_DECL(vserverShimVerb);
+VIR_ENUM_DECL(vserverShimNetOp);
+VIR_ENUM_DECL(vserverShimExitReason);
+
 typedef struct _vserverMonitor vserverMonitor;
 
 /* Called from the event loop with @vm locked, one call per line the shim
- * sent ("REBOOTED <pid>", "EXIT <reason> <status>"), and once with
+ * sent on the CONTROL connection (REBOOTED, EXIT), and once with
  * @line == NULL when the connection is gone. */
 typedef void (*vserverMonitorEventFunc)(vserverMonitor *mon,
                                         virDomainObj *vm,
                                         const char *line);
+
+/* The first word of a line (a copy), and in @rest what follows it after
+ * a space (NULL when nothing does). */
+char *
+vserverMonitorFirstWord(const char *line,
+                        const char **rest);
+
+/* The verb of a line from the shim, and in @args what follows it (NULL
+ * when nothing does); -1 for a word that is not a verb. */
+int
+vserverMonitorParseLine(const char *line,
+                        const char **args);
 
 vserverMonitor *
 vserverMonitorOpen(const char *socketPath,
@@ -24,22 +43,26 @@ vserverMonitorOpen(const char *socketPath,
                    vserverMonitorEventFunc cb,
                    pid_t *initPid);
 
+/* A command on the CONTROL connection: "VERB[ ARGS]". */
 int
 vserverMonitorSend(vserverMonitor *mon,
-                   const char *command);
+                   vserverShimVerb verb,
+                   const char *args);
 
 void
 vserverMonitorClose(vserverMonitor *mon);
 
+/* A CONSOLE connection: its fd, ready for the console's bytes, or -1 with
+ * an error (another client has the console and @force is false). */
 int
-vserverMonitorConnect(const char *socketPath,
-                      const char *role);
+vserverMonitorOpenConsole(const char *socketPath,
+                          bool force);
 
+/* One request on its own connection ("NET ADD eth1"): 0 when the shim
+ * answers OK within @timeoutMs (0: a few seconds), -1 with its message
+ * reported otherwise. */
 int
 vserverMonitorRequest(const char *socketPath,
-                      const char *request);
-/* The same, for a request that takes a while (a checkpoint). */
-int
-vserverMonitorRequestTimeout(const char *socketPath,
-                             const char *request,
-                             unsigned int timeoutMs);
+                      vserverShimVerb verb,
+                      const char *args,
+                      unsigned int timeoutMs);

@@ -426,8 +426,8 @@ vserverNetMacvlanMode(virDomainNetDef *net)
 
 static void
 vserverNetFormatIPs(virBuffer *buf,
-                    const char *addrKey,
-                    const char *routeKey,
+                    vserverShimConfKey addrKey,
+                    vserverShimConfKey routeKey,
                     virNetDevIPInfo *info)
 {
     size_t i;
@@ -472,15 +472,15 @@ vserverNetFormatShimConfig(virBuffer *buf,
     bool macvlan = vserverNetIsMacvlan(net);
 
     vserverNetLabel(net, mac);
-    vserverContextEntry(buf, "net", macvlan ? "macvlan" : "veth",
-                        net->ifname_guest, mac, mtu,
+    vserverContextEntry(buf, VSERVER_SHIM_CONF_NET,
+                        macvlan ? "macvlan" : "veth", net->ifname_guest, mac, mtu,
                         net->linkstate == VIR_DOMAIN_NET_INTERFACE_LINK_STATE_DOWN ?
                         "0" : "1", NULL);
     if (macvlan) {
         g_autofree char *mode = g_strdup_printf("%u", vserverNetMacvlanMode(net));
 
-        vserverContextEntry(buf, "netlink", virDomainNetGetActualDirectDev(net),
-                            mode, NULL);
+        vserverContextEntry(buf, VSERVER_SHIM_CONF_NET_LINK,
+                            virDomainNetGetActualDirectDev(net), mode, NULL);
     } else {
         /* like libvirt's other drivers: the host end's MAC is the guest's
          * with 0xfe first, so that a bridge never takes it as its own */
@@ -491,12 +491,14 @@ vserverNetFormatShimConfig(virBuffer *buf,
 
         virMacAddrSet(&hostmac, &net->mac);
         hostmac.addr[0] = 0xfe;
-        vserverContextEntry(buf, "nethost", net->ifname,
+        vserverContextEntry(buf, VSERVER_SHIM_CONF_NET_HOST, net->ifname,
                             virMacAddrFormat(&hostmac, hostmacstr),
                             bridge ? bridge : "", NULL);
-        vserverNetFormatIPs(buf, "nethostaddr", "nethostroute", &net->hostIP);
+        vserverNetFormatIPs(buf, VSERVER_SHIM_CONF_NET_HOST_ADDR,
+                            VSERVER_SHIM_CONF_NET_HOST_ROUTE, &net->hostIP);
     }
-    vserverNetFormatIPs(buf, "netaddr", "netroute", &net->guestIP);
+    vserverNetFormatIPs(buf, VSERVER_SHIM_CONF_NET_ADDR, VSERVER_SHIM_CONF_NET_ROUTE,
+                        &net->guestIP);
 }
 
 

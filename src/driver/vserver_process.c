@@ -286,31 +286,41 @@ vserverProcessCleanup(vserverDriver *driver,
 static void
 vserverProcessStopped(vserverDriver *driver,
                       virDomainObj *vm,
-                      const char *why)
+                      vserverShimExitReason why)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     virDomainShutoffReason reason = VIR_DOMAIN_SHUTOFF_CRASHED;
     virDomainEventStoppedDetailType detail = VIR_DOMAIN_EVENT_STOPPED_CRASHED;
     virObjectEvent *event;
 
-    if (STREQ_NULLABLE(why, "shutdown")) {
+    switch (why) {
+    case VSERVER_SHIM_EXIT_SHUTDOWN:
         reason = VIR_DOMAIN_SHUTOFF_SHUTDOWN;
         detail = VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN;
-    } else if (STREQ_NULLABLE(why, "destroyed")) {
+        break;
+    case VSERVER_SHIM_EXIT_DESTROYED:
         reason = VIR_DOMAIN_SHUTOFF_DESTROYED;
         detail = VIR_DOMAIN_EVENT_STOPPED_DESTROYED;
-    } else if (STREQ_NULLABLE(why, "failed")) {
+        break;
+    case VSERVER_SHIM_EXIT_FAILED:
         reason = VIR_DOMAIN_SHUTOFF_FAILED;
         detail = VIR_DOMAIN_EVENT_STOPPED_FAILED;
-    } else if (STREQ_NULLABLE(why, "saved")) {
+        break;
+    case VSERVER_SHIM_EXIT_SAVED:
         reason = VIR_DOMAIN_SHUTOFF_SAVED;
         detail = VIR_DOMAIN_EVENT_STOPPED_SAVED;
-    } else if (STREQ_NULLABLE(why, "migrated")) {
+        break;
+    case VSERVER_SHIM_EXIT_MIGRATED:
         reason = VIR_DOMAIN_SHUTOFF_MIGRATED;
         detail = VIR_DOMAIN_EVENT_STOPPED_MIGRATED;
+        break;
+    case VSERVER_SHIM_EXIT_CRASHED:
+    case VSERVER_SHIM_EXIT_LAST:
+        break;
     }
 
-    VIR_INFO("context '%s' stopped (%s)", vm->def->name, NULLSTR(why));
+    VIR_INFO("context '%s' stopped (%s)", vm->def->name,
+             NULLSTR(vserverShimExitReasonTypeToString(why)));
     vserverProcessCleanup(driver, vm, reason, true);
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STOPPED,
                                               detail);
@@ -322,18 +332,38 @@ vserverProcessStopped(vserverDriver *driver,
 }
 
 
-/* What the shim wrote when the context ended while no daemon listened. */
-static char *
-vserverProcessReadExitFile(const char *path)
+/* An exit reason from the shim ("<reason> <wait status>"); one this
+ * driver does not know counts as a crash. */
+static vserverShimExitReason
+vserverProcessExitReason(const char *name,
+                         const char *line)
+{
+    const char *status;
+    g_autofree char *word = vserverMonitorFirstWord(line, &status);
+    int why = vserverShimExitReasonTypeFromString(word);
+
+    if (why < 0) {
+        VIR_WARN("the shim of '%s' ended it for an unknown reason '%s'",
+                 name, word);
+        return VSERVER_SHIM_EXIT_CRASHED;
+    }
+    return why;
+}
+
+
+/* What the shim wrote when the context ended while no daemon listened:
+ * the reason, or @fallback when it wrote nothing. */
+static vserverShimExitReason
+vserverProcessReadExitFile(virDomainObj *vm,
+                           const char *path,
+                           vserverShimExitReason fallback)
 {
     g_autofree char *content = NULL;
-    char *sp;
 
     if (virFileReadAllQuiet(path, 64, &content) < 0)
-        return NULL;
-    if ((sp = strchr(content, ' ')))
-        *sp = '\0';
-    return g_steal_pointer(&content);
+        return fallback;
+    virTrimSpaces(content, NULL);
+    return vserverProcessExitReason(vm->def->name, content);
 }
 
 
@@ -345,6 +375,8 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
     vserverDomainObjPrivate *priv = vm->privateData;
     vserverDriver *driver = priv->driver;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    const char *args = NULL;
+    int verb;
     int pid;
 
     if (priv->monitor != mon)
@@ -353,19 +385,23 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
     if (!line) {
         /* the shim went away without saying why: it was killed */
         g_auto(vserverProcessPaths) paths = { 0 };
-        g_autofree char *why = NULL;
+        vserverShimExitReason why;
 
         vserverProcessGetPaths(cfg, vm, &paths);
-        why = vserverProcessReadExitFile(paths.exitFile);
+        why = vserverProcessReadExitFile(vm, paths.exitFile,
+                                         priv->stopping ?
+                                         VSERVER_SHIM_EXIT_DESTROYED :
+                                         VSERVER_SHIM_EXIT_CRASHED);
         VIR_WARN("lost the shim of '%s' (%s)", vm->def->name,
-                 NULLSTR(why));
-        vserverProcessStopped(driver, vm,
-                              why ? why : priv->stopping ? "destroyed" : "crashed");
+                 vserverShimExitReasonTypeToString(why));
+        vserverProcessStopped(driver, vm, why);
         return;
     }
 
     VIR_DEBUG("shim of '%s': %s", vm->def->name, line);
-    if (sscanf(line, "REBOOTED %d", &pid) == 1) {
+    verb = vserverMonitorParseLine(line, &args);
+    if (verb == VSERVER_SHIM_VERB_REBOOTED && args &&
+        virStrToLong_i(args, NULL, 10, &pid) == 0 && pid > 0) {
         virObjectEvent *event = virDomainEventRebootNewFromObj(vm);
 
         vm->def->id = pid;
@@ -373,18 +409,19 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
         if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
             VIR_WARN("cannot save the status of '%s'", vm->def->name);
         virObjectEventStateQueue(driver->domainEventState, event);
-    } else if (STRPREFIX(line, "EXIT ")) {
-        g_autofree char *why = g_strdup(line + 5);
-        char *sp = strchr(why, ' ');
-
-        if (sp)
-            *sp = '\0';
-        vserverProcessStopped(driver, vm, why);
+        return;
     }
+    if (verb == VSERVER_SHIM_VERB_EXIT && args) {
+        vserverProcessStopped(driver, vm,
+                              vserverProcessExitReason(vm->def->name, args));
+        return;
+    }
+    VIR_WARN("unexpected line from the shim of '%s': '%s'", vm->def->name, line);
 }
 
 
-/* Read the shim's one-line answer: "OK <pid>" or "ERR <message>". */
+/* Read the shim's one-line answer on the sync fd: OK <pid> or ERR
+ * <message>. */
 static int
 vserverProcessReadSync(int fd,
                        const char *name,
@@ -394,6 +431,8 @@ vserverProcessReadSync(int fd,
     char buf[1024];
     size_t len = 0;
     unsigned long long deadline;
+    const char *args = NULL;
+    int verb;
     int pid;
 
     if (virTimeMillisNow(&deadline) < 0)
@@ -426,13 +465,15 @@ vserverProcessReadSync(int fd,
     buf[len] = '\0';
     virTrimSpaces(buf, NULL);
 
-    if (sscanf(buf, "OK %d", &pid) == 1 && pid > 0) {
+    verb = vserverMonitorParseLine(buf, &args);
+    if (verb == VSERVER_SHIM_VERB_OK && args &&
+        virStrToLong_i(args, NULL, 10, &pid) == 0 && pid > 0) {
         *initPid = pid;
         return 0;
     }
-    if (STRPREFIX(buf, "ERR ")) {
+    if (verb == VSERVER_SHIM_VERB_ERR && args) {
         virReportError(VIR_ERR_OPERATION_FAILED,
-                       _("cannot start context '%s': %s"), name, buf + 4);
+                       _("cannot start context '%s': %s"), name, args);
         return -1;
     }
     virReportError(VIR_ERR_OPERATION_FAILED,
@@ -508,41 +549,25 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
     g_autofree char *shimConf = NULL;
     g_auto(GStrv) procs = NULL;
     g_autofree char *tmp = NULL;
+    g_autofree char *cgname = vserverProcessCgroupName(vm);
+    const char *part = vserverProcessPartition(cfg, vm);
+    g_autofree char *cgroupRoot = g_strdup_printf("%s%s%s", part,
+                                                  g_str_has_suffix(part, "/") ? "" : "/",
+                                                  cgname);
+    vserverContextVolumeRoot root = {
+        .mountPoint = priv->volumeMountPoint,
+        .lower = priv->volumeLower,
+        .upper = priv->volumeUpper,
+        .work = priv->volumeWork,
+    };
 
     vserverProcessGetPaths(cfg, vm, &paths);
     procs = vserverCgroupProcsFiles(priv->cgroup);
-    if (priv->volumeMountPoint) {
-        vserverContextVolumeRoot root = {
-            .mountPoint = priv->volumeMountPoint,
-            .lower = priv->volumeLower,
-            .upper = priv->volumeUpper,
-            .work = priv->volumeWork,
-        };
-        shimConf = vserverContextFormatShimConfig(vm->def, procs, &root);
-    } else {
-        shimConf = vserverContextFormatShimConfig(vm->def, procs, NULL);
-    }
-    if (!shimConf)
+    if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs,
+                                                    priv->volumeMountPoint ?
+                                                    &root : NULL,
+                                                    cfg->criuDir, cgroupRoot)))
         return -1;
-    /* (the config's escapes are not needed for a path we chose) */
-    if (cfg->criuDir && !strpbrk(cfg->criuDir, "\\\t\n")) {
-        g_autofree char *cgname = vserverProcessCgroupName(vm);
-        const char *part = vserverProcessPartition(cfg, vm);
-        g_autofree char *root = g_strdup_printf("%s%s%s", part,
-                                                g_str_has_suffix(part, "/") ? "" : "/",
-                                                cgname);
-        g_autofree char *with = NULL;
-
-        /* a name the config would need escapes for keeps CRIU's own
-         * paths (right on one host) */
-        if (strpbrk(root, "\\\t\n"))
-            with = g_strdup_printf("%scriu %s\n", shimConf, cfg->criuDir);
-        else
-            with = g_strdup_printf("%scriu %s\ncgroup-root %s\n", shimConf,
-                                   cfg->criuDir, root);
-        g_free(shimConf);
-        shimConf = g_steal_pointer(&with);
-    }
     /* the shim rereads it for hotplug: replace, never rewrite in place */
     tmp = g_strdup_printf("%s.new", paths.shimConf);
     if (virFileWriteStr(tmp, shimConf, 0600) < 0 ||
@@ -696,7 +721,8 @@ vserverProcessDestroy(vserverDriver *driver,
     deadline += VSERVER_DESTROY_TIMEOUT_MS;
 
     priv->stopping = true;
-    if (priv->monitor && vserverMonitorSend(priv->monitor, "DESTROY") == 0) {
+    if (priv->monitor &&
+        vserverMonitorSend(priv->monitor, VSERVER_SHIM_VERB_DESTROY, NULL) == 0) {
         /* the monitor callback does the cleanup and wakes us */
         while (virDomainObjIsActive(vm)) {
             int rc = virDomainObjWaitUntil(vm, deadline);
@@ -711,7 +737,7 @@ vserverProcessDestroy(vserverDriver *driver,
     if (virDomainObjIsActive(vm)) {
         VIR_WARN("the shim of '%s' did not stop it, killing the context",
                  vm->def->name);
-        vserverProcessStopped(driver, vm, "destroyed");
+        vserverProcessStopped(driver, vm, VSERVER_SHIM_EXIT_DESTROYED);
     }
     return 0;
 }
@@ -724,18 +750,19 @@ vserverProcessShutdown(vserverDriver *driver G_GNUC_UNUSED,
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
-    g_autofree char *cmd = NULL;
+    g_autofree char *args = NULL;
 
     if (!priv->monitor) {
         virReportError(VIR_ERR_OPERATION_FAILED, "%s",
                        _("no connection to the context's shim"));
         return -1;
     }
-    cmd = g_strdup_printf("%s %d %u", reboot ? "REBOOT" : "SHUTDOWN",
-                          vserverProcessSignal(vm),
-                          nsdef && nsdef->hasShutdownTimeout ?
-                          nsdef->shutdownTimeout : 0);
-    return vserverMonitorSend(priv->monitor, cmd);
+    args = g_strdup_printf("%d %u", vserverProcessSignal(vm),
+                           nsdef && nsdef->hasShutdownTimeout ?
+                           nsdef->shutdownTimeout : 0);
+    return vserverMonitorSend(priv->monitor,
+                              reboot ? VSERVER_SHIM_VERB_REBOOT :
+                              VSERVER_SHIM_VERB_SHUTDOWN, args);
 }
 
 
@@ -759,7 +786,6 @@ vserverProcessReconnect(vserverDriver *driver,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPaths) paths = { 0 };
     g_autofree char *cgname = vserverProcessCgroupName(vm);
-    g_autofree char *why = NULL;
     pid_t pid = 0;
     pid_t initPid = 0;
 
@@ -791,8 +817,9 @@ vserverProcessReconnect(vserverDriver *driver,
     VIR_WARN("context '%s' is no longer running: %s", vm->def->name,
              virGetLastErrorMessage());
     virResetLastError();
-    why = vserverProcessReadExitFile(paths.exitFile);
-    vserverProcessStopped(driver, vm, why ? why : "crashed");
+    vserverProcessStopped(driver, vm,
+                          vserverProcessReadExitFile(vm, paths.exitFile,
+                                                     VSERVER_SHIM_EXIT_CRASHED));
 }
 
 

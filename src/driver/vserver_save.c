@@ -296,7 +296,7 @@ vserverSaveDump(vserverDriver *driver,
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autofree char *sock = NULL;
-    g_autofree char *request = NULL;
+    g_autofree char *args = NULL;
     unsigned long long deadline;
 
     if (vserverSaveCheckHost(cfg) < 0)
@@ -305,18 +305,18 @@ vserverSaveDump(vserverDriver *driver,
     /* CRIU freezes, dumps and kills the context; on failure it lets it
      * run on as before */
     sock = vserverProcessShimSocket(driver, vm);
-    request = g_strdup_printf("%s %u %s", migrate ? "MIGRATE" : "CHECKPOINT",
-                              cfg->checkpointTimeout, dir);
+    args = g_strdup_printf("%u %s", cfg->checkpointTimeout, dir);
     /* the shim kills CRIU at checkpointTimeout and answers; the margin
      * lets it do so before this gives up */
-    if (vserverMonitorRequestTimeout(sock, request,
-                                     (cfg->checkpointTimeout +
-                                      VSERVER_CRIU_MARGIN_S) * 1000) < 0) {
+    if (vserverMonitorRequest(sock, migrate ? VSERVER_SHIM_VERB_MIGRATE :
+                              VSERVER_SHIM_VERB_CHECKPOINT, args,
+                              (cfg->checkpointTimeout +
+                               VSERVER_CRIU_MARGIN_S) * 1000) < 0) {
         vserverSaveKeepLog(cfg, vm->def->name, dir, "dump.log");
         return -1;
     }
 
-    /* the shim reports "EXIT saved" (or migrated); the monitor stops the
+    /* the shim reports EXIT saved (or migrated); the monitor stops the
      * domain */
     if (virTimeMillisNow(&deadline) < 0)
         return -1;

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "vserver_shim_net.h"
+#include "vserver_shim_protocol.h"
 
 /* What the shim does when init exits by reboot(2) / halt, poweroff. */
 typedef enum {
@@ -69,7 +70,6 @@ typedef struct {
     char **gidmap;
 
     char **cgroupProcs;         /* cgroup.procs files init goes into */
-    char **cgroupMounts;        /* "fstype\toptions\tdir" inside /sys/fs/cgroup */
 
     uint64_t capKeep;           /* bounding set to keep, bit = cap number */
     bool noNewPrivs;

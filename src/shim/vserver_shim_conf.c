@@ -1,10 +1,8 @@
 /*
  * vserver_shim_conf.c: the shim's configuration file
  *
- * Written by the driver (src/driver/vserver_context.c), one entry per line:
- * "key" SP field [TAB field]... where each field escapes backslash, TAB
- * and newline as \\, \t and \n.  Unknown keys are errors: driver and shim
- * are built together, a mismatch is a bug to surface.
+ * Written by the driver (src/driver/vserver_context.c); the format and
+ * every key's fields are in vserver_shim_protocol.h.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -139,7 +137,7 @@ dupOrNull(const char *s)
 }
 
 
-/* The entry a "net*" line refines: the last "net" one. */
+/* The entry a net-* line refines: the last "net" one. */
 static vserverShimNet *
 lastNet(vserverShimConfig *conf)
 {
@@ -190,91 +188,154 @@ appendRoute(vserverShimNetRoute **list, size_t *n, char **f)
 }
 
 
-/* net veth|macvlan <TAB> guest name <TAB> mac <TAB> mtu <TAB> up 1|0
- * nethost host name <TAB> host mac <TAB> bridge     (veth)
- * netlink parent device <TAB> macvlan mode number  (macvlan)
- * netaddr / nethostaddr address <TAB> prefix <TAB> peer
- * netroute / nethostroute dest <TAB> prefix <TAB> gateway <TAB> metric
- * Each refines the last "net" entry. */
 static int
-parseNetEntry(vserverShimConfig *conf, const char *key, char **f, size_t nf)
+parseNet(vserverShimConfig *conf, char **f)
 {
-    vserverShimNet *net = lastNet(conf);
+    vserverShimNet n = { 0 };
+    vserverShimNet *tmp;
 
-    if (strcmp(key, "net") == 0) {
-        vserverShimNet n = { 0 };
-        vserverShimNet *tmp;
-
-        if (nf != 5 || !f[1][0] || !f[2][0])
-            return -1;
-        if (strcmp(f[0], "veth") == 0)
-            n.kind = VSERVER_SHIM_NET_VETH;
-        else if (strcmp(f[0], "macvlan") == 0)
-            n.kind = VSERVER_SHIM_NET_MACVLAN;
-        else
-            return -1;
-        if (parseUInt(f[3], &n.mtu) < 0 || parseBool(f[4], &n.up) < 0)
-            return -1;
-        if (!(n.guestName = strdup(f[1])) || !(n.mac = strdup(f[2])) ||
-            !(tmp = realloc(conf->nets, (conf->nnets + 1) * sizeof(n)))) {
-            vserverShimNetClear(&n);
-            return -1;
-        }
-        conf->nets = tmp;
-        conf->nets[conf->nnets++] = n;
-        return 0;
-    }
-    if (!net)
+    if (!f[1][0] || !f[2][0])
         return -1;
-    if (strcmp(key, "nethost") == 0) {
-        if (nf != 3 || net->kind != VSERVER_SHIM_NET_VETH || !f[0][0] ||
-            net->hostName)
-            return -1;
-        net->hostName = strdup(f[0]);
-        net->hostMac = dupOrNull(f[1]);
-        net->bridge = dupOrNull(f[2]);
-        return net->hostName ? 0 : -1;
-    } else if (strcmp(key, "netlink") == 0) {
-        if (nf != 2 || net->kind != VSERVER_SHIM_NET_MACVLAN || !f[0][0] ||
-            net->link || parseUInt(f[1], &net->macvlanMode) < 0)
-            return -1;
-        return (net->link = strdup(f[0])) ? 0 : -1;
-    } else if (strcmp(key, "netaddr") == 0) {
-        return nf == 3 ? appendAddr(&net->addrs, &net->naddrs, f) : -1;
-    } else if (strcmp(key, "nethostaddr") == 0) {
-        return nf == 3 ? appendAddr(&net->hostAddrs, &net->nhostAddrs, f) : -1;
-    } else if (strcmp(key, "netroute") == 0) {
-        return nf == 4 ? appendRoute(&net->routes, &net->nroutes, f) : -1;
-    } else if (strcmp(key, "nethostroute") == 0) {
-        return nf == 4 ? appendRoute(&net->hostRoutes, &net->nhostRoutes, f) : -1;
+    if (strcmp(f[0], "veth") == 0)
+        n.kind = VSERVER_SHIM_NET_VETH;
+    else if (strcmp(f[0], "macvlan") == 0)
+        n.kind = VSERVER_SHIM_NET_MACVLAN;
+    else
+        return -1;
+    if (parseUInt(f[3], &n.mtu) < 0 || parseBool(f[4], &n.up) < 0)
+        return -1;
+    if (!(n.guestName = strdup(f[1])) || !(n.mac = strdup(f[2])) ||
+        !(tmp = realloc(conf->nets, (conf->nnets + 1) * sizeof(n)))) {
+        vserverShimNetClear(&n);
+        return -1;
     }
-    return -1;
+    conf->nets = tmp;
+    conf->nets[conf->nnets++] = n;
+    return 0;
 }
 
 
-/* Returns 0, or -1 when the entry is malformed. */
 static int
-parseEntry(vserverShimConfig *conf, const char *key,
+parseNetHost(vserverShimNet *net, char **f)
+{
+    if (net->kind != VSERVER_SHIM_NET_VETH || !f[0][0] || net->hostName)
+        return -1;
+    net->hostName = strdup(f[0]);
+    net->hostMac = dupOrNull(f[1]);
+    net->bridge = dupOrNull(f[2]);
+    return net->hostName ? 0 : -1;
+}
+
+
+static int
+parseNetLink(vserverShimNet *net, char **f)
+{
+    if (net->kind != VSERVER_SHIM_NET_MACVLAN || !f[0][0] || net->link ||
+        parseUInt(f[1], &net->macvlanMode) < 0)
+        return -1;
+    return (net->link = strdup(f[0])) ? 0 : -1;
+}
+
+
+static int
+parseMount(vserverShimConfig *conf, char **f)
+{
+    vserverShimMount m = { 0 };
+    vserverShimMount *tmp;
+    char *end;
+
+    if (strcmp(f[0], "bind") == 0)
+        m.type = VSERVER_SHIM_MOUNT_BIND;
+    else if (strcmp(f[0], "tmpfs") == 0)
+        m.type = VSERVER_SHIM_MOUNT_TMPFS;
+    else
+        return -1;
+    if (strcmp(f[1], "ro") != 0 && strcmp(f[1], "rw") != 0)
+        return -1;
+    m.readonly = strcmp(f[1], "ro") == 0;
+    if (m.type == VSERVER_SHIM_MOUNT_TMPFS) {
+        errno = 0;
+        m.sizeKiB = strtoull(f[2], &end, 10);
+        if (errno || *end || end == f[2])
+            return -1;
+    } else if (!(m.src = strdup(f[2]))) {
+        return -1;
+    }
+    if (f[3][0] != '/' || !(m.dst = strdup(f[3]))) {
+        free(m.src);
+        return -1;
+    }
+    if (!(tmp = realloc(conf->mounts, (conf->nmounts + 1) * sizeof(m)))) {
+        free(m.src);
+        free(m.dst);
+        return -1;
+    }
+    conf->mounts = tmp;
+    conf->mounts[conf->nmounts++] = m;
+    return 0;
+}
+
+
+static int
+parseDevice(vserverShimConfig *conf, char **f)
+{
+    vserverShimDevice d = { 0 };
+    vserverShimDevice *tmp;
+
+    if ((strcmp(f[0], "c") != 0 && strcmp(f[0], "b") != 0) ||
+        sscanf(f[1], "%u", &d.major) != 1 ||
+        sscanf(f[2], "%u", &d.minor) != 1 ||
+        sscanf(f[3], "%o", &d.mode) != 1 ||
+        f[4][0] != '/')
+        return -1;
+    d.type = f[0][0];
+    if (!(d.path = strdup(f[4])))
+        return -1;
+    if (!(tmp = realloc(conf->devices, (conf->ndevices + 1) * sizeof(d)))) {
+        free(d.path);
+        return -1;
+    }
+    conf->devices = tmp;
+    conf->devices[conf->ndevices++] = d;
+    return 0;
+}
+
+
+static int
+parseIdMap(vserverShimConfig *conf, char ***map, char **f)
+{
+    char line[96];
+
+    snprintf(line, sizeof(line), "%s %s %s", f[0], f[1], f[2]);
+    conf->userns = true;
+    return strvAppend(map, line);
+}
+
+
+/* Returns 0, or -1 when the entry is malformed.  The fields of each key:
+ * vserver_shim_protocol.h. */
+static int
+parseEntry(vserverShimConfig *conf, vserverShimConfKey key,
            char **f, size_t nf)
 {
 #define WANT(n) do { if (nf != (n)) return -1; } while (0)
-    if (strcmp(key, "name") == 0) {
+    vserverShimNet *net = lastNet(conf);
+    char *end;
+
+    switch (key) {
+    case VSERVER_SHIM_CONF_NAME:
         WANT(1); return setString(&conf->name, f[0]);
-    } else if (strcmp(key, "criu") == 0) {
-        WANT(1); return setString(&conf->criuDir, f[0]);
-    } else if (strcmp(key, "cgroup-root") == 0) {
-        WANT(1); return setString(&conf->cgroupRoot, f[0]);
-    } else if (strcmp(key, "uuid") == 0) {
+    case VSERVER_SHIM_CONF_UUID:
         WANT(1); return setString(&conf->uuid, f[0]);
-    } else if (strcmp(key, "root") == 0) {
+    case VSERVER_SHIM_CONF_ROOT:
         WANT(2);
         if (strcmp(f[0], "ro") != 0 && strcmp(f[0], "rw") != 0)
             return -1;
         conf->rootReadonly = strcmp(f[0], "ro") == 0;
         return setString(&conf->root, f[1]);
-    } else if (strcmp(key, "rootoverlay") == 0) {
-        /* lower <TAB> upper <TAB> work: overlayfs option syntax has no
-         * room for these characters, the driver refuses such paths */
+    case VSERVER_SHIM_CONF_ROOT_OVERLAY:
+        /* overlayfs option syntax has no room for these characters, the
+         * driver refuses such paths */
         WANT(3);
         for (size_t i = 0; i < 3; i++) {
             if (f[i][0] != '/' || strpbrk(f[i], ",:\\"))
@@ -284,116 +345,75 @@ parseEntry(vserverShimConfig *conf, const char *key,
             setString(&conf->rootUpper, f[1]) < 0)
             return -1;
         return setString(&conf->rootWork, f[2]);
-    } else if (strcmp(key, "init") == 0) {
+    case VSERVER_SHIM_CONF_INIT:
         WANT(1);
         if (setString(&conf->init, f[0]) < 0)
             return -1;
         return strvAppend(&conf->argv, f[0]);
-    } else if (strcmp(key, "arg") == 0) {
+    case VSERVER_SHIM_CONF_ARG:
         WANT(1);
         if (!conf->argv)
             return -1;
         return strvAppend(&conf->argv, f[0]);
-    } else if (strcmp(key, "env") == 0) {
+    case VSERVER_SHIM_CONF_ENV:
         WANT(1);
         if (!strchr(f[0], '='))
             return -1;
         return strvAppend(&conf->env, f[0]);
-    } else if (strcmp(key, "initdir") == 0) {
+    case VSERVER_SHIM_CONF_INIT_DIR:
         WANT(1); return setString(&conf->initdir, f[0]);
-    } else if (strcmp(key, "user") == 0) {
+    case VSERVER_SHIM_CONF_USER:
         WANT(1); return setString(&conf->user, f[0]);
-    } else if (strcmp(key, "group") == 0) {
+    case VSERVER_SHIM_CONF_GROUP:
         WANT(1); return setString(&conf->group, f[0]);
-    } else if (strcmp(key, "netns") == 0) {
+    case VSERVER_SHIM_CONF_NETNS:
         WANT(1); return parseBool(f[0], &conf->netns);
-    } else if (strcmp(key, "uidmap") == 0 || strcmp(key, "gidmap") == 0) {
-        char line[96];
-        WANT(3);
-        snprintf(line, sizeof(line), "%s %s %s", f[0], f[1], f[2]);
-        conf->userns = true;
-        return strvAppend(key[0] == 'u' ? &conf->uidmap : &conf->gidmap, line);
-    } else if (strcmp(key, "cgroup") == 0) {
+    case VSERVER_SHIM_CONF_UID_MAP:
+        WANT(3); return parseIdMap(conf, &conf->uidmap, f);
+    case VSERVER_SHIM_CONF_GID_MAP:
+        WANT(3); return parseIdMap(conf, &conf->gidmap, f);
+    case VSERVER_SHIM_CONF_CGROUP:
         WANT(1); return strvAppend(&conf->cgroupProcs, f[0]);
-    } else if (strcmp(key, "cgroupfs") == 0) {
-        char line[4096];
-        WANT(3);
-        if (snprintf(line, sizeof(line), "%s\t%s\t%s", f[0], f[1], f[2]) >=
-            (int)sizeof(line))
-            return -1;
-        return strvAppend(&conf->cgroupMounts, line);
-    } else if (strcmp(key, "capkeep") == 0) {
-        char *end;
+    case VSERVER_SHIM_CONF_CAP_KEEP:
         WANT(1);
         errno = 0;
         conf->capKeep = strtoull(f[0], &end, 16);
         return (errno || *end || end == f[0]) ? -1 : 0;
-    } else if (strcmp(key, "nonewprivs") == 0) {
+    case VSERVER_SHIM_CONF_NO_NEW_PRIVS:
         WANT(1); return parseBool(f[0], &conf->noNewPrivs);
-    } else if (strcmp(key, "on_reboot") == 0) {
-        WANT(1); return parseAction(f[0], &conf->onReboot);
-    } else if (strcmp(key, "on_poweroff") == 0) {
-        WANT(1); return parseAction(f[0], &conf->onPoweroff);
-    } else if (strcmp(key, "mount") == 0) {
-        vserverShimMount m = { 0 };
-        vserverShimMount *tmp;
-        char *end;
-
-        /* mount bind|tmpfs <TAB> ro|rw <TAB> src|sizeKiB <TAB> dst */
+    case VSERVER_SHIM_CONF_MOUNT:
+        WANT(4); return parseMount(conf, f);
+    case VSERVER_SHIM_CONF_DEVICE:
+        WANT(5); return parseDevice(conf, f);
+    /* each net-* entry refines the last "net" one */
+    case VSERVER_SHIM_CONF_NET:
+        WANT(5); return parseNet(conf, f);
+    case VSERVER_SHIM_CONF_NET_HOST:
+        WANT(3); return net ? parseNetHost(net, f) : -1;
+    case VSERVER_SHIM_CONF_NET_LINK:
+        WANT(2); return net ? parseNetLink(net, f) : -1;
+    case VSERVER_SHIM_CONF_NET_ADDR:
+        WANT(3);
+        return net ? appendAddr(&net->addrs, &net->naddrs, f) : -1;
+    case VSERVER_SHIM_CONF_NET_HOST_ADDR:
+        WANT(3);
+        return net ? appendAddr(&net->hostAddrs, &net->nhostAddrs, f) : -1;
+    case VSERVER_SHIM_CONF_NET_ROUTE:
         WANT(4);
-        if (strcmp(f[0], "bind") == 0)
-            m.type = VSERVER_SHIM_MOUNT_BIND;
-        else if (strcmp(f[0], "tmpfs") == 0)
-            m.type = VSERVER_SHIM_MOUNT_TMPFS;
-        else
-            return -1;
-        if (strcmp(f[1], "ro") != 0 && strcmp(f[1], "rw") != 0)
-            return -1;
-        m.readonly = strcmp(f[1], "ro") == 0;
-        if (m.type == VSERVER_SHIM_MOUNT_TMPFS) {
-            errno = 0;
-            m.sizeKiB = strtoull(f[2], &end, 10);
-            if (errno || *end || end == f[2])
-                return -1;
-        } else if (!(m.src = strdup(f[2]))) {
-            return -1;
-        }
-        if (f[3][0] != '/' || !(m.dst = strdup(f[3]))) {
-            free(m.src);
-            return -1;
-        }
-        if (!(tmp = realloc(conf->mounts, (conf->nmounts + 1) * sizeof(m)))) {
-            free(m.src);
-            free(m.dst);
-            return -1;
-        }
-        conf->mounts = tmp;
-        conf->mounts[conf->nmounts++] = m;
-        return 0;
-    } else if (strncmp(key, "net", 3) == 0 && strcmp(key, "netns") != 0) {
-        return parseNetEntry(conf, key, f, nf);
-    } else if (strcmp(key, "device") == 0) {
-        vserverShimDevice d = { 0 };
-        vserverShimDevice *tmp;
-
-        /* device c|b <TAB> major <TAB> minor <TAB> octal mode <TAB> path */
-        WANT(5);
-        if ((strcmp(f[0], "c") != 0 && strcmp(f[0], "b") != 0) ||
-            sscanf(f[1], "%u", &d.major) != 1 ||
-            sscanf(f[2], "%u", &d.minor) != 1 ||
-            sscanf(f[3], "%o", &d.mode) != 1 ||
-            f[4][0] != '/')
-            return -1;
-        d.type = f[0][0];
-        if (!(d.path = strdup(f[4])))
-            return -1;
-        if (!(tmp = realloc(conf->devices, (conf->ndevices + 1) * sizeof(d)))) {
-            free(d.path);
-            return -1;
-        }
-        conf->devices = tmp;
-        conf->devices[conf->ndevices++] = d;
-        return 0;
+        return net ? appendRoute(&net->routes, &net->nroutes, f) : -1;
+    case VSERVER_SHIM_CONF_NET_HOST_ROUTE:
+        WANT(4);
+        return net ? appendRoute(&net->hostRoutes, &net->nhostRoutes, f) : -1;
+    case VSERVER_SHIM_CONF_ON_REBOOT:
+        WANT(1); return parseAction(f[0], &conf->onReboot);
+    case VSERVER_SHIM_CONF_ON_POWEROFF:
+        WANT(1); return parseAction(f[0], &conf->onPoweroff);
+    case VSERVER_SHIM_CONF_CRIU:
+        WANT(1); return setString(&conf->criuDir, f[0]);
+    case VSERVER_SHIM_CONF_CGROUP_ROOT:
+        WANT(1); return setString(&conf->cgroupRoot, f[0]);
+    case VSERVER_SHIM_CONF_LAST:
+        break;
     }
     return -1;
 #undef WANT
@@ -424,9 +444,9 @@ vserverShimConfigLoad(const char *path, vserverShimConfig *conf,
     while ((len = getline(&line, &linecap, fp)) >= 0) {
         char *f[MAX_FIELDS];
         size_t nf = 0;
-        char *key = line;
         char *rest;
         char *tok;
+        int key;
 
         lineno++;
         if (len > 0 && line[len - 1] == '\n')
@@ -438,14 +458,15 @@ vserverShimConfigLoad(const char *path, vserverShimConfig *conf,
             goto cleanup;
         }
         *rest++ = '\0';
+        key = vserverShimConfKeyLookup(line, strlen(line));
         /* strsep, not strtok: empty fields are meaningful */
         while ((tok = strsep(&rest, "\t")) && nf < MAX_FIELDS) {
             unescapeInPlace(tok);
             f[nf++] = tok;
         }
-        if (tok || parseEntry(conf, key, f, nf) < 0) {
+        if (tok || key < 0 || parseEntry(conf, key, f, nf) < 0) {
             snprintf(err, errlen, "%s:%u: invalid entry '%s'",
-                     path, lineno, key);
+                     path, lineno, line);
             goto cleanup;
         }
     }
@@ -480,6 +501,8 @@ vserverShimConfigLoad(const char *path, vserverShimConfig *conf,
 }
 
 
+#define KEY(k) vserverShimConfKeyName(VSERVER_SHIM_CONF_ ## k)
+
 static void
 dumpStrv(int fd, const char *key, char **list)
 {
@@ -489,86 +512,106 @@ dumpStrv(int fd, const char *key, char **list)
 
 
 static void
-dumpNet(int fd, const vserverShimNet *net)
+dumpAddrs(int fd, const char *key, const vserverShimNetAddr *addrs, size_t n)
 {
-    dprintf(fd, "net: %s %s mac %s mtu %u %s\n",
-            net->kind == VSERVER_SHIM_NET_VETH ? "veth" : "macvlan",
-            net->guestName, net->mac, net->mtu, net->up ? "up" : "down");
-    if (net->kind == VSERVER_SHIM_NET_VETH)
-        dprintf(fd, "net:   host %s mac %s bridge %s\n", net->hostName,
-                net->hostMac ? net->hostMac : "-",
-                net->bridge ? net->bridge : "-");
-    else
-        dprintf(fd, "net:   link %s mode %u\n", net->link, net->macvlanMode);
-    for (size_t i = 0; i < net->naddrs; i++)
-        dprintf(fd, "net:   addr %s/%u%s%s\n", net->addrs[i].address,
-                net->addrs[i].prefix, net->addrs[i].peer ? " peer " : "",
-                net->addrs[i].peer ? net->addrs[i].peer : "");
-    for (size_t i = 0; i < net->nroutes; i++)
-        dprintf(fd, "net:   route %s/%u via %s metric %u\n",
-                net->routes[i].dest, net->routes[i].prefix,
-                net->routes[i].gateway ? net->routes[i].gateway : "-",
-                net->routes[i].metric);
-    for (size_t i = 0; i < net->nhostAddrs; i++)
-        dprintf(fd, "net:   host addr %s/%u%s%s\n", net->hostAddrs[i].address,
-                net->hostAddrs[i].prefix, net->hostAddrs[i].peer ? " peer " : "",
-                net->hostAddrs[i].peer ? net->hostAddrs[i].peer : "");
-    for (size_t i = 0; i < net->nhostRoutes; i++)
-        dprintf(fd, "net:   host route %s/%u via %s metric %u\n",
-                net->hostRoutes[i].dest, net->hostRoutes[i].prefix,
-                net->hostRoutes[i].gateway ? net->hostRoutes[i].gateway : "-",
-                net->hostRoutes[i].metric);
+    for (size_t i = 0; i < n; i++)
+        dprintf(fd, "%s: %s/%u%s%s\n", key, addrs[i].address, addrs[i].prefix,
+                addrs[i].peer ? " peer " : "",
+                addrs[i].peer ? addrs[i].peer : "");
 }
 
 
-/* A stable, human readable rendering for tests and `--check-config`. */
+static void
+dumpRoutes(int fd, const char *key, const vserverShimNetRoute *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dprintf(fd, "%s: %s/%u via %s metric %u\n", key, routes[i].dest,
+                routes[i].prefix, routes[i].gateway ? routes[i].gateway : "-",
+                routes[i].metric);
+}
+
+
+static void
+dumpNet(int fd, const vserverShimNet *net)
+{
+    dprintf(fd, "%s: %s %s mac %s mtu %u %s\n", KEY(NET),
+            net->kind == VSERVER_SHIM_NET_VETH ? "veth" : "macvlan",
+            net->guestName, net->mac, net->mtu, net->up ? "up" : "down");
+    if (net->kind == VSERVER_SHIM_NET_VETH)
+        dprintf(fd, "%s: %s mac %s bridge %s\n", KEY(NET_HOST), net->hostName,
+                net->hostMac ? net->hostMac : "-",
+                net->bridge ? net->bridge : "-");
+    else
+        dprintf(fd, "%s: %s mode %u\n", KEY(NET_LINK), net->link,
+                net->macvlanMode);
+    dumpAddrs(fd, KEY(NET_ADDR), net->addrs, net->naddrs);
+    dumpRoutes(fd, KEY(NET_ROUTE), net->routes, net->nroutes);
+    dumpAddrs(fd, KEY(NET_HOST_ADDR), net->hostAddrs, net->nhostAddrs);
+    dumpRoutes(fd, KEY(NET_HOST_ROUTE), net->hostRoutes, net->nhostRoutes);
+}
+
+
+static void
+dumpOptional(int fd, const char *key, const char *value)
+{
+    if (value)
+        dprintf(fd, "%s: %s\n", key, value);
+}
+
+
+static const char *
+actionName(vserverShimAction action)
+{
+    return action == VSERVER_SHIM_ACTION_RESTART ? "restart" : "destroy";
+}
+
+
+/* A stable, human readable rendering for tests and `--check-config`: one
+ * line per entry, named by its key (and "userns", which follows from the
+ * id maps), so that a round trip shows every key. */
 void
 vserverShimConfigDump(const vserverShimConfig *conf, int fd)
 {
-    dprintf(fd, "name: %s\n", conf->name);
-    if (conf->uuid)
-        dprintf(fd, "uuid: %s\n", conf->uuid);
-    dprintf(fd, "root: %s (%s)\n", conf->root,
+    dprintf(fd, "%s: %s\n", KEY(NAME), conf->name);
+    dumpOptional(fd, KEY(UUID), conf->uuid);
+    dprintf(fd, "%s: %s (%s)\n", KEY(ROOT), conf->root,
             conf->rootReadonly ? "ro" : "rw");
     if (conf->rootLower)
-        dprintf(fd, "root: overlay lower %s upper %s work %s\n",
+        dprintf(fd, "%s: lower %s upper %s work %s\n", KEY(ROOT_OVERLAY),
                 conf->rootLower, conf->rootUpper, conf->rootWork);
-    dumpStrv(fd, "argv", conf->argv);
-    dumpStrv(fd, "env", conf->env);
-    if (conf->initdir)
-        dprintf(fd, "initdir: %s\n", conf->initdir);
-    if (conf->user)
-        dprintf(fd, "user: %s\n", conf->user);
-    if (conf->group)
-        dprintf(fd, "group: %s\n", conf->group);
-    dprintf(fd, "netns: %s\n", conf->netns ? "yes" : "no");
+    dprintf(fd, "%s: %s\n", KEY(INIT), conf->init);
+    dumpStrv(fd, KEY(ARG), conf->argv + 1);
+    dumpStrv(fd, KEY(ENV), conf->env);
+    dumpOptional(fd, KEY(INIT_DIR), conf->initdir);
+    dumpOptional(fd, KEY(USER), conf->user);
+    dumpOptional(fd, KEY(GROUP), conf->group);
+    dprintf(fd, "%s: %s\n", KEY(NETNS), conf->netns ? "yes" : "no");
     dprintf(fd, "userns: %s\n", conf->userns ? "yes" : "no");
-    dumpStrv(fd, "uidmap", conf->uidmap);
-    dumpStrv(fd, "gidmap", conf->gidmap);
-    dumpStrv(fd, "cgroup", conf->cgroupProcs);
-    dumpStrv(fd, "cgroupfs", conf->cgroupMounts);
-    dprintf(fd, "capkeep: %#llx\n", (unsigned long long)conf->capKeep);
-    dprintf(fd, "nonewprivs: %s\n", conf->noNewPrivs ? "yes" : "no");
+    dumpStrv(fd, KEY(UID_MAP), conf->uidmap);
+    dumpStrv(fd, KEY(GID_MAP), conf->gidmap);
+    dumpStrv(fd, KEY(CGROUP), conf->cgroupProcs);
+    dprintf(fd, "%s: %#llx\n", KEY(CAP_KEEP), (unsigned long long)conf->capKeep);
+    dprintf(fd, "%s: %s\n", KEY(NO_NEW_PRIVS), conf->noNewPrivs ? "yes" : "no");
     for (size_t i = 0; i < conf->nmounts; i++) {
         const vserverShimMount *m = &conf->mounts[i];
         if (m->type == VSERVER_SHIM_MOUNT_BIND)
-            dprintf(fd, "mount: bind %s -> %s (%s)\n", m->src, m->dst,
+            dprintf(fd, "%s: bind %s -> %s (%s)\n", KEY(MOUNT), m->src, m->dst,
                     m->readonly ? "ro" : "rw");
         else
-            dprintf(fd, "mount: tmpfs %lluKiB -> %s (%s)\n", m->sizeKiB,
-                    m->dst, m->readonly ? "ro" : "rw");
+            dprintf(fd, "%s: tmpfs %lluKiB -> %s (%s)\n", KEY(MOUNT),
+                    m->sizeKiB, m->dst, m->readonly ? "ro" : "rw");
     }
     for (size_t i = 0; i < conf->ndevices; i++) {
         const vserverShimDevice *d = &conf->devices[i];
-        dprintf(fd, "device: %c %u:%u %04o %s\n", d->type, d->major,
+        dprintf(fd, "%s: %c %u:%u %04o %s\n", KEY(DEVICE), d->type, d->major,
                 d->minor, d->mode, d->path);
     }
     for (size_t i = 0; i < conf->nnets; i++)
         dumpNet(fd, &conf->nets[i]);
-    dprintf(fd, "on_reboot: %s\n",
-            conf->onReboot == VSERVER_SHIM_ACTION_RESTART ? "restart" : "destroy");
-    dprintf(fd, "on_poweroff: %s\n",
-            conf->onPoweroff == VSERVER_SHIM_ACTION_RESTART ? "restart" : "destroy");
+    dprintf(fd, "%s: %s\n", KEY(ON_REBOOT), actionName(conf->onReboot));
+    dprintf(fd, "%s: %s\n", KEY(ON_POWEROFF), actionName(conf->onPoweroff));
+    dumpOptional(fd, KEY(CRIU), conf->criuDir);
+    dumpOptional(fd, KEY(CGROUP_ROOT), conf->cgroupRoot);
 }
 
 
@@ -592,7 +635,6 @@ vserverShimConfigClear(vserverShimConfig *conf)
     strvFree(conf->uidmap);
     strvFree(conf->gidmap);
     strvFree(conf->cgroupProcs);
-    strvFree(conf->cgroupMounts);
     for (size_t i = 0; i < conf->nmounts; i++) {
         free(conf->mounts[i].src);
         free(conf->mounts[i].dst);

@@ -6,32 +6,13 @@
  *   libvirt_vserver_shim --check-config FILE
  *   libvirt_vserver_shim --enter INIT_PID -- COMMAND [ARG]...
  *
- * The shim starts the context, reports "OK <init pid>" or "ERR <message>"
- * on the sync fd, then serves one unix socket.  A client's first line
- * picks its role:
- *   CONTROL           the driver; the shim sends "RUNNING <pid>", later
- *                     "REBOOTED <pid>" and "EXIT <reason> <wait status>";
- *                     the driver sends "SHUTDOWN <sig> <timeout>",
- *                     "REBOOT <sig> <timeout>" or "DESTROY".
- *   CONSOLE [FORCE]   answered "OK" or "BUSY", then raw console bytes.
- *   NET ADD <name>    reread the config file and bring up its interface
- *                     <name> in the running context (hotplug);
- *   NET DEL <name>    remove interface <name>;
- *   NET LINK <name> up|down
- *                     set the link state of <name> inside;
- *                     each answered "OK" or "ERR <message>", then closed.
- *   CHECKPOINT <seconds> <dir>
- *                     dump the context with CRIU into <dir> (it then ends
- *                     with reason "saved"); answered "OK" or "ERR ...";
- *                     CRIU is killed after <seconds> and the context runs on.
- *   MIGRATE <seconds> <dir>
- *                     the same, for a migration: it ends with reason
- *                     "migrated".
- * With --restore DIR the context is not booted but restored from the CRIU
- * images in DIR (vserver_shim_criu.c), within --restore-timeout seconds
- * (default 600).
- * When the context stops for good the shim writes "<reason> <status>" to
- * the exit file (for a daemon that was down at the time) and exits.
+ * The shim starts the context (or with --restore DIR restores it from the
+ * CRIU images in DIR, vserver_shim_criu.c, within --restore-timeout
+ * seconds, default 600), reports the result on the sync fd, then serves
+ * one unix socket until the context stops for good, and writes the exit
+ * file.  The lines of the sync fd, the socket and the exit file are
+ * defined in vserver_shim_protocol.h; acceptClient() and handleCommand()
+ * dispatch on them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -213,20 +194,24 @@ requestStop(shimState *st, shimIntent intent, int sig, unsigned int timeout)
 }
 
 
+/* A line on a CONTROL connection. */
 static void
 handleCommand(shimState *st, const char *line)
 {
+    const char *args;
+    int verb = vserverShimProtoSplit(line, vserverShimVerbLookup, &args);
     int sig;
     unsigned int timeout;
+    char end;
 
-    if (strcmp(line, "DESTROY") == 0) {
+    if (verb == VSERVER_SHIM_VERB_DESTROY && !args) {
         requestStop(st, INTENT_DESTROY, SIGKILL, 0);
-    } else if (sscanf(line, "SHUTDOWN %d %u", &sig, &timeout) == 2 &&
+    } else if ((verb == VSERVER_SHIM_VERB_SHUTDOWN ||
+                verb == VSERVER_SHIM_VERB_REBOOT) && args &&
+               sscanf(args, "%d %u%c", &sig, &timeout, &end) == 2 &&
                sig > 0 && sig < NSIG) {
-        requestStop(st, INTENT_STOP, sig, timeout);
-    } else if (sscanf(line, "REBOOT %d %u", &sig, &timeout) == 2 &&
-               sig > 0 && sig < NSIG) {
-        requestStop(st, INTENT_RESTART, sig, timeout);
+        requestStop(st, verb == VSERVER_SHIM_VERB_REBOOT ? INTENT_RESTART :
+                    INTENT_STOP, sig, timeout);
     } else {
         logMsg("ignoring unknown command '%s'", line);
     }
@@ -317,18 +302,27 @@ netAdd(shimState *st, const char *name, vserverShimChildError *err)
 }
 
 
+/* "NET <op> ...": @cmd is what follows "NET ". */
 static int
 netCommand(shimState *st, const char *cmd, vserverShimChildError *err)
 {
+    const char *args;
+    int op = vserverShimProtoSplit(cmd, vserverShimNetOpLookup, &args);
     char name[32];
     char state[8];
+    char end;
     vserverShimNet *net;
 
     if (st->initPid <= 0)
         return vserverShimError(err, ESRCH, "the context is not running");
-    if (sscanf(cmd, "ADD %31s", name) == 1)
+    switch ((vserverShimNetOp)op) {
+    case VSERVER_SHIM_NET_OP_ADD:
+        if (!args || sscanf(args, "%31s%c", name, &end) != 1)
+            break;
         return netAdd(st, name, err);
-    if (sscanf(cmd, "DEL %31s", name) == 1) {
+    case VSERVER_SHIM_NET_OP_DEL:
+        if (!args || sscanf(args, "%31s%c", name, &end) != 1)
+            break;
         if (!(net = findNet(&st->conf, name)))
             return vserverShimError(err, ENODEV, "interface '%s'", name);
         if (vserverShimNetRemove(net, st->initPid, err) < 0)
@@ -336,17 +330,125 @@ netCommand(shimState *st, const char *cmd, vserverShimChildError *err)
         vserverShimNetClear(net);
         *net = st->conf.nets[--st->conf.nnets];
         return 0;
-    }
-    if (sscanf(cmd, "LINK %31s %7s", name, state) == 2 &&
-        (strcmp(state, "up") == 0 || strcmp(state, "down") == 0)) {
+    case VSERVER_SHIM_NET_OP_LINK:
+        if (!args || sscanf(args, "%31s %7s%c", name, state, &end) != 2 ||
+            (strcmp(state, "up") != 0 && strcmp(state, "down") != 0))
+            break;
         if (!(net = findNet(&st->conf, name)))
             return vserverShimError(err, ENODEV, "interface '%s'", name);
         if (vserverShimNetSetLink(net, st->initPid, state[0] == 'u', err) < 0)
             return -1;
         net->up = state[0] == 'u';
         return 0;
+    case VSERVER_SHIM_NET_OP_LAST:
+        break;
     }
     return vserverShimError(err, EINVAL, "unknown network command '%s'", cmd);
+}
+
+
+static void
+sendReply(int fd, vserverShimVerb verb, const char *msg)
+{
+    char reply[LINE_MAX_LEN + sizeof(((vserverShimChildError *)0)->msg)];
+    int n = snprintf(reply, sizeof(reply), "%s%s%s\n", vserverShimVerbName(verb),
+                     msg ? " " : "", msg ? msg : "");
+
+    sendAll(fd, reply, n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1);
+}
+
+
+/* Returns true when @fd became a control connection. */
+static bool
+serveControl(shimState *st, int fd)
+{
+    for (size_t i = 0; i < MAX_CONTROL; i++) {
+        if (st->controls[i].fd < 0) {
+            char pid[16];
+
+            snprintf(pid, sizeof(pid), "%d", (int)st->initPid);
+            st->controls[i].fd = fd;
+            st->controls[i].len = 0;
+            sendReply(fd, VSERVER_SHIM_VERB_RUNNING, pid);
+            return true;
+        }
+    }
+    return false;
+}
+
+
+/* Returns true when @fd became the console connection. */
+static bool
+serveConsole(shimState *st, int fd, const char *args)
+{
+    bool force = args && strcmp(args, VSERVER_SHIM_CONSOLE_FORCE) == 0;
+
+    if (args && !force)
+        return false;
+    if (st->consoleFd >= 0 && !force) {
+        sendReply(fd, VSERVER_SHIM_VERB_BUSY, NULL);
+        return false;
+    }
+    if (st->consoleFd >= 0)
+        close(st->consoleFd);
+    st->consoleFd = fd;
+    sendReply(fd, VSERVER_SHIM_VERB_OK, NULL);
+    return true;
+}
+
+
+static void
+serveNet(shimState *st, int fd, const char *args)
+{
+    vserverShimChildError err = { 0 };
+
+    fcntl(fd, F_SETFL, 0);
+    if (netCommand(st, args, &err) < 0) {
+        logMsg("network command '%s' failed: %s", args, err.msg);
+        sendReply(fd, VSERVER_SHIM_VERB_ERR, err.msg);
+    } else {
+        logMsg("network command '%s' done", args);
+        sendReply(fd, VSERVER_SHIM_VERB_OK, NULL);
+    }
+}
+
+
+/* CHECKPOINT or MIGRATE <seconds> <dir> */
+static void
+serveCheckpoint(shimState *st, int fd, vserverShimVerb verb, const char *args)
+{
+    vserverShimChildError err = { 0 };
+    bool migrate = verb == VSERVER_SHIM_VERB_MIGRATE;
+    char *dir = NULL;
+    unsigned long timeout = 0;
+
+    if (args && args[0] >= '0' && args[0] <= '9')
+        timeout = strtoul(args, &dir, 10);
+    /* blocks the loop for the dump: nothing else may touch the context
+     * meanwhile */
+    fcntl(fd, F_SETFL, 0);
+    if (timeout == 0 || timeout > 86400 || *dir != ' ' || !dir[1]) {
+        vserverShimError(&err, 0, "malformed request: expected "
+                         "'%s <seconds> <dir>'", vserverShimVerbName(verb));
+    } else if (st->initPid <= 0) {
+        vserverShimError(&err, 0, "the context is not running");
+    } else if (st->conf.userns) {
+        vserverShimError(&err, 0, "unsupported: checkpoint of a context "
+                         "with <idmap> (a user namespace)");
+    } else {
+        st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
+        if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
+                                ++dir, timeout, &err) < 0)
+            st->intent = INTENT_NONE;
+    }
+    if (st->intent != INTENT_NONE) {
+        logMsg("context %s into '%s'", migrate ? "dumped for migration" :
+               "saved", dir);
+        sendReply(fd, VSERVER_SHIM_VERB_OK, NULL);
+    } else {
+        logMsg("checkpoint failed: %s", err.msg);
+        sendReply(fd, VSERVER_SHIM_VERB_ERR, err.msg);
+    }
 }
 
 
@@ -358,6 +460,8 @@ acceptClient(shimState *st)
     struct timeval tv = { .tv_sec = 2 };
     char line[LINE_MAX_LEN];
     size_t len = 0;
+    const char *args;
+    int verb;
     int fd = accept4(st->listenFd, NULL, NULL, SOCK_CLOEXEC);
 
     if (fd < 0)
@@ -373,81 +477,36 @@ acceptClient(shimState *st)
     line[len] = '\0';
     fcntl(fd, F_SETFL, O_NONBLOCK);
 
-    if (strcmp(line, "CONTROL") == 0) {
-        for (size_t i = 0; i < MAX_CONTROL; i++) {
-            if (st->controls[i].fd < 0) {
-                char msg[48];
-                int n = snprintf(msg, sizeof(msg), "RUNNING %d\n",
-                                 (int)st->initPid);
-                st->controls[i].fd = fd;
-                st->controls[i].len = 0;
-                sendAll(fd, msg, n);
-                return;
-            }
-        }
-    } else if (strncmp(line, "NET ", 4) == 0) {
-        vserverShimChildError err = { 0 };
-        char reply[LINE_MAX_LEN + sizeof(err.msg)];
-        int n;
-
-        fcntl(fd, F_SETFL, 0);
-        if (netCommand(st, line + 4, &err) < 0) {
-            logMsg("network command '%s' failed: %s", line + 4, err.msg);
-            n = snprintf(reply, sizeof(reply), "ERR %s\n", err.msg);
-        } else {
-            logMsg("network command '%s' done", line + 4);
-            n = snprintf(reply, sizeof(reply), "OK\n");
-        }
-        sendAll(fd, reply, n);
-        goto drop;
-    } else if (strncmp(line, "CHECKPOINT ", 11) == 0 ||
-               strncmp(line, "MIGRATE ", 8) == 0) {
-        vserverShimChildError err = { 0 };
-        char reply[LINE_MAX_LEN + sizeof(err.msg)];
-        bool migrate = line[0] == 'M';
-        char *dir = NULL;
-        unsigned long timeout = strtoul(strchr(line, ' ') + 1, &dir, 10);
-        int n;
-
-        /* blocks the loop for the dump: nothing else may touch the
-         * context meanwhile */
-        fcntl(fd, F_SETFL, 0);
-        if (timeout == 0 || timeout > 86400 || *dir != ' ' || !dir[1]) {
-            vserverShimError(&err, 0, "malformed request: expected "
-                             "'%s <seconds> <dir>'",
-                             migrate ? "MIGRATE" : "CHECKPOINT");
-        } else if (st->initPid <= 0) {
-            vserverShimError(&err, 0, "the context is not running");
-        } else if (st->conf.userns) {
-            vserverShimError(&err, 0, "unsupported: checkpoint of a context "
-                             "with <idmap> (a user namespace)");
-        } else {
-            st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
-            if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
-                                    ++dir, timeout, &err) < 0)
-                st->intent = INTENT_NONE;
-        }
-        if (st->intent != INTENT_NONE) {
-            logMsg("context %s into '%s'", migrate ? "dumped for migration" :
-                   "saved", dir);
-            n = snprintf(reply, sizeof(reply), "OK\n");
-        } else {
-            logMsg("checkpoint failed: %s", err.msg);
-            n = snprintf(reply, sizeof(reply), "ERR %s\n", err.msg);
-        }
-        sendAll(fd, reply, n);
-        goto drop;
-    } else if (strcmp(line, "CONSOLE") == 0 ||
-               strcmp(line, "CONSOLE FORCE") == 0) {
-        if (st->consoleFd >= 0 && strcmp(line, "CONSOLE") == 0) {
-            sendAll(fd, "BUSY\n", 5);
-            goto drop;
-        }
-        if (st->consoleFd >= 0)
-            close(st->consoleFd);
-        st->consoleFd = fd;
-        sendAll(fd, "OK\n", 3);
-        return;
+    verb = vserverShimProtoSplit(line, vserverShimVerbLookup, &args);
+    switch ((vserverShimVerb)verb) {
+    case VSERVER_SHIM_VERB_CONTROL:
+        if (!args && serveControl(st, fd))
+            return;
+        break;
+    case VSERVER_SHIM_VERB_CONSOLE:
+        if (serveConsole(st, fd, args))
+            return;
+        break;
+    case VSERVER_SHIM_VERB_NET:
+        if (args)
+            serveNet(st, fd, args);
+        break;
+    case VSERVER_SHIM_VERB_CHECKPOINT:
+    case VSERVER_SHIM_VERB_MIGRATE:
+        serveCheckpoint(st, fd, verb, args);
+        break;
+    case VSERVER_SHIM_VERB_SHUTDOWN:
+    case VSERVER_SHIM_VERB_REBOOT:
+    case VSERVER_SHIM_VERB_DESTROY:
+    case VSERVER_SHIM_VERB_RUNNING:
+    case VSERVER_SHIM_VERB_REBOOTED:
+    case VSERVER_SHIM_VERB_EXIT:
+    case VSERVER_SHIM_VERB_OK:
+    case VSERVER_SHIM_VERB_ERR:
+    case VSERVER_SHIM_VERB_BUSY:
+    case VSERVER_SHIM_VERB_LAST:
+        /* not a role: closed without a reply */
+        break;
     }
  drop:
     close(fd);
@@ -483,7 +542,7 @@ relay(int from, int to, bool *fromClosed)
 
 
 static void
-writeExitFile(shimState *st, const char *reason, int status)
+writeExitFile(shimState *st, vserverShimExitReason reason, int status)
 {
     char tmp[4096];
     int fd;
@@ -491,7 +550,7 @@ writeExitFile(shimState *st, const char *reason, int status)
     snprintf(tmp, sizeof(tmp), "%s.new", st->exitFile);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
         return;
-    dprintf(fd, "%s %d\n", reason, status);
+    dprintf(fd, "%s %d\n", vserverShimExitReasonName(reason), status);
     if (fsync(fd) == 0 && close(fd) == 0)
         rename(tmp, st->exitFile);
     else
@@ -504,30 +563,28 @@ static bool
 handleInitExit(shimState *st, int status)
 {
     vserverShimChildError err;
-    const char *reason = NULL;
+    vserverShimExitReason reason = VSERVER_SHIM_EXIT_CRASHED;
     bool restart = false;
 
     if (st->intent == INTENT_SAVE) {
-        reason = "saved";
+        reason = VSERVER_SHIM_EXIT_SAVED;
     } else if (st->intent == INTENT_MIGRATE) {
-        reason = "migrated";
+        reason = VSERVER_SHIM_EXIT_MIGRATED;
     } else if (st->intent == INTENT_DESTROY) {
-        reason = "destroyed";
+        reason = VSERVER_SHIM_EXIT_DESTROYED;
     } else if (st->intent == INTENT_STOP) {
-        reason = "shutdown";
+        reason = VSERVER_SHIM_EXIT_SHUTDOWN;
     } else if (st->intent == INTENT_RESTART) {
         restart = true;
     } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) {
         /* reboot(2) in a child pid namespace kills its init with SIGHUP */
         restart = st->conf.onReboot == VSERVER_SHIM_ACTION_RESTART;
-        reason = "shutdown";
+        reason = VSERVER_SHIM_EXIT_SHUTDOWN;
     } else if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) ||
                (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         /* halt/poweroff (SIGINT), or init simply finished */
         restart = st->conf.onPoweroff == VSERVER_SHIM_ACTION_RESTART;
-        reason = "shutdown";
-    } else {
-        reason = "crashed";
+        reason = VSERVER_SHIM_EXIT_SHUTDOWN;
     }
 
     armTimer(st, 0);
@@ -544,17 +601,20 @@ handleInitExit(shimState *st, int status)
         if (pid > 0) {
             st->initPid = pid;
             logMsg("context restarted, init pid %d", (int)pid);
-            broadcast(st, "REBOOTED %d\n", (int)pid);
+            broadcast(st, "%s %d\n",
+                      vserverShimVerbName(VSERVER_SHIM_VERB_REBOOTED), (int)pid);
             return false;
         }
         logMsg("restart failed: %s", err.msg);
-        reason = "failed";
+        reason = VSERVER_SHIM_EXIT_FAILED;
     }
 
     vserverShimContainerNetDown(&st->conf);
-    logMsg("context stopped: %s, wait status %d", reason, status);
+    logMsg("context stopped: %s, wait status %d",
+           vserverShimExitReasonName(reason), status);
     writeExitFile(st, reason, status);
-    broadcast(st, "EXIT %s %d\n", reason, status);
+    broadcast(st, "%s %s %d\n", vserverShimVerbName(VSERVER_SHIM_VERB_EXIT),
+              vserverShimExitReasonName(reason), status);
     return true;
 }
 
@@ -740,7 +800,8 @@ main(int argc, char **argv)
 
     logMsg("context '%s' %s, init pid %d, console %s", st.conf.name,
            restoreDir ? "restored" : "started", (int)st.initPid, st.ptyPath);
-    dprintf(syncFd, "OK %d\n", (int)st.initPid);
+    dprintf(syncFd, "%s %d\n", vserverShimVerbName(VSERVER_SHIM_VERB_OK),
+            (int)st.initPid);
     close(syncFd);
 
     ret = loop(&st) == 0 ? 0 : 1;
@@ -750,7 +811,8 @@ main(int argc, char **argv)
 
  fail:
     logMsg("start failed: %s", err.msg);
-    dprintf(syncFd, "ERR %s\n", err.msg);
+    dprintf(syncFd, "%s %s\n", vserverShimVerbName(VSERVER_SHIM_VERB_ERR),
+            err.msg);
     if (st.listenFd >= 0)
         unlink(st.socketPath);
     vserverShimConfigClear(&st.conf);

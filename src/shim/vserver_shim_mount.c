@@ -273,71 +273,6 @@ setupProc(int rootfd, vserverShimChildError *err)
 
 
 static int
-setupCgroupfs(const vserverShimConfig *conf, int rootfd,
-              vserverShimChildError *err)
-{
-    bool single = false;
-    int base;
-
-    if (!conf->cgroupMounts)
-        return 0;
-
-    for (size_t i = 0; conf->cgroupMounts[i]; i++) {
-        const char *dir = strrchr(conf->cgroupMounts[i], '\t') + 1;
-        if (strcmp(dir, ".") == 0)
-            single = true;
-    }
-
-    if ((base = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, err)) < 0)
-        return -1;
-    if (!single &&
-        mountOnFd("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=0755,size=64k") < 0) {
-        close(base);
-        return vserverShimError(err, errno, "cannot mount /sys/fs/cgroup");
-    }
-    close(base);
-
-    for (size_t i = 0; conf->cgroupMounts[i]; i++) {
-        char *entry = strdup(conf->cgroupMounts[i]);
-        char *fstype = entry;
-        char *opts;
-        char *dir;
-        char path[4096];
-        int fd;
-        int rc;
-
-        if (!entry)
-            return vserverShimError(err, ENOMEM, "cgroup mounts");
-        opts = strchr(fstype, '\t');
-        *opts++ = '\0';
-        dir = strchr(opts, '\t');
-        *dir++ = '\0';
-        snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", dir);
-        if ((fd = ensureInRoot(rootfd, path, true, 0755, err)) < 0) {
-            free(entry);
-            return -1;
-        }
-        rc = mountOnFd("cgroup", fd, fstype,
-                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       *opts ? opts : NULL);
-        close(fd);
-        if (rc < 0) {
-            vserverShimError(err, errno, "cannot mount %s (%s) on %s",
-                             fstype, opts, path);
-            free(entry);
-            return -1;
-        }
-        free(entry);
-    }
-
-    if (!single && remountReadonly(rootfd, "/sys/fs/cgroup", false, err) < 0)
-        return -1;
-    return 0;
-}
-
-
-static int
 setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
 {
     int fd;
@@ -369,7 +304,7 @@ setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
     close(fd);
     if (rc < 0)
         return vserverShimError(err, errno, "cannot mount /sys");
-    return setupCgroupfs(conf, rootfd, err);
+    return 0;
 }
 
 
