@@ -71,7 +71,8 @@ testRender(vserverDriver *driver,
         vserverContextDeviceRules(def, &rules, &nrules) < 0 ||
         !(conf = vserverContextFormatShimConfig(def, (char **)testProcs,
                                                 &testVolumeRoot, testCriuDir,
-                                                testCgroupRoot)))
+                                                testCgroupRoot,
+                                                def->idmap.nuidmap > 0)))
         return NULL;
 
     if (!(tmpdir = g_dir_make_tmp("contextconftest.XXXXXX", NULL)))

@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -506,8 +507,6 @@ vserverCgroupCreateIn(vserverCgroupLayout *layout,
 
     if (!(comps = vserverCgroupComponents(partition, name)))
         return -1;
-    if (vserverCgroupClearStale(layout, comps) < 0)
-        return -1;
     group = vserverCgroupNew(layout, comps, false);
 
     for (i = 0; i < layout->ndirs; i++) {
@@ -549,6 +548,19 @@ vserverCgroupCreateIn(vserverCgroupLayout *layout,
     for (i = created->len; i > 0; i--)
         ignore_value(rmdir(g_ptr_array_index(created, i - 1)));
     return -1;
+}
+
+
+int
+vserverCgroupRemoveStale(const char *partition,
+                         const char *name)
+{
+    g_autoptr(vserverCgroupLayout) layout = vserverCgroupLayoutDetect();
+    g_auto(GStrv) comps = NULL;
+
+    if (!layout || !(comps = vserverCgroupComponents(partition, name)))
+        return -1;
+    return vserverCgroupClearStale(layout, comps);
 }
 
 
@@ -644,6 +656,13 @@ vserverCgroupUnifiedDir(vserverCgroup *cg)
 
 
 bool
+vserverCgroupHasUnified(vserverCgroup *cg)
+{
+    return vserverCgroupUnifiedDir(cg) != NULL;
+}
+
+
+bool
 vserverCgroupIsUnified(vserverCgroup *cg)
 {
     size_t i;
@@ -694,6 +713,51 @@ vserverCgroupComparePid(gconstpointer a,
 }
 
 
+/* The pids of @dir's cgroup.procs and of every group below it (a
+ * delegated cgroup2 tree: the context's systemd moves its processes into
+ * slices and scopes of its own). */
+static int
+vserverCgroupAppendPids(const char *dir,
+                        GArray *all)
+{
+    g_autofree char *content = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GDir) sub = NULL;
+    const char *name;
+    GStrv line;
+
+    if (vserverCgroupReadFile(dir, "cgroup.procs", &content) < 0)
+        return -1;
+    lines = g_strsplit(content, "\n", 0);
+    for (line = lines; *line; line++) {
+        int pid;
+
+        if (!**line)
+            continue;
+        if (virStrToLong_i(*line, NULL, 10, &pid) < 0 || pid <= 0) {
+            virReportError(VIR_ERR_INTERNAL_ERROR,
+                           _("Invalid pid '%s' in %s/cgroup.procs"),
+                           *line, dir);
+            return -1;
+        }
+        g_array_append_val(all, pid);
+    }
+
+    /* a group that went away meanwhile has no processes left to list */
+    if (!(sub = g_dir_open(dir, 0, NULL)))
+        return 0;
+    while ((name = g_dir_read_name(sub))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
+            !g_file_test(path, G_FILE_TEST_IS_SYMLINK) &&
+            vserverCgroupAppendPids(path, all) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
 int
 vserverCgroupGetPids(vserverCgroup *cg,
                      pid_t **pids,
@@ -704,26 +768,8 @@ vserverCgroupGetPids(vserverCgroup *cg,
     size_t n = 0;
 
     for (i = 0; i < cg->ndirs; i++) {
-        g_autofree char *content = NULL;
-        g_auto(GStrv) lines = NULL;
-        GStrv line;
-
-        if (vserverCgroupReadFile(cg->dirs[i].path, "cgroup.procs", &content) < 0)
+        if (vserverCgroupAppendPids(cg->dirs[i].path, all) < 0)
             return -1;
-        lines = g_strsplit(content, "\n", 0);
-        for (line = lines; *line; line++) {
-            int pid;
-
-            if (!**line)
-                continue;
-            if (virStrToLong_i(*line, NULL, 10, &pid) < 0 || pid <= 0) {
-                virReportError(VIR_ERR_INTERNAL_ERROR,
-                               _("Invalid pid '%s' in %s/cgroup.procs"),
-                               *line, cg->dirs[i].path);
-                return -1;
-            }
-            g_array_append_val(all, pid);
-        }
     }
 
     g_array_sort(all, vserverCgroupComparePid);
@@ -1855,6 +1901,20 @@ vserverCgroupKillAll(vserverCgroup *cg)
 }
 
 
+static int
+vserverCgroupRemoveChild(const char *path,
+                         const struct stat *sb G_GNUC_UNUSED,
+                         int type,
+                         struct FTW *ftw)
+{
+    /* post-order: a group's children are gone when it comes; the group
+     * itself (level 0) is the caller's, with its retries */
+    if (type == FTW_DP && ftw->level > 0)
+        ignore_value(rmdir(path));
+    return 0;
+}
+
+
 int
 vserverCgroupRemove(vserverCgroup *cg)
 {
@@ -1863,6 +1923,10 @@ vserverCgroupRemove(vserverCgroup *cg)
     size_t tries;
 
     for (i = 0; i < cg->ndirs; i++) {
+        /* groups the context made below its own (a delegated cgroup2
+         * tree: systemd's slices and scopes), deepest first */
+        ignore_value(nftw(cg->dirs[i].path, vserverCgroupRemoveChild, 16,
+                          FTW_DEPTH | FTW_PHYS | FTW_MOUNT));
         /* a group whose last process just died may still be busy */
         for (tries = 0; rmdir(cg->dirs[i].path) < 0; tries++) {
             if (errno == ENOENT)
@@ -2037,5 +2101,38 @@ vserverCgroupGetCounters(vserverCgroup *cg,
 
     *counters = g_steal_pointer(&list);
     *ncounters = n;
+    return 0;
+}
+
+
+/* The context's cgroup2 group is handed to its root (a user namespace's
+ * uid/gid 0 on the host) the way systemd's delegation doc asks: the
+ * directory and the files that move processes and enable controllers.
+ * Its limits (memory.max, pids.max, ...) stay the host's. */
+int
+vserverCgroupDelegate(vserverCgroup *cg,
+                      uid_t uid,
+                      gid_t gid)
+{
+    static const char *const files[] = {
+        "cgroup.procs", "cgroup.threads", "cgroup.subtree_control",
+    };
+    vserverCgroupDir *dir = vserverCgroupUnifiedDir(cg);
+    size_t i;
+
+    if (!dir)
+        return 0;
+    if (chown(dir->path, uid, gid) < 0) {
+        virReportSystemError(errno, _("cannot delegate cgroup %s"), dir->path);
+        return -1;
+    }
+    for (i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = g_strdup_printf("%s/%s", dir->path, files[i]);
+
+        if (chown(path, uid, gid) < 0 && errno != ENOENT) {
+            virReportSystemError(errno, _("cannot delegate %s"), path);
+            return -1;
+        }
+    }
     return 0;
 }

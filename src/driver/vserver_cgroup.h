@@ -22,6 +22,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vserverCgroup, vserverCgroupFree);
  * (/proc/self/mountinfo); the leaf must not exist yet, and nothing created
  * survives a failure.  On cgroup2 the controllers are enabled from the root
  * down; a v1 cpuset group gets its parent's cpus and mems. */
+/* Before a context's start: a group of its name left by a run that died
+ * with its shim is removed when empty; one that still holds processes is
+ * an error naming them. */
+int
+vserverCgroupRemoveStale(const char *partition,
+                         const char *name);
+
 int
 vserverCgroupCreate(const char *partition,
                     const char *name,
@@ -34,6 +41,11 @@ vserverCgroupOpen(const char *partition,
                   vserverCgroup **cg);
 
 /* true when the resource controllers live on cgroup2 */
+/* Does the group have a cgroup2 directory (pure v2, or the cgroup2 tree
+ * of a hybrid host)? */
+bool
+vserverCgroupHasUnified(vserverCgroup *cg);
+
 bool
 vserverCgroupIsUnified(vserverCgroup *cg);
 
@@ -223,3 +235,8 @@ int
 vserverCgroupGetCounters(vserverCgroup *cg,
                          vserverCgroupCounter **counters,
                          size_t *ncounters);
+
+int
+vserverCgroupDelegate(vserverCgroup *cg,
+                      uid_t uid,
+                      gid_t gid);

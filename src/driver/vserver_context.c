@@ -422,7 +422,8 @@ vserverContextFormatShimConfig(virDomainDef *def,
                                char **cgroupProcs,
                                const vserverContextVolumeRoot *volumeRoot,
                                const char *criuDir,
-                               const char *cgroupRoot)
+                               const char *cgroupRoot,
+                               bool cgroupDelegate)
 {
     g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
     g_autofree virDomainFSDef **fss = NULL;
@@ -496,6 +497,8 @@ vserverContextFormatShimConfig(virDomainDef *def,
     for (i = 0; cgroupProcs && cgroupProcs[i]; i++)
         vserverContextEntry(&buf, VSERVER_SHIM_CONF_CGROUP,
                             cgroupProcs[i], NULL);
+    vserverContextEntry(&buf, VSERVER_SHIM_CONF_CGROUP_DELEGATE,
+                        cgroupDelegate ? "1" : "0", NULL);
 
     keepStr = g_strdup_printf("%llx", keep);
     vserverContextEntry(&buf, VSERVER_SHIM_CONF_CAP_KEEP, keepStr, NULL);

@@ -47,13 +47,16 @@ typedef struct {
 /* The shim's configuration file contents for @def; @volumeRoot for a
  * root of type 'volume', else NULL; @criuDir (CRIU's prefix) when
  * checkpoint/restore is available, else NULL, and then @cgroupRoot, the
- * context's cgroup below the hierarchy roots. */
+ * context's cgroup below the hierarchy roots.  @cgroupDelegate: the
+ * context's cgroup2 group is delegated to it (mounted read-write on its
+ * /sys/fs/cgroup). */
 char *
 vserverContextFormatShimConfig(virDomainDef *def,
                                char **cgroupProcs,
                                const vserverContextVolumeRoot *volumeRoot,
                                const char *criuDir,
-                               const char *cgroupRoot);
+                               const char *cgroupRoot,
+                               bool cgroupDelegate);
 
 /* Append "key field<TAB>field...\n" to a shim configuration, each field
  * escaped (format and fields: src/shim/vserver_shim_protocol.h). */

@@ -13,11 +13,14 @@
 
 #include <config.h>
 
+#include <sys/capability.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 
 #include "vserver_process.h"
+#include "vserver_guest.h"
 #include "vserver_save.h"
 #include "vserver_net.h"
 #include "vserver_storage_driver.h"
@@ -118,6 +121,49 @@ vserverProcessHook(virVServerDriverConfig *cfg,
 }
 
 
+/* The guest's init, from its root: a directory, or a volume's layers. */
+static vserverGuestInit
+vserverProcessGuestInit(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    virDomainFSDef *root = vserverContextRootFS(vm->def);
+    const char *layers[3] = { NULL, NULL, NULL };
+
+    if (!root || !vm->def->os.init)
+        return VSERVER_GUEST_INIT_OTHER;
+    if (root->type == VIR_DOMAIN_FS_TYPE_VOLUME) {
+        layers[0] = priv->volumeUpper;
+        layers[1] = priv->volumeLower;
+    } else {
+        layers[0] = root->src->path;
+    }
+    return vserverGuestInitKind(layers, vm->def->os.init);
+}
+
+
+/* systemd mounts /run, its cgroup tree and more for itself: it needs
+ * CAP_SYS_ADMIN, which a context without a user namespace does not get
+ * (there it would be the host's).  Refuse at once, naming the way out,
+ * rather than let it exit 50 ms after its banner. */
+static int
+vserverProcessCheckGuest(virDomainObj *vm)
+{
+    unsigned long long keep;
+
+    if (vm->def->idmap.nuidmap > 0 ||
+        vserverProcessGuestInit(vm) != VSERVER_GUEST_INIT_SYSTEMD)
+        return 0;
+    if (vserverContextCapabilities(vm->def, &keep) < 0)
+        return -1;
+    if (keep & (1ULL << CAP_SYS_ADMIN))
+        return 0;
+    virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                   _("'%s' boots systemd, which needs CAP_SYS_ADMIN: give the context a user namespace with <idmap> (a root of its own, owned by the mapped ids), or grant <sys_admin state='on'/> in <features><capabilities>, which is the host's own without <idmap>"),
+                   vm->def->name);
+    return -1;
+}
+
+
 static int
 vserverProcessSignal(virDomainObj *vm)
 {
@@ -125,6 +171,10 @@ vserverProcessSignal(virDomainObj *vm)
 
     switch (nsdef ? nsdef->shutdownSignal : VSERVER_SHUTDOWN_SIGNAL_DEFAULT) {
     case VSERVER_SHUTDOWN_SIGNAL_DEFAULT:
+        /* what the guest's init takes as "power off" */
+        if (vserverProcessGuestInit(vm) == VSERVER_GUEST_INIT_SYSTEMD)
+            return SIGRTMIN + 3;
+        return SIGTERM;
     case VSERVER_SHUTDOWN_SIGNAL_TERM:
         return SIGTERM;
     case VSERVER_SHUTDOWN_SIGNAL_INT:
@@ -539,6 +589,62 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
 }
 
 
+/* The host ids of the context's root (uid and gid 0 inside its user
+ * namespace); false when it has no user namespace or they are unmapped. */
+static bool
+vserverProcessRootIds(virDomainDef *def,
+                      uid_t *uid,
+                      gid_t *gid)
+{
+    bool hasUid = false;
+    bool hasGid = false;
+    size_t i;
+
+    for (i = 0; i < def->idmap.nuidmap; i++) {
+        if (def->idmap.uidmap[i].start == 0) {
+            *uid = def->idmap.uidmap[i].target;
+            hasUid = true;
+        }
+    }
+    for (i = 0; i < def->idmap.ngidmap; i++) {
+        if (def->idmap.gidmap[i].start == 0) {
+            *gid = def->idmap.gidmap[i].target;
+            hasGid = true;
+        }
+    }
+    return hasUid && hasGid;
+}
+
+
+/* A context with a user namespace gets its cgroup2 group as its own
+ * tree, as a systemd guest needs: its root can make groups there without
+ * reaching anything of the host's, and its limits stay the host's. */
+static bool
+vserverProcessCgroupDelegated(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    uid_t uid;
+    gid_t gid;
+
+    return vserverProcessRootIds(vm->def, &uid, &gid) && priv->cgroup &&
+        vserverCgroupHasUnified(priv->cgroup);
+}
+
+
+static int
+vserverProcessDelegateCgroup(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    uid_t uid;
+    gid_t gid;
+
+    if (!vserverProcessCgroupDelegated(vm) ||
+        !vserverProcessRootIds(vm->def, &uid, &gid))
+        return 0;
+    return vserverCgroupDelegate(priv->cgroup, uid, gid);
+}
+
+
 int
 vserverProcessWriteShimConfig(vserverDriver *driver,
                               virDomainObj *vm)
@@ -566,7 +672,8 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
     if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs,
                                                     priv->volumeMountPoint ?
                                                     &root : NULL,
-                                                    cfg->criuDir, cgroupRoot)))
+                                                    cfg->criuDir, cgroupRoot,
+                                                    vserverProcessCgroupDelegated(vm))))
         return -1;
     /* the shim rereads it for hotplug: replace, never rewrite in place */
     tmp = g_strdup_printf("%s.new", paths.shimConf);
@@ -655,16 +762,19 @@ vserverProcessStart(vserverDriver *driver,
     cgname = vserverProcessCgroupName(vm);
     nsdef = vm->def->namespaceData;
     priv->cgroupPartition = g_strdup(cfg->cgroupPartition);
-    if (vserverCgroupCreate(cfg->cgroupPartition, cgname, &priv->cgroup) < 0 ||
+    if (vserverCgroupRemoveStale(cfg->cgroupPartition, cgname) < 0 ||
+        vserverCgroupCreate(cfg->cgroupPartition, cgname, &priv->cgroup) < 0 ||
         vserverCgroupApplyDef(priv->cgroup, vm->def,
                               nsdef && nsdef->hasPidsMax ?
                               (long long)nsdef->pidsMax : -1) < 0 ||
         vserverContextDeviceRules(vm->def, &rules, &nrules) < 0 ||
-        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0)
+        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0 ||
+        vserverProcessDelegateCgroup(vm) < 0)
         goto error;
 
     if (vserverNetPrepare(vm->def, NULL) < 0 ||
         vserverProcessAcquireVolume(cfg, vm) < 0 ||
+        vserverProcessCheckGuest(vm) < 0 ||
         vserverProcessWriteShimConfig(driver, vm) < 0)
         goto error;
 

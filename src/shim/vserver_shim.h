@@ -70,6 +70,7 @@ typedef struct {
     char **gidmap;
 
     char **cgroupProcs;         /* cgroup.procs files init goes into */
+    bool cgroupDelegate;        /* mount its cgroup2 tree rw on /sys/fs/cgroup */
 
     uint64_t capKeep;           /* bounding set to keep, bit = cap number */
     bool noNewPrivs;

@@ -374,6 +374,8 @@ parseEntry(vserverShimConfig *conf, vserverShimConfKey key,
         WANT(3); return parseIdMap(conf, &conf->gidmap, f);
     case VSERVER_SHIM_CONF_CGROUP:
         WANT(1); return strvAppend(&conf->cgroupProcs, f[0]);
+    case VSERVER_SHIM_CONF_CGROUP_DELEGATE:
+        WANT(1); return parseBool(f[0], &conf->cgroupDelegate);
     case VSERVER_SHIM_CONF_CAP_KEEP:
         WANT(1);
         errno = 0;
@@ -590,6 +592,7 @@ vserverShimConfigDump(const vserverShimConfig *conf, int fd)
     dumpStrv(fd, KEY(UID_MAP), conf->uidmap);
     dumpStrv(fd, KEY(GID_MAP), conf->gidmap);
     dumpStrv(fd, KEY(CGROUP), conf->cgroupProcs);
+    dprintf(fd, "%s: %s\n", KEY(CGROUP_DELEGATE), conf->cgroupDelegate ? "yes" : "no");
     dprintf(fd, "%s: %#llx\n", KEY(CAP_KEEP), (unsigned long long)conf->capKeep);
     dprintf(fd, "%s: %s\n", KEY(NO_NEW_PRIVS), conf->noNewPrivs ? "yes" : "no");
     for (size_t i = 0; i < conf->nmounts; i++) {

@@ -272,6 +272,29 @@ setupProc(int rootfd, vserverShimChildError *err)
 }
 
 
+/* The context's cgroup2 tree on /sys/fs/cgroup, read-write: init is
+ * already in its group and in a cgroup namespace rooted there, and the
+ * driver has handed the group to the context's root, so this is its own
+ * tree to manage (systemd's slices and scopes); its limits stay in files
+ * the host owns. */
+static int
+mountCgroupDelegated(int rootfd, vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    if ((fd = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, err)) < 0)
+        return -1;
+    rc = mountOnFd("cgroup2", fd, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   NULL);
+    close(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot mount the context's "
+                                "cgroup2 tree on /sys/fs/cgroup");
+    return 0;
+}
+
+
 static int
 setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
 {
@@ -284,7 +307,9 @@ setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
         if (bindInto(rootfd, "/sys", "/sys", true, err) < 0)
             return -1;
         /* the host's cgroup tree (every other context's usage) stays out
-         * of sight */
+         * of sight, under the context's own or an empty cover */
+        if (conf->cgroupDelegate)
+            return mountCgroupDelegated(rootfd, err);
         if ((fd = openInRoot(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY)) < 0)
             return errno == ENOENT ? 0 :
                 vserverShimError(err, errno, "cannot open /sys/fs/cgroup");
@@ -304,6 +329,8 @@ setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
     close(fd);
     if (rc < 0)
         return vserverShimError(err, errno, "cannot mount /sys");
+    if (conf->cgroupDelegate)
+        return mountCgroupDelegated(rootfd, err);
     return 0;
 }
 

@@ -49,6 +49,7 @@
     X(UID_MAP, "uid-map")           /* inside, outside, count: a user namespace's uid map line */ \
     X(GID_MAP, "gid-map")           /* inside, outside, count: its gid map line */ \
     X(CGROUP, "cgroup")             /* a cgroup.procs file init is moved into */ \
+    X(CGROUP_DELEGATE, "cgroup-delegate") /* 1|0: the context's own cgroup2 tree, delegated to it, mounted read-write on /sys/fs/cgroup */ \
     X(CAP_KEEP, "cap-keep")         /* hex mask of the bounding set kept, bit = capability number */ \
     X(NO_NEW_PRIVS, "no-new-privs") /* 1|0: PR_SET_NO_NEW_PRIVS for init */ \
     X(MOUNT, "mount")               /* bind|tmpfs, ro|rw, source|size in KiB (0: default), target */ \

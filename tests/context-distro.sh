@@ -1,0 +1,133 @@
+#!/bin/bash
+# Real distributions (root): Debian 12 with systemd as init, unprivileged
+# (<idmap> 0 -> 200000, its own network namespace), on a directory root
+# owned by the mapped ids (tests/distro/mkguest.sh, cached outside the
+# repository).
+#  - it boots to "running" with no failed unit, in unified cgroup mode:
+#    /sys/fs/cgroup is its own cgroup2 tree, delegated (owned by its root
+#    on the host), where systemd makes its slices and scopes, while the
+#    limits stay enforced from outside;
+#  - its console shows a getty login prompt;
+#  - virsh shutdown is a clean poweroff by systemd itself (SIGRTMIN+3,
+#    chosen because init is systemd): it stops by itself, reason
+#    shutdown; virsh reboot boots it again;
+#  - destroy leaves nothing (the cgroups it made below its own too);
+#  - the same guest without <idmap> is refused at start, naming why.
+# Skipped when the Debian archive cannot be reached and no tree is cached.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+cache=${VSERVER_DISTRO_CACHE:-/var/cache/libvirt-vserver/distro}
+shift_by=200000
+if ! tree=$(bash "$top/tests/distro/mkguest.sh" "$cache" bookworm systemd "$shift_by"); then
+    rc=$?
+    if [ "$rc" = 3 ]; then
+        echo "1..0 # SKIP the Debian archive is unreachable and no bookworm tree is cached"
+        exit 0
+    fi
+    echo "Bail out! cannot make the bookworm tree (mkguest.sh exit $rc)"
+    exit 1
+fi
+
+inst_setup
+base=vserver-instance-$(basename "$inst_dir")
+unified=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+
+cat > "$inst_dir/bw.xml" <<XML
+<domain type='lxc'>
+  <name>bw</name>
+  <memory unit='MiB'>512</memory>
+  <os><type>exe</type><init>/sbin/init</init></os>
+  <idmap>
+    <uid start='0' target='$shift_by' count='65536'/>
+    <gid start='0' target='$shift_by' count='65536'/>
+  </idmap>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='mount'><source dir='$tree'/><target dir='/'/></filesystem>
+    <console type='pty'/>
+  </devices>
+</domain>
+XML
+vsh define "$inst_dir/bw.xml" >/dev/null
+
+# inside CMD...: run in the context through the enter helper
+inside() {
+    VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
+        "$top/tools/vserver-enter" -c "$uri" bw -- "$@" 2>&1
+}
+sys_state() { inside /bin/systemctl is-system-running; }
+sys_settled() {   # no longer starting up (running, degraded, ...)
+    local s; s=$(sys_state)
+    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
+        [ "${s#*Failed to connect}" = "$s" ]
+}
+console() {   # console SECONDS [SEND EXPECT]...
+    /usr/bin/python3 "$top/tests/distro/console-expect.py" "$uri" bw "$@" 2>&1
+}
+
+# --- without a user namespace systemd cannot run: refused at once
+sed -e 's/<name>bw</<name>bwpriv</' -e '/<idmap>/,/<\/idmap>/d' "$inst_dir/bw.xml" \
+    > "$inst_dir/bwpriv.xml"
+vsh define "$inst_dir/bwpriv.xml" >/dev/null
+out=$(vsh start bwpriv 2>&1)
+ok $([ "$(ctx_st bwpriv)" = "shut off" ] || [ "$(ctx_st bwpriv)" = "shut off (failed)" ]; echo $?) \
+    "a systemd guest without <idmap> is refused at start"
+contains "... with an error naming the way out" "needs CAP_SYS_ADMIN: give the context a user namespace with <idmap>" "$out"
+ctx_nothing_left "... and nothing of it is left" bwpriv "$tree"
+vsh undefine bwpriv >/dev/null
+
+# --- boot
+t0=${EPOCHREALTIME/[.,]/}
+check "the bookworm systemd guest starts (unprivileged)" -- vsh start bw
+p=$(ctx_initpid bw)
+wait_until 120 sys_settled
+t1=${EPOCHREALTIME/[.,]/}
+echo "# start to settled: $(( (t1 - t0) / 1000 )) ms"
+equals "systemd reports the system running" "running" "$(sys_state)"
+equals "... with no failed unit" "" "$(inside /bin/systemctl --failed --no-legend --plain)"
+equals "its /sys/fs/cgroup is a cgroup2 tree (unified mode)" "cgroup2fs" \
+    "$(inside /usr/bin/stat -f -c %T /sys/fs/cgroup)"
+equals "... rooted at the context: init is in /init.scope" "0::/init.scope" \
+    "$(inside /bin/cat /proc/1/cgroup | tail -n 1)"
+cgdir=$unified/$base/bw.libvirt-vserver
+equals "on the host the context's cgroup2 group is delegated to its root" \
+    "$shift_by:$shift_by" "$(stat -c %u:%g "$cgdir" 2>&1)"
+check "... and systemd made its slices there" -- test -d "$cgdir/system.slice"
+equals "... while its limits stay the host's (memory.limit_in_bytes, v1)" \
+    "$(( 512 * 1024 * 1024 ))" \
+    "$(cat "/sys/fs/cgroup/memory/$base/bw.libvirt-vserver/memory.limit_in_bytes" 2>&1)"
+out=$(inside /bin/sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth 2>/dev/null; echo $?')
+ok $([ "$out" != 0 ]; echo $?) "root inside cannot change what the host keeps of its group (cgroup.max.depth)"
+equals "... which the host still owns" "0:0" "$(stat -c %u:%g "$cgdir/cgroup.max.depth" 2>&1)"
+
+# --- the console: a getty prompt
+out=$(console 30 "" "login:")
+rc=$?
+ok $rc "the console shows a getty login prompt"
+[ $rc -ne 0 ] && printf '%s\n' "$out" | tail -n 5 | sed 's/^/# /'
+
+# --- a clean shutdown by systemd itself
+t0=${EPOCHREALTIME/[.,]/}
+check "virsh shutdown" -- vsh shutdown bw
+ctx_wait_state bw "shut off (shutdown)" 60
+t1=${EPOCHREALTIME/[.,]/}
+equals "systemd powered the context off by itself" "shut off (shutdown)" "$(ctx_st bw)"
+echo "# shutdown took $(( (t1 - t0) / 1000 )) ms"
+ok $(grep -q 'graceful stop timed out' "$inst_dir/var/log/libvirt/vserver/bw.log"; [ $? -ne 0 ]; echo $?) \
+    "... with no SIGKILL from the shim"
+ctx_nothing_left "after the shutdown nothing is left (systemd's cgroups too)" bw "$tree"
+
+# --- reboot, then destroy
+vsh start bw >/dev/null
+p=$(ctx_initpid bw)
+wait_until 120 sys_settled
+check "virsh reboot" -- vsh reboot bw
+wait_until 60 ctx_domid_changed bw "$p"
+wait_until 120 sys_settled
+equals "after virsh reboot: a new init, running again" "running" "$(sys_state)"
+check "destroy" -- vsh destroy bw
+ctx_nothing_left "destroy leaves nothing" bw "$tree"
+
+vsh undefine bw >/dev/null
+tap_done

@@ -1,0 +1,84 @@
+#!/bin/bash
+# A Debian guest tree for the distribution tests, cached outside the
+# repository:
+#
+#   tests/distro/mkguest.sh CACHEDIR SUITE INIT SHIFT
+#
+# CACHEDIR/SUITE-INIT.tar       mmdebstrap --variant=minbase SUITE with the
+#                               init (systemd: systemd-sysv; sysvinit:
+#                               sysvinit-core; openrc: sysvinit-core and
+#                               openrc), dbus, iproute2, procps,
+#                               openssh-server; the mirror is the one this
+#                               machine's apt uses (bench/hashify-mirror.py)
+# CACHEDIR/SUITE-INIT-SHIFT/    that tree with every owner moved up by
+#                               SHIFT (a directory root for <idmap> with
+#                               target SHIFT), file capabilities kept
+#
+# Prints the tree's path.  A complete cache is reused (stamp files); an
+# interrupted one is made again.  Exit 3 when the archive cannot be reached
+# and nothing is cached.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+[ $# -eq 4 ] || { echo "usage: $0 CACHEDIR SUITE INIT SHIFT" >&2; exit 2; }
+cache=$1 suite=$2 init=$3 shift_by=$4
+case "$init" in
+    systemd) pkgs=systemd-sysv ;;
+    sysvinit) pkgs=sysvinit-core ;;
+    openrc) pkgs=sysvinit-core,openrc ;;
+    *) echo "mkguest: unknown init '$init' (systemd, sysvinit, openrc)" >&2; exit 2 ;;
+esac
+pkgs=$pkgs,dbus,iproute2,procps,openssh-server,passwd
+
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
+tar=$cache/$suite-$init.tar
+if [ ! -f "$tar.done" ]; then
+    mirror=$(/usr/bin/python3 "$top/bench/hashify-mirror.py" "$suite" 2>/dev/null ||
+             /usr/bin/python3 "$top/bench/hashify-mirror.py" bookworm)
+    echo "mkguest: mmdebstrap $suite ($init) from $mirror, once (cached in $cache)" >&2
+    rm -f "$tar" "$tar.tmp"
+    if ! mmdebstrap --format=tar --variant=minbase --include="$pkgs" "$suite" "$tar.tmp" \
+            "$mirror" >"$cache/$suite-$init.log" 2>&1; then
+        echo "mkguest: mmdebstrap failed; the end of $cache/$suite-$init.log:" >&2
+        tail -n 5 "$cache/$suite-$init.log" >&2
+        grep -qiE 'Could not resolve|Temporary failure|Failed to fetch|unable to connect' \
+            "$cache/$suite-$init.log" && exit 3
+        exit 1
+    fi
+    mv "$tar.tmp" "$tar"
+    touch "$tar.done"
+fi
+
+tree=$cache/$suite-$init-$shift_by
+if [ ! -f "$tree.done" ]; then
+    rm -rf --one-file-system "$tree"
+    mkdir "$tree"
+    tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$tar" -C "$tree"
+    /usr/bin/python3 - "$tree" "$shift_by" <<'PY'
+import os, stat, sys
+root, shift = sys.argv[1], int(sys.argv[2])
+CAP = "security.capability"
+for d, dirs, files in os.walk(root):
+    names = dirs + files + (["."] if d == root else [])
+    for n in names:
+        p = os.path.normpath(os.path.join(d, n))
+        st = os.lstat(p)
+        cap = None
+        if stat.S_ISREG(st.st_mode):
+            try:
+                cap = os.getxattr(p, CAP, follow_symlinks=False)
+            except OSError:
+                pass
+        os.lchown(p, st.st_uid + shift, st.st_gid + shift)
+        # chown clears set-id bits and file capabilities: put them back
+        if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o6000:
+            os.chmod(p, stat.S_IMODE(st.st_mode))
+        if cap is not None:
+            os.setxattr(p, CAP, cap, follow_symlinks=False)
+PY
+    touch "$tree.done"
+fi
+echo "$tree"
