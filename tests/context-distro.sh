@@ -12,7 +12,12 @@
 #    chosen because init is systemd): it stops by itself, reason
 #    shutdown; virsh reboot boots it again;
 #  - destroy leaves nothing (the cgroups it made below its own too);
-#  - the same guest without <idmap> is refused at start, naming why.
+#  - the same guest without <idmap> is refused at start, naming why;
+#  - two guests on clones of one template in a hashify pool, each with an
+#    id range of its own, both running: one libc.so.6 inode for both and
+#    the template, owned by the host's ids on disk and by root inside;
+#    writes land in each one's upper layer under its ids; a clone written
+#    under one range is refused under another.
 # Skipped when the Debian archive cannot be reached and no tree is cached.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -130,4 +135,81 @@ check "destroy" -- vsh destroy bw
 ctx_nothing_left "destroy leaves nothing" bw "$tree"
 
 vsh undefine bw >/dev/null
+
+# --- two unprivileged guests on one shared template (a hashify pool): the
+# template stays owned by the host's ids on disk and is idmapped for each
+# context, whose own writes land in its upper layer under its own ids
+pool=$inst_dir/pool
+cat > "$inst_dir/pool.xml" <<XML
+<pool type='hashify'>
+  <name>dp</name>
+  <target><path>$pool</path></target>
+  <hashify><import devices='skip'/></hashify>
+</pool>
+XML
+vsh pool-define "$inst_dir/pool.xml" >/dev/null && vsh pool-build dp >/dev/null &&
+    vsh pool-start dp >/dev/null
+printf '<volume><name>bookworm</name></volume>\n' > "$inst_dir/tpl.xml"
+vsh vol-create dp "$inst_dir/tpl.xml" >/dev/null
+check "the bookworm tarball uploads into a template" -- \
+    vsh vol-upload --pool dp bookworm "$cache/bookworm-systemd.tar"
+check "two guest volumes cloned from it" -- \
+    sh -c "virsh -q -c '$uri' vol-clone --pool dp bookworm g1 && virsh -q -c '$uri' vol-clone --pool dp bookworm g2"
+for n in 1 2; do
+    t=$(( (n + 2) * 100000 ))
+    cat > "$inst_dir/v$n.xml" <<XML
+<domain type='lxc'>
+  <name>v$n</name>
+  <memory unit='MiB'>512</memory>
+  <os><type>exe</type><init>/sbin/init</init></os>
+  <idmap>
+    <uid start='0' target='$t' count='65536'/>
+    <gid start='0' target='$t' count='65536'/>
+  </idmap>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='volume'><source pool='dp' volume='g$n'/><target dir='/'/></filesystem>
+    <console type='pty'/>
+  </devices>
+</domain>
+XML
+    vsh define "$inst_dir/v$n.xml" >/dev/null
+done
+in_v() { local d=$1; shift; VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
+    "$top/tools/vserver-enter" -c "$uri" "$d" -- "$@" 2>&1; }
+settled_v() { local s; s=$(in_v "$1" /bin/systemctl is-system-running);
+    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
+    [ "${s#*Failed to connect}" = "$s" ]; }
+check "v1 (ids 300000+) starts on guest volume g1" -- vsh start v1
+check "v2 (ids 400000+) starts on guest volume g2" -- vsh start v2
+wait_until 120 settled_v v1
+wait_until 120 settled_v v2
+equals "v1 is running, no failed unit" "running" "$(in_v v1 /bin/systemctl is-system-running)"
+equals "v2 is running, no failed unit" "running" "$(in_v v2 /bin/systemctl is-system-running)"
+libc=/usr/lib/x86_64-linux-gnu/libc.so.6
+tpl_ino=$(stat -L -c %i "$pool/bookworm/tree$libc" 2>&1)
+equals "v1 sees the template's libc.so.6 (one inode: one page cache)" "$tpl_ino" \
+    "$(in_v v1 /usr/bin/stat -L -c %i "$libc")"
+equals "... and so does v2" "$tpl_ino" "$(in_v v2 /usr/bin/stat -L -c %i "$libc")"
+equals "inside, the template's files belong to the context's root" "0:0" \
+    "$(in_v v1 /usr/bin/stat -L -c %u:%g "$libc")"
+equals "on disk the template keeps the host's ids" "0:0" \
+    "$(stat -L -c %u:%g "$pool/bookworm/tree$libc")"
+in_v v1 /bin/sh -c 'echo mine > /root/written-by-v1' >/dev/null
+equals "a file v1 writes lands in its upper layer under its own ids" "300000:300000" \
+    "$(stat -c %u:%g "$pool/g1/upper/root/written-by-v1" 2>&1)"
+check "... and v2 does not see it" -- test -z "$(in_v v2 /bin/ls /root/written-by-v1 2>/dev/null | grep -v 'No such')"
+vsh destroy v1 >/dev/null
+# a guest volume written under one range is refused under another
+vsh dumpxml --inactive v1 | sed -e 's/300000/500000/g' > "$inst_dir/v1b.xml"
+check "v1 redefined with ids 500000+" -- vsh define "$inst_dir/v1b.xml"
+out=$(vsh start v1 2>&1)
+contains "g1, written under 300000, is refused for another range" \
+    "was written under other ids" "$out"
+vsh destroy v2 >/dev/null
+ctx_nothing_left "v1 and v2 destroyed: nothing left of v2" v2 "$pool"
+ctx_nothing_left "... nor of v1" v1 "$pool"
+for d in v1 v2; do vsh undefine "$d" >/dev/null; done
+for v in g1 g2 bookworm; do vsh vol-delete --pool dp "$v" >/dev/null; done
+vsh pool-destroy dp >/dev/null; vsh pool-undefine dp >/dev/null
 tap_done

@@ -157,14 +157,6 @@ vserverContextValidate(virDomainDef *def)
                                _("the root volume needs <source pool='POOL' volume='VOLUME'/>"));
                 return -1;
             }
-            /* The template's files belong to the host's users: inside a
-             * user namespace they would be unowned and read-only even for
-             * the context's root (no idmapped layers yet). */
-            if (def->idmap.nuidmap > 0 || def->idmap.ngidmap > 0) {
-                virReportError(VIR_ERR_CONFIG_UNSUPPORTED, "%s",
-                               _("a hashify volume root cannot be combined with <idmap>: the template's files belong to the host's users and would be unowned and read-only inside the user namespace; use a directory root owned by the mapped ids"));
-                return -1;
-            }
             break;
         case VIR_DOMAIN_FS_TYPE_BLOCK:
         case VIR_DOMAIN_FS_TYPE_FILE:

@@ -198,6 +198,74 @@ vserverProcessSignal(virDomainObj *vm)
 }
 
 
+/* @id through the <idmap> lines of @map (-1: not mapped). */
+static long long
+vserverProcessMapId(const virDomainIdMapEntry *map,
+                    size_t nmap,
+                    unsigned int id)
+{
+    size_t i;
+
+    for (i = 0; i < nmap; i++) {
+        if (id >= map[i].start && id - map[i].start < map[i].count)
+            return (long long)map[i].target + (id - map[i].start);
+    }
+    return -1;
+}
+
+
+/* A guest volume under <idmap>: the shim idmaps the template (its files
+ * keep the host's ids on disk), and what the context writes lands in the
+ * upper layer with the mapped ids.  The upper layer's root directory is
+ * the context's "/": it must be owned by the template root's mapped ids.
+ * A fresh clone still has the template's owner: it is handed over while
+ * nothing else is in it.  An upper layer written under other ids (another
+ * range, or no <idmap>) would show unowned files: refused. */
+static int
+vserverProcessVolumeIds(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    virDomainIdMapDef *idmap = &vm->def->idmap;
+    struct stat tpl;
+    struct stat up;
+    long long uid;
+    long long gid;
+    g_autoptr(GDir) dir = NULL;
+
+    if (idmap->nuidmap == 0)
+        return 0;
+    if (stat(priv->volumeLower, &tpl) < 0 || stat(priv->volumeUpper, &up) < 0) {
+        virReportSystemError(errno, _("cannot read the owners of volume layers '%s', '%s'"),
+                             priv->volumeLower, priv->volumeUpper);
+        return -1;
+    }
+    uid = vserverProcessMapId(idmap->uidmap, idmap->nuidmap, tpl.st_uid);
+    gid = vserverProcessMapId(idmap->gidmap, idmap->ngidmap, tpl.st_gid);
+    if (uid < 0 || gid < 0) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("<idmap> of '%s' does not map the owner %u:%u of its template's root"),
+                       vm->def->name, (unsigned int)tpl.st_uid, (unsigned int)tpl.st_gid);
+        return -1;
+    }
+    if (up.st_uid == uid && up.st_gid == gid)
+        return 0;
+    if (!(dir = g_dir_open(priv->volumeUpper, 0, NULL)) || g_dir_read_name(dir) ||
+        up.st_uid != tpl.st_uid || up.st_gid != tpl.st_gid) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("the guest volume of '%s' was written under other ids (its root is owned by host %u:%u, this <idmap> maps the template's root to %lld:%lld): give the context a new clone of the template"),
+                       vm->def->name, (unsigned int)up.st_uid, (unsigned int)up.st_gid,
+                       uid, gid);
+        return -1;
+    }
+    if (chown(priv->volumeUpper, uid, gid) < 0) {
+        virReportSystemError(errno, _("cannot hand '%s' to the context's root"),
+                             priv->volumeUpper);
+        return -1;
+    }
+    return 0;
+}
+
+
 /* A root of type 'volume': the storage driver's layers, and an empty
  * directory in the run dir for the overlay to be mounted on (in the
  * context's mount namespace only). */
@@ -225,6 +293,8 @@ vserverProcessAcquireVolume(virVServerDriverConfig *cfg,
                        root->src->srcpool->pool, *bad);
         return -1;
     }
+    if (vserverProcessVolumeIds(vm) < 0)
+        return -1;
     mountPoint = g_strdup_printf("%s/%s.root", cfg->runDir, vm->def->name);
     if (g_mkdir_with_parents(mountPoint, 0700) < 0) {
         virReportSystemError(errno, _("cannot create '%s'"), mountPoint);

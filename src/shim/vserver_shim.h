@@ -110,6 +110,11 @@ pid_t vserverShimContainerStart(const vserverShimConfig *conf,
                                 const char *consolePath,
                                 vserverShimChildError *err);
 
+/* Write @lines ("inside outside count") to /proc/@pid/@which (uid_map,
+ * gid_map). */
+int vserverShimWriteIdMap(pid_t pid, const char *which, char **lines,
+                          vserverShimChildError *err);
+
 /* Set up lo and every interface for the context of @pid, or remove what
  * was made and fail with @err. */
 int vserverShimContainerNetUp(const vserverShimConfig *conf, pid_t pid,
@@ -122,10 +127,13 @@ int vserverShimOverlayPrepare(const vserverShimConfig *conf,
                               vserverShimChildError *err);
 
 /* Runs in the child; 0 or -1 with @err filled.  @rootMountFd: the
- * prepared overlay, or -1 for a bind-mounted root directory. */
+ * prepared overlay, detached, to attach; @rootAttachedFd: an O_PATH fd on
+ * an overlay the shim attached in the child's namespace already (user
+ * namespace); both -1 for a bind-mounted root directory. */
 int vserverShimMountSetup(const vserverShimConfig *conf,
                           const char *consolePath,
                           int rootMountFd,
+                          int rootAttachedFd,
                           vserverShimChildError *err);
 
 /* vserver_shim_caps.c: runs in the child after the root switch. */

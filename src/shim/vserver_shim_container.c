@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,9 +54,9 @@ writeFile(const char *path, const char *data, size_t len)
 }
 
 
-static int
-writeIdMap(pid_t pid, const char *which, char **lines,
-           vserverShimChildError *err)
+int
+vserverShimWriteIdMap(pid_t pid, const char *which, char **lines,
+                      vserverShimChildError *err)
 {
     char path[64];
     char buf[4096];
@@ -153,13 +154,60 @@ childFail(int errfd, const vserverShimChildError *err)
 }
 
 
+/* The go-ahead from the shim to its child: one byte, and with it an fd
+ * when the shim has attached the child's root itself (SCM_RIGHTS). */
+static int
+sendGo(int sock, int fd)
+{
+    char buf[CMSG_SPACE(sizeof(int))] = { 0 };
+    struct iovec iov = { .iov_base = (char *)"g", .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+    if (fd >= 0) {
+        struct cmsghdr *cmsg;
+
+        msg.msg_control = buf;
+        msg.msg_controllen = sizeof(buf);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+
+static int
+recvGo(int sock, int *fd)
+{
+    char buf[CMSG_SPACE(sizeof(int))];
+    char go;
+    struct iovec iov = { .iov_base = &go, .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = buf, .msg_controllen = sizeof(buf) };
+    struct cmsghdr *cmsg;
+    ssize_t n;
+
+    do {
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return -1;
+    cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+        memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
+    return 0;
+}
+
+
 static void
 childMain(const vserverShimConfig *conf, const char *consolePath,
           int rootMountFd, int gofd, int errfd)
 {
     vserverShimChildError err = { 0 };
     sigset_t all;
-    char go;
+    int rootAttachedFd = -1;
     char **env;
     int fd;
 
@@ -168,7 +216,7 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
 
-    if (read(gofd, &go, 1) != 1)
+    if (recvGo(gofd, &rootAttachedFd) < 0)
         _exit(127);
     close(gofd);
 
@@ -189,7 +237,8 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
     if (conf->netns && loopbackUp(&err) < 0)
         childFail(errfd, &err);
 
-    if (vserverShimMountSetup(conf, consolePath, rootMountFd, &err) < 0)
+    if (vserverShimMountSetup(conf, consolePath, rootMountFd, rootAttachedFd,
+                              &err) < 0)
         childFail(errfd, &err);
 
     if (setsid() < 0 ||
@@ -285,6 +334,56 @@ vserverShimContainerNetDown(const vserverShimConfig *conf)
 }
 
 
+/* An overlay root for a context with a user namespace: the shim made it
+ * (as the host's root: only it may idmap the template), and the child,
+ * which is root only in its own user namespace, may not attach a mount of
+ * the host's.  So the shim attaches it itself, in the child's mount
+ * namespace, and comes back to its own.  Returns an O_PATH fd on the
+ * attached root (the child cannot walk the host's path to it), or -1. */
+static int
+attachRootInChild(pid_t pid, int mntfd, const char *root,
+                  vserverShimChildError *err)
+{
+    int rootfd = -1;
+    char path[64];
+    int self;
+    int child = -1;
+    int cwd = -1;
+    int ret = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+    if ((self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+        (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        (child = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        vserverShimError(err, errno, "cannot open the mount namespaces");
+        goto cleanup;
+    }
+    if (setns(child, CLONE_NEWNS) < 0) {
+        vserverShimError(err, errno, "cannot enter the context's mount "
+                         "namespace");
+        goto cleanup;
+    }
+    if (move_mount(mntfd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+        (rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        vserverShimError(err, errno, "cannot attach the overlay root on "
+                         "'%s'", root);
+    else
+        ret = rootfd;
+    /* the shim's own namespace, always: it serves the host from there */
+    if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0)
+        abort();
+
+ cleanup:
+    if (self >= 0)
+        close(self);
+    if (child >= 0)
+        close(child);
+    if (cwd >= 0)
+        close(cwd);
+    return ret;
+}
+
+
 pid_t
 vserverShimContainerStart(const vserverShimConfig *conf,
                           const char *consolePath,
@@ -293,6 +392,7 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     int gopipe[2] = { -1, -1 };
     int errpipe[2] = { -1, -1 };
     int rootMountFd = -1;
+    int rootAttachedFd = -1;
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
                           CLONE_NEWIPC | SIGCHLD;
     pid_t pid;
@@ -303,7 +403,8 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     if (conf->userns)
         flags |= CLONE_NEWUSER;
 
-    if (pipe2(gopipe, O_CLOEXEC) < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gopipe) < 0 ||
+        pipe2(errpipe, O_CLOEXEC) < 0) {
         vserverShimError(err, errno, "cannot create pipes");
         goto error;
     }
@@ -319,14 +420,13 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     if (pid == 0) {
         close(gopipe[1]);
         close(errpipe[0]);
-        childMain(conf, consolePath, rootMountFd, gopipe[0], errpipe[1]);
+        /* with a user namespace the shim attaches the overlay (below) */
+        childMain(conf, consolePath, conf->userns ? -1 : rootMountFd,
+                  gopipe[0], errpipe[1]);
     }
     close(gopipe[0]);
     close(errpipe[1]);
     gopipe[0] = errpipe[1] = -1;
-    if (rootMountFd >= 0)
-        close(rootMountFd);
-    rootMountFd = -1;
 
     for (size_t i = 0; conf->cgroupProcs && conf->cgroupProcs[i]; i++) {
         char buf[32];
@@ -338,9 +438,16 @@ vserverShimContainerStart(const vserverShimConfig *conf,
         }
     }
     if (conf->userns &&
-        (writeIdMap(pid, "uid_map", conf->uidmap, err) < 0 ||
-         writeIdMap(pid, "gid_map", conf->gidmap, err) < 0))
+        (vserverShimWriteIdMap(pid, "uid_map", conf->uidmap, err) < 0 ||
+         vserverShimWriteIdMap(pid, "gid_map", conf->gidmap, err) < 0))
         goto kill;
+    if (conf->userns && rootMountFd >= 0 &&
+        (rootAttachedFd = attachRootInChild(pid, rootMountFd, conf->root,
+                                            err)) < 0)
+        goto kill;
+    if (rootMountFd >= 0)
+        close(rootMountFd);
+    rootMountFd = -1;
     /* the console pty must belong to the context's root to be opened from
      * inside its user namespace */
     if (conf->userns && consolePath &&
@@ -355,12 +462,15 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     if (conf->netns && vserverShimContainerNetUp(conf, pid, err) < 0)
         goto kill;
 
-    if (write(gopipe[1], "g", 1) != 1) {
+    if (sendGo(gopipe[1], rootAttachedFd) < 0) {
         vserverShimError(err, errno, "cannot release the context");
         goto kill;
     }
     close(gopipe[1]);
     gopipe[1] = -1;
+    if (rootAttachedFd >= 0)
+        close(rootAttachedFd);
+    rootAttachedFd = -1;
 
     do {
         n = read(errpipe[0], err, sizeof(*err));
@@ -382,6 +492,8 @@ vserverShimContainerStart(const vserverShimConfig *conf,
  error:
     if (rootMountFd >= 0)
         close(rootMountFd);
+    if (rootAttachedFd >= 0)
+        close(rootAttachedFd);
     for (int i = 0; i < 2; i++) {
         if (gopipe[i] >= 0)
             close(gopipe[i]);

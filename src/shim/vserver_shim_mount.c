@@ -12,6 +12,8 @@
  */
 
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vserver_shim.h"
@@ -460,17 +463,98 @@ setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
 }
 
 
+/* A user namespace with the context's id maps, for idmapping a mount:
+ * its fd, or -1.  A child born in it (clone with CLONE_NEWUSER) holds it
+ * while the maps are written and the fd is opened, then exits. */
+static int
+idmapUserns(const vserverShimConfig *conf, vserverShimChildError *err)
+{
+    char path[64];
+    int hold[2];
+    int nsfd = -1;
+    pid_t pid;
+    char c;
+
+    if (pipe2(hold, O_CLOEXEC) < 0)
+        return vserverShimError(err, errno, "cannot make a pipe");
+    pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        vserverShimError(err, errno, "cannot make a user namespace for the "
+                         "template's id mapping");
+        goto cleanup;
+    }
+    if (pid == 0) {
+        /* until the parent closes its end */
+        close(hold[1]);
+        while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+    if (vserverShimWriteIdMap(pid, "uid_map", conf->uidmap, err) == 0 &&
+        vserverShimWriteIdMap(pid, "gid_map", conf->gidmap, err) == 0 &&
+        (nsfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        vserverShimError(err, errno, "cannot open '%s'", path);
+    close(hold[1]);
+    hold[1] = -1;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+
+ cleanup:
+    closeKeepErrno(hold[0]);
+    closeKeepErrno(hold[1]);
+    return nsfd;
+}
+
+
+/* The template, idmapped for a context with a user namespace: its files
+ * (owned by the host's 0..65535) show as the context's mapped ids, so its
+ * root owns them, while the template itself stays as it is on disk and is
+ * shared, page cache included, with every other context on it. */
+static int
+idmapLower(const vserverShimConfig *conf, vserverShimChildError *err)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+    int nsfd;
+    int tree;
+
+    if ((nsfd = idmapUserns(conf, err)) < 0)
+        return -1;
+    attr.userns_fd = nsfd;
+    if ((tree = open_tree(AT_FDCWD, conf->rootLower,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0 ||
+        mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+        vserverShimError(err, errno, "cannot make an idmapped mount of the "
+                         "template '%s'", conf->rootLower);
+        closeKeepErrno(tree);
+        tree = -1;
+    }
+    close(nsfd);
+    return tree;
+}
+
+
 int
 vserverShimOverlayPrepare(const vserverShimConfig *conf,
                           vserverShimChildError *err)
 {
+    char lowerPath[FDPATH_MAX];
+    const char *lower = conf->rootLower;
+    int lowerfd = -1;
     int fsfd;
     int mntfd;
 
-    if ((fsfd = fsopen("overlay", FSOPEN_CLOEXEC)) < 0)
+    if (conf->userns) {
+        if ((lowerfd = idmapLower(conf, err)) < 0)
+            return -1;
+        lower = fdPath(lowerPath, lowerfd);
+    }
+    if ((fsfd = fsopen("overlay", FSOPEN_CLOEXEC)) < 0) {
+        closeKeepErrno(lowerfd);
         return vserverShimError(err, errno, "cannot use overlayfs for the "
                                 "root (is the overlay module there?)");
-    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", conf->rootLower, 0) < 0 ||
+    }
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", conf->rootUpper, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", conf->rootWork, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
@@ -478,10 +562,12 @@ vserverShimOverlayPrepare(const vserverShimConfig *conf,
                          "(lower '%s', upper '%s')", conf->rootLower,
                          conf->rootUpper);
         close(fsfd);
+        closeKeepErrno(lowerfd);
         return -1;
     }
     mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
     closeKeepErrno(fsfd);
+    closeKeepErrno(lowerfd);
     if (mntfd < 0)
         return vserverShimError(err, errno, "cannot mount the overlay root");
     return mntfd;
@@ -490,7 +576,8 @@ vserverShimOverlayPrepare(const vserverShimConfig *conf,
 
 int
 vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
-                      int rootMountFd, vserverShimChildError *err)
+                      int rootMountFd, int rootAttachedFd,
+                      vserverShimChildError *err)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     int rootfd = -1;
@@ -500,8 +587,12 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
         return vserverShimError(err, errno, "cannot make mounts private");
 
     /* the overlay was made by the shim, detached: it only ever appears
-     * in this namespace, and goes away with it */
-    if (rootMountFd >= 0) {
+     * in this namespace, and goes away with it; with a user namespace
+     * the shim has attached it here itself (the path to it is the
+     * host's, closed to the context's ids), and handed over an fd */
+    if (rootAttachedFd >= 0) {
+        rootfd = rootAttachedFd;
+    } else if (rootMountFd >= 0) {
         if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
                        MOVE_MOUNT_F_EMPTY_PATH) < 0)
             return vserverShimError(err, errno, "cannot attach the overlay "
@@ -511,7 +602,8 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
         return vserverShimError(err, errno, "cannot bind the root '%s'",
                                 conf->root);
     }
-    if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (rootfd < 0 &&
+        (rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return vserverShimError(err, errno, "cannot open the root '%s'",
                                 conf->root);
 
