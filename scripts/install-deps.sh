@@ -38,7 +38,7 @@ build_pkgs="$build_pkgs make patch libprotobuf-c-dev protobuf-c-compiler
 
 runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virtinst
  libxml2-utils util-linux procps attr acl libcap2-bin xz-utils zstd bzip2
- man-db mmdebstrap"
+ man-db mmdebstrap gpg"
 
 # criu's shared libraries, and iptables: criu's default network lock for
 # --tcp-established runs iptables-restore, and dumping/restoring a network

@@ -139,6 +139,7 @@ cat > "$work/pool.xml" <<XML
 <pool type='hashify'>
   <name>$P</name>
   <target><path>$pool</path></target>
+  <hashify><import devices='deny'/></hashify>
 </pool>
 XML
 vsh pool-define "$work/pool.xml" >/dev/null && vsh pool-build "$P" >/dev/null && vsh pool-start "$P" >/dev/null

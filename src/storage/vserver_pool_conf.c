@@ -174,6 +174,10 @@ vserverPoolDefParseNode(xmlXPathContextPtr ctxt)
         def->excludes[i] = g_steal_pointer(&rule);
     }
 
+    /* a distribution tarball carries /dev/null, /dev/full...; a context
+     * gets its own /dev at start, so by default they are left out rather
+     * than failing the import (docs/storage.md) */
+    def->devices = VSERVER_POOL_DEVICES_SKIP;
     if ((devices = virXPathString("string(./hashify/import/@devices)", ctxt)) &&
         (int)(def->devices = vserverPoolDevicesTypeFromString(devices)) < 0) {
         virReportError(VIR_ERR_XML_ERROR,
