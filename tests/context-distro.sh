@@ -152,7 +152,7 @@ vsh pool-define "$inst_dir/pool.xml" >/dev/null && vsh pool-build dp >/dev/null 
 printf '<volume><name>bookworm</name></volume>\n' > "$inst_dir/tpl.xml"
 vsh vol-create dp "$inst_dir/tpl.xml" >/dev/null
 check "the bookworm tarball uploads into a template" -- \
-    vsh vol-upload --pool dp bookworm "$cache/bookworm-systemd.tar"
+    vsh vol-upload --pool dp bookworm "${tree%-$shift_by}.tar"
 check "two guest volumes cloned from it" -- \
     sh -c "virsh -q -c '$uri' vol-clone --pool dp bookworm g1 && virsh -q -c '$uri' vol-clone --pool dp bookworm g2"
 for n in 1 2; do

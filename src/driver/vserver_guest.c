@@ -46,6 +46,22 @@ vserverGuestResolve(const char *root,
 }
 
 
+static bool
+vserverGuestHas(const char *const *layers,
+                const char *path)
+{
+    size_t i;
+
+    for (i = 0; layers[i]; i++) {
+        g_autofree char *real = vserverGuestResolve(layers[i], path);
+
+        if (real)
+            return true;
+    }
+    return false;
+}
+
+
 vserverGuestInit
 vserverGuestInitKind(const char *const *layers,
                      const char *init)
@@ -62,6 +78,10 @@ vserverGuestInitKind(const char *const *layers,
         VIR_DEBUG("init '%s' of the guest at '%s' is '%s'", init, layers[i], real);
         if (STREQ(name, "systemd"))
             return VSERVER_GUEST_INIT_SYSTEMD;
+        /* sysvinit's is a binary of its own called init, driven by an
+         * inittab; busybox's init is a link to busybox */
+        if (STREQ(name, "init") && vserverGuestHas(layers, "/etc/inittab"))
+            return VSERVER_GUEST_INIT_SYSVINIT;
         return VSERVER_GUEST_INIT_OTHER;
     }
     return VSERVER_GUEST_INIT_OTHER;

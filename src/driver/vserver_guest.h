@@ -11,6 +11,7 @@
 typedef enum {
     VSERVER_GUEST_INIT_OTHER = 0,   /* busybox, a shell, a service */
     VSERVER_GUEST_INIT_SYSTEMD,
+    VSERVER_GUEST_INIT_SYSVINIT,    /* sysvinit's init (OpenRC runs under it) */
 
     VSERVER_GUEST_INIT_LAST
 } vserverGuestInit;

@@ -172,8 +172,17 @@ vserverProcessSignal(virDomainObj *vm)
     switch (nsdef ? nsdef->shutdownSignal : VSERVER_SHUTDOWN_SIGNAL_DEFAULT) {
     case VSERVER_SHUTDOWN_SIGNAL_DEFAULT:
         /* what the guest's init takes as "power off" */
-        if (vserverProcessGuestInit(vm) == VSERVER_GUEST_INIT_SYSTEMD)
+        switch (vserverProcessGuestInit(vm)) {
+        case VSERVER_GUEST_INIT_SYSTEMD:
             return SIGRTMIN + 3;
+        case VSERVER_GUEST_INIT_SYSVINIT:
+            /* its inittab's powerfail action; vserver-template's
+             * templates have it halt */
+            return SIGPWR;
+        case VSERVER_GUEST_INIT_OTHER:
+        case VSERVER_GUEST_INIT_LAST:
+            break;
+        }
         return SIGTERM;
     case VSERVER_SHUTDOWN_SIGNAL_TERM:
         return SIGTERM;

@@ -4,13 +4,15 @@
 #
 #   tests/distro/mkguest.sh CACHEDIR SUITE INIT SHIFT
 #
-# CACHEDIR/SUITE-INIT.tar       mmdebstrap --variant=minbase SUITE with the
+# CACHEDIR/SUITE-INIT-rN.tar    mmdebstrap --variant=minbase SUITE with the
 #                               init (systemd: systemd-sysv; sysvinit:
 #                               sysvinit-core; openrc: sysvinit-core and
 #                               openrc), dbus, iproute2, procps,
 #                               openssh-server; the mirror is the one this
-#                               machine's apt uses (bench/hashify-mirror.py)
-# CACHEDIR/SUITE-INIT-SHIFT/    that tree with every owner moved up by
+#                               machine's apt uses (bench/hashify-mirror.py);
+#                               sysvinit's inittab made for a context as
+#                               tools/vserver-template does
+# CACHEDIR/SUITE-INIT-rN-SHIFT/ that tree with every owner moved up by
 #                               SHIFT (a directory root for <idmap> with
 #                               target SHIFT), file capabilities kept
 #
@@ -34,25 +36,31 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-tar=$cache/$suite-$init.tar
+# bump when what is built changes: old caches are then not used
+recipe=2
+tar=$cache/$suite-$init-r$recipe.tar
 if [ ! -f "$tar.done" ]; then
     mirror=$(/usr/bin/python3 "$top/bench/hashify-mirror.py" "$suite" 2>/dev/null ||
              /usr/bin/python3 "$top/bench/hashify-mirror.py" bookworm)
     echo "mkguest: mmdebstrap $suite ($init) from $mirror, once (cached in $cache)" >&2
     rm -f "$tar" "$tar.tmp"
-    if ! mmdebstrap --format=tar --variant=minbase --include="$pkgs" "$suite" "$tar.tmp" \
-            "$mirror" >"$cache/$suite-$init.log" 2>&1; then
-        echo "mkguest: mmdebstrap failed; the end of $cache/$suite-$init.log:" >&2
-        tail -n 5 "$cache/$suite-$init.log" >&2
+    # the same inittab for a context as tools/vserver-template makes
+    hook=$(/usr/bin/python3 -c 'import sys, importlib.machinery as m
+t = m.SourceFileLoader("t", sys.argv[1]).load_module()
+print(t.SYSVINIT_HOOK)' "$top/tools/vserver-template")
+    if ! mmdebstrap --format=tar --variant=minbase --include="$pkgs" "$hook" \
+            "$suite" "$tar.tmp" "$mirror" >"$cache/$suite-$init-r$recipe.log" 2>&1; then
+        echo "mkguest: mmdebstrap failed; the end of $cache/$suite-$init-r$recipe.log:" >&2
+        tail -n 5 "$cache/$suite-$init-r$recipe.log" >&2
         grep -qiE 'Could not resolve|Temporary failure|Failed to fetch|unable to connect' \
-            "$cache/$suite-$init.log" && exit 3
+            "$cache/$suite-$init-r$recipe.log" && exit 3
         exit 1
     fi
     mv "$tar.tmp" "$tar"
     touch "$tar.done"
 fi
 
-tree=$cache/$suite-$init-$shift_by
+tree=$cache/$suite-$init-r$recipe-$shift_by
 if [ ! -f "$tree.done" ]; then
     rm -rf --one-file-system "$tree"
     mkdir "$tree"
