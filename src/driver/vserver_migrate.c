@@ -54,6 +54,7 @@
 #include "virfile.h"
 #include "virlog.h"
 #include "viralloc.h"
+#include "virrandom.h"
 #include "virthread.h"
 #include "virtime.h"
 #include "virtypedparam.h"
@@ -80,6 +81,8 @@ VIR_LOG_INIT("vserver.migrate");
 
 /* how long the dest waits for the source's images */
 #define VSERVER_MIGRATE_ACCEPT_MS (5 * 60 * 1000)
+/* how long a connection to the receiver may take to show its header */
+#define VSERVER_MIGRATE_HEADER_S 10
 
 /* An incoming migration, from Prepare to Finish. */
 struct _vserverMigrateIncoming {
@@ -89,6 +92,7 @@ struct _vserverMigrateIncoming {
     virThread thread;
     bool threadStarted;
     int result;                 /* 0: all unpacked and acknowledged */
+    char *token;                /* what a connection must show first */
     char *error;
     unsigned long long bytes;   /* received */
 
@@ -123,6 +127,7 @@ vserverMigrateIncomingFree(vserverMigrateIncoming *in)
     g_free(in->templateName);
     g_free(in->templateHere);
     g_free(in->digest);
+    g_free(in->token);
     g_free(in->dir);
     g_free(in->name);
     g_free(in->error);
@@ -151,6 +156,9 @@ typedef struct {
     char *templateName;
     char *digest;
     bool needTemplate;              /* the destination has no such template */
+    /* Prepare -> Perform: the receiver takes only connections that show
+     * it (random, 128 bits, hex) */
+    char *token;
 } vserverMigrateCookie;
 
 
@@ -161,6 +169,7 @@ vserverMigrateCookieClear(vserverMigrateCookie *c)
     g_free(c->vol);
     g_free(c->templateName);
     g_free(c->digest);
+    g_free(c->token);
     memset(c, 0, sizeof(*c));
 }
 
@@ -179,6 +188,7 @@ vserverMigrateCookieFormat(const vserverMigrateCookie *c,
     virBufferAsprintf(&buf, "<frozen>%llu</frozen>\n", c->frozen);
     virBufferAsprintf(&buf, "<downtime>%llu</downtime>\n", c->downtime);
     virBufferAsprintf(&buf, "<bytes>%llu</bytes>\n", c->bytes);
+    virBufferEscapeString(&buf, "<token>%s</token>\n", c->token);
     if (c->pool) {
         virBufferEscapeString(&buf, "<volume pool='%s'", c->pool);
         virBufferEscapeString(&buf, " name='%s'", c->vol);
@@ -213,6 +223,7 @@ vserverMigrateCookieParse(const char *cookiein,
     virXPathULongLong("string(./frozen)", ctxt, &c->frozen);
     virXPathULongLong("string(./downtime)", ctxt, &c->downtime);
     virXPathULongLong("string(./bytes)", ctxt, &c->bytes);
+    c->token = virXPathString("string(./token)", ctxt);
     if ((c->pool = virXPathString("string(./volume/@pool)", ctxt))) {
         g_autofree char *need = virXPathString("string(./volume/@need-template)", ctxt);
 
@@ -389,9 +400,32 @@ vserverMigrateReadHeader(int fd,
 }
 
 
+/* "PART <part> <token>": the part, when @token is the migration's. */
+static const char *
+vserverMigrateCheckHeader(char *header,
+                          const char *token)
+{
+    char *part = (char *)STRSKIP(header, "PART ");
+    char *shown;
+    size_t i;
+    unsigned char diff = 0;
+
+    if (!part || !(shown = strchr(part, ' ')))
+        return NULL;
+    *shown++ = '\0';
+
+    if (!token || strlen(shown) != strlen(token))
+        return NULL;
+    /* in constant time: nothing to learn from how long a refusal takes */
+    for (i = 0; token[i]; i++)
+        diff |= shown[i] ^ token[i];
+    return diff ? NULL : part;
+}
+
+
 /* The dest's receiver: one connection per part ("PART images|upper|
- * template" then a tar), each unpacked and answered "OK"; the images
- * come last. */
+ * template <token>" then a tar), each unpacked and answered "OK"; the
+ * images come last. */
 static void
 vserverMigrateReceive(void *opaque)
 {
@@ -402,7 +436,9 @@ vserverMigrateReceive(void *opaque)
         g_autoptr(virCommand) cmd = NULL;
         g_autofree char *dest = NULL;
         struct pollfd pfd = { .fd = in->listenFd, .events = POLLIN };
-        char header[64];
+        struct timeval headerTimeout = { .tv_sec = VSERVER_MIGRATE_HEADER_S };
+        char header[128];
+        const char *part;
         int fd = -1;
         int status;
         int rc;
@@ -420,22 +456,30 @@ vserverMigrateReceive(void *opaque)
                                         g_strerror(errno));
             return;
         }
-        if (vserverMigrateReadHeader(fd, header, sizeof(header)) < 0) {
-            in->error = g_strdup(_("the source sent no header"));
-            goto next;
+        /* anyone may connect first: what does not show the token of
+         * this migration within the bound is dropped, and the receiver
+         * goes on waiting for the source */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &headerTimeout,
+                       sizeof(headerTimeout)) < 0 ||
+            vserverMigrateReadHeader(fd, header, sizeof(header)) < 0 ||
+            !(part = vserverMigrateCheckHeader(header, in->token))) {
+            VIR_WARN("incoming migration of '%s': dropped a connection that did not show its token",
+                     in->name);
+            VIR_FORCE_CLOSE(fd);
+            continue;
         }
-        if (STREQ(header, "PART images")) {
+        if (STREQ(part, "images")) {
             dest = g_strdup(in->dir);
             last = true;
-        } else if (in->staging && (STREQ(header, "PART upper") ||
-                                   STREQ(header, "PART template"))) {
-            dest = g_build_filename(in->staging, header + 5, NULL);
+        } else if (in->staging && (STREQ(part, "upper") ||
+                                   STREQ(part, "template"))) {
+            dest = g_build_filename(in->staging, part, NULL);
             if (g_mkdir_with_parents(dest, 0700) < 0) {
                 in->error = g_strdup_printf(_("cannot create '%s'"), dest);
                 goto next;
             }
         } else {
-            in->error = g_strdup_printf(_("unexpected part '%s'"), header);
+            in->error = g_strdup_printf(_("unexpected part '%s'"), part);
             goto next;
         }
         cmd = virCommandNewArgList("tar", "--numeric-owner", "--xattrs",
@@ -447,7 +491,7 @@ vserverMigrateReceive(void *opaque)
         if (virCommandRunAsync(cmd, NULL) < 0 ||
             virCommandWait(cmd, &status) < 0 || status != 0) {
             in->error = g_strdup_printf(_("the context's %s arrived incomplete"),
-                                        header + 5);
+                                        part);
             virResetLastError();
             goto next;
         }
@@ -470,11 +514,13 @@ vserverMigrateReceive(void *opaque)
 static int
 vserverMigrateSend(const char *uri,
                    int fd,
+                   const char *token,
                    const char *part,
                    const char *dir)
 {
     g_autoptr(virCommand) cmd = NULL;
-    g_autofree char *header = g_strdup_printf("PART %s\n", part);
+    g_autofree char *header = g_strdup_printf("PART %s %s\n", part,
+                                              NULLSTR_EMPTY(token));
     char ack[4] = "";
     int status;
     int ret = -1;
@@ -670,7 +716,7 @@ vserverMigratePerformPhase(vserverDriver *driver,
         /* read-only: it can go while the context runs */
         VIR_INFO("sending template '%s' of '%s'", cookie.templateName,
                  vm->def->name);
-        rc = vserverMigrateSend(uri, fd, "template", tree);
+        rc = vserverMigrateSend(uri, fd, dest.token, "template", tree);
         fd = -1;
         if (rc < 0)
             goto cleanup;
@@ -695,12 +741,12 @@ vserverMigratePerformPhase(vserverDriver *driver,
         unlink(log);
     }
     if (upper) {
-        rc = vserverMigrateSend(uri, fd, "upper", upper);
+        rc = vserverMigrateSend(uri, fd, dest.token, "upper", upper);
         fd = -1;
         if (rc < 0)
             goto cleanup;
     }
-    rc = vserverMigrateSend(uri, fd, "images", priv->migrateDir);
+    rc = vserverMigrateSend(uri, fd, dest.token, "images", priv->migrateDir);
     fd = -1;
     if (rc < 0)
         goto cleanup;
@@ -1047,7 +1093,8 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     in->listenFd = -1;
     in->result = -1;
     in->name = g_strdup(def->name);
-    if (!(in->dir = vserverProcessTempDir(cfg, "incoming")))
+    if (!(in->token = virRandomToken(16)) ||
+        !(in->dir = vserverProcessTempDir(cfg, "incoming")))
         goto error;
     /* a guest volume root: find its template here by content, and
      * where its trees are to arrive */
@@ -1099,6 +1146,7 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     }
     in->threadStarted = true;
     VIR_INFO("incoming migration of '%s' waits on %s", def->name, *uri_out);
+    cookie.token = g_strdup(in->token);
     vserverMigrateCookieFormat(&cookie, cookieout, cookieoutlen);
     vserverMigrateCookieClear(&cookie);
     return 0;
