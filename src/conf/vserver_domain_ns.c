@@ -7,6 +7,9 @@
  *     <vserver:context>
  *       <vserver:pids max='512'/>
  *       <vserver:shutdown signal='SIGPWR' timeout='30'/>
+ *       <vserver:seccomp profile='default'>
+ *         <vserver:syscall name='keyctl' action='allow'/>
+ *       </vserver:seccomp>
  *     </vserver:context>
  *
  * Parsing is strict: any element or attribute in this namespace that is not
@@ -17,8 +20,11 @@
 
 #include <config.h>
 
+#include <seccomp.h>
+
 #include "vserver_domain_ns.h"
 
+#include "viralloc.h"
 #include "virerror.h"
 #include "virbuffer.h"
 #include "virstring.h"
@@ -39,10 +45,31 @@ VIR_ENUM_IMPL(vserverShutdownSignal,
 );
 
 
+VIR_ENUM_IMPL(vserverSeccompProfile,
+              VSERVER_SECCOMP_PROFILE_LAST,
+              "default",
+              "unconfined",
+);
+
+VIR_ENUM_IMPL(vserverSeccompAction,
+              VSERVER_SECCOMP_ACTION_LAST,
+              "allow",
+              "errno",
+);
+
+
 static void
 vserverDomainDefNamespaceFree(void *nsdata)
 {
-    g_free(nsdata);
+    vserverDomainNamespaceDef *nsdef = nsdata;
+    size_t i;
+
+    if (!nsdef)
+        return;
+    for (i = 0; i < nsdef->nsyscalls; i++)
+        g_free(nsdef->syscalls[i].name);
+    g_free(nsdef->syscalls);
+    g_free(nsdef);
 }
 
 
@@ -138,6 +165,82 @@ vserverParseShutdown(xmlNodePtr node,
 
 
 static int
+vserverParseSyscall(xmlNodePtr node,
+                    vserverDomainNamespaceDef *nsdef)
+{
+    const char *const allowed[] = { "name", "action", NULL };
+    vserverSeccompSyscall sc = { 0 };
+    g_autofree char *name = NULL;
+    size_t i;
+
+    if (vserverCheckAttributes(node, allowed) < 0 ||
+        vserverCheckNoChildren(node) < 0)
+        return -1;
+
+    if (!(name = virXMLPropString(node, "name"))) {
+        virReportError(VIR_ERR_XML_ERROR,
+                       _("missing attribute 'name' on <%s:syscall>"),
+                       VSERVER_DOMAIN_NS_PREFIX);
+        return -1;
+    }
+    /* known to libseccomp on some architecture: a name of another one
+     * changes nothing here, a typo is an error */
+    if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR) {
+        virReportError(VIR_ERR_XML_ERROR,
+                       _("unknown system call '%s' in <%s:syscall>"),
+                       name, VSERVER_DOMAIN_NS_PREFIX);
+        return -1;
+    }
+    for (i = 0; i < nsdef->nsyscalls; i++) {
+        if (STREQ(nsdef->syscalls[i].name, name)) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("system call '%s' is listed twice in <%s:seccomp>"),
+                           name, VSERVER_DOMAIN_NS_PREFIX);
+            return -1;
+        }
+    }
+    if (virXMLPropEnum(node, "action", vserverSeccompActionTypeFromString,
+                       VIR_XML_PROP_REQUIRED, &sc.action) < 0)
+        return -1;
+
+    sc.name = g_steal_pointer(&name);
+    VIR_APPEND_ELEMENT(nsdef->syscalls, nsdef->nsyscalls, sc);
+    return 0;
+}
+
+
+static int
+vserverParseSeccomp(xmlNodePtr node,
+                    vserverDomainNamespaceDef *nsdef)
+{
+    const char *const allowed[] = { "profile", NULL };
+    xmlNodePtr cur;
+
+    if (vserverCheckAttributes(node, allowed) < 0)
+        return -1;
+    if (virXMLPropEnum(node, "profile", vserverSeccompProfileTypeFromString,
+                       VIR_XML_PROP_NONE, &nsdef->seccompProfile) < 0)
+        return -1;
+    nsdef->hasSeccomp = true;
+
+    for (cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!vserverNodeIsOurs(cur) ||
+            STRNEQ((const char *)cur->name, "syscall")) {
+            virReportError(VIR_ERR_XML_ERROR,
+                           _("unsupported element <%s> inside <%s:seccomp>"),
+                           (const char *)cur->name, VSERVER_DOMAIN_NS_PREFIX);
+            return -1;
+        }
+        if (vserverParseSyscall(cur, nsdef) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+static int
 vserverParseContext(xmlNodePtr ctxnode,
                     vserverDomainNamespaceDef *nsdef)
 {
@@ -145,6 +248,7 @@ vserverParseContext(xmlNodePtr ctxnode,
     xmlNodePtr cur;
     bool seenPids = false;
     bool seenShutdown = false;
+    bool seenSeccomp = false;
 
     if (vserverCheckAttributes(ctxnode, none) < 0)
         return -1;
@@ -171,7 +275,12 @@ vserverParseContext(xmlNodePtr ctxnode,
             seenShutdown = true;
             if (vserverParseShutdown(cur, nsdef) < 0)
                 return -1;
-        } else if (STREQ(name, "pids") || STREQ(name, "shutdown")) {
+        } else if (STREQ(name, "seccomp") && !seenSeccomp) {
+            seenSeccomp = true;
+            if (vserverParseSeccomp(cur, nsdef) < 0)
+                return -1;
+        } else if (STREQ(name, "pids") || STREQ(name, "shutdown") ||
+                   STREQ(name, "seccomp")) {
             virReportError(VIR_ERR_XML_ERROR,
                            _("element <%s:%s> may appear only once"),
                            VSERVER_DOMAIN_NS_PREFIX, name);
@@ -241,7 +350,7 @@ static int
 vserverDomainDefNamespaceParse(xmlXPathContextPtr ctxt,
                                void **data)
 {
-    g_autofree vserverDomainNamespaceDef *nsdef = NULL;
+    vserverDomainNamespaceDef *nsdef = NULL;
     /* the <domain> being parsed: the document root, or a child of
      * <domstatus> in a running domain's status file */
     xmlNodePtr root = ctxt->node;
@@ -267,8 +376,10 @@ vserverDomainDefNamespaceParse(xmlXPathContextPtr ctxt,
         return 0;
 
     nsdef = g_new0(vserverDomainNamespaceDef, 1);
-    if (vserverParseContext(ctxnode, nsdef) < 0)
+    if (vserverParseContext(ctxnode, nsdef) < 0) {
+        vserverDomainDefNamespaceFree(g_steal_pointer(&nsdef));
         return -1;
+    }
 
     *data = g_steal_pointer(&nsdef);
     return 0;
@@ -295,6 +406,23 @@ vserverDomainDefNamespaceFormat(virBuffer *buf,
             virBufferAsprintf(&childBuf, " timeout='%u'",
                               nsdef->shutdownTimeout);
         virBufferAddLit(&childBuf, "/>\n");
+    }
+
+    if (nsdef->hasSeccomp) {
+        g_auto(virBuffer) attrBuf = VIR_BUFFER_INITIALIZER;
+        g_auto(virBuffer) scBuf = VIR_BUFFER_INIT_CHILD(&childBuf);
+        size_t i;
+
+        virBufferAsprintf(&attrBuf, " profile='%s'",
+                          vserverSeccompProfileTypeToString(nsdef->seccompProfile));
+        for (i = 0; i < nsdef->nsyscalls; i++) {
+            virBufferAsprintf(&scBuf, "<%s:syscall", VSERVER_DOMAIN_NS_PREFIX);
+            virBufferEscapeString(&scBuf, " name='%s'", nsdef->syscalls[i].name);
+            virBufferAsprintf(&scBuf, " action='%s'/>\n",
+                              vserverSeccompActionTypeToString(nsdef->syscalls[i].action));
+        }
+        virXMLFormatElementEmpty(&childBuf, VSERVER_DOMAIN_NS_PREFIX ":seccomp",
+                                 &attrBuf, &scBuf);
     }
 
     virXMLFormatElementEmpty(buf, VSERVER_DOMAIN_NS_PREFIX ":context",

@@ -29,6 +29,30 @@ typedef enum {
 
 VIR_ENUM_DECL(vserverShutdownSignal);
 
+typedef enum {
+    VSERVER_SECCOMP_PROFILE_DEFAULT = 0,
+    VSERVER_SECCOMP_PROFILE_UNCONFINED,
+
+    VSERVER_SECCOMP_PROFILE_LAST
+} vserverSeccompProfile;
+
+VIR_ENUM_DECL(vserverSeccompProfile);
+
+typedef enum {
+    VSERVER_SECCOMP_ACTION_ALLOW = 0,
+    VSERVER_SECCOMP_ACTION_ERRNO,       /* EPERM */
+
+    VSERVER_SECCOMP_ACTION_LAST
+} vserverSeccompAction;
+
+VIR_ENUM_DECL(vserverSeccompAction);
+
+/* <vserver:syscall name='' action=''/>: a change to the profile */
+typedef struct {
+    char *name;
+    vserverSeccompAction action;
+} vserverSeccompSyscall;
+
 typedef struct _vserverDomainNamespaceDef vserverDomainNamespaceDef;
 struct _vserverDomainNamespaceDef {
     bool hasPidsMax;
@@ -37,6 +61,11 @@ struct _vserverDomainNamespaceDef {
     vserverShutdownSignal shutdownSignal;
     bool hasShutdownTimeout;
     unsigned int shutdownTimeout;     /* seconds */
+
+    bool hasSeccomp;                  /* <vserver:seccomp> */
+    vserverSeccompProfile seccompProfile;
+    vserverSeccompSyscall *syscalls;
+    size_t nsyscalls;
 };
 
 extern virXMLNamespace vserverDomainXMLNamespace;

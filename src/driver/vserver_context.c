@@ -17,6 +17,7 @@
 
 #include "vserver_context.h"
 #include "vserver_net.h"
+#include "vserver_seccomp.h"
 
 #include "virbuffer.h"
 #include "virerror.h"
@@ -423,11 +424,13 @@ vserverContextFormatShimConfig(virDomainDef *def,
     char uuid[VIR_UUID_STRING_BUFLEN];
     unsigned long long keep;
     g_autofree char *keepStr = NULL;
+    g_autofree char *filter = NULL;
     size_t nfss = 0;
     size_t i;
 
     if (!(root = vserverContextRootFS(def)) ||
-        vserverContextCapabilities(def, &keep) < 0)
+        vserverContextCapabilities(def, &keep) < 0 ||
+        vserverSeccompFilterFormat(def, &filter) < 0)
         return NULL;
 
     virUUIDFormat(def->uuid, uuid);
@@ -498,6 +501,8 @@ vserverContextFormatShimConfig(virDomainDef *def,
      * root init must keep setuid programs (su, login) working */
     vserverContextEntry(&buf, VSERVER_SHIM_CONF_NO_NEW_PRIVS,
                         vserverContextIsRoot(def->os.inituser) ? "0" : "1", NULL);
+    if (filter)
+        vserverContextEntry(&buf, VSERVER_SHIM_CONF_SECCOMP_FILTER, filter, NULL);
 
     fss = g_new0(virDomainFSDef *, def->nfss);
     for (i = 0; i < def->nfss; i++) {

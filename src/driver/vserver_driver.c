@@ -21,6 +21,7 @@
 #include "vserver_save.h"
 #include "vserver_migrate.h"
 #include "vserver_domain.h"
+#include "vserver_guestinfo.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
 #include "vserver_storage_driver.h"
@@ -1898,6 +1899,10 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainUpdateDeviceFlags = vserverDomainUpdateDeviceFlags,
     .domainInterfaceStats = vserverDomainInterfaceStats,
     .domainInterfaceAddresses = vserverDomainInterfaceAddresses,
+    .domainSetUserPassword = vserverDomainSetUserPassword,
+    .domainGetHostname = vserverDomainGetHostname,
+    .domainGetGuestInfo = vserverDomainGetGuestInfo,
+    .domainGetFSInfo = vserverDomainGetFSInfo,
 };
 
 static virConnectDriver vserverConnectDriver = {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 
 #include "vserver_shim_net.h"
 #include "vserver_shim_protocol.h"
@@ -74,6 +75,8 @@ typedef struct {
 
     uint64_t capKeep;           /* bounding set to keep, bit = cap number */
     bool noNewPrivs;
+    struct sock_filter *seccompFilter; /* NULL: init runs unfiltered */
+    size_t seccompLen;          /* instructions */
 
     vserverShimMount *mounts;
     size_t nmounts;
@@ -139,6 +142,12 @@ int vserverShimMountSetup(const vserverShimConfig *conf,
 /* vserver_shim_caps.c: runs in the child after the root switch. */
 int vserverShimPrivilegeDrop(const vserverShimConfig *conf,
                              vserverShimChildError *err);
+
+/* vserver_shim_seccomp.c: run in the child, still root, before the
+ * switch to init's user. */
+int vserverShimKeyringJoin(vserverShimChildError *err);
+int vserverShimSeccompLoad(const vserverShimConfig *conf,
+                           vserverShimChildError *err);
 
 /* Fill @err and return -1; message formatting is async-signal-safe enough
  * for the child (vsnprintf into a fixed buffer, no allocation). */

@@ -1,6 +1,6 @@
 /*
- * vserver_shim_caps.c: what init may do: capability bounding set, user
- * and group, no_new_privs
+ * vserver_shim_caps.c: what init may do: capability bounding set, session
+ * keyring, seccomp filter, user and group, no_new_privs
  *
  * Runs in the child after the root switch.  User and group names are
  * looked up in the context's own /etc/passwd and /etc/group by hand: NSS
@@ -126,6 +126,12 @@ vserverShimPrivilegeDrop(const vserverShimConfig *conf,
             return vserverShimError(err, errno, "cannot clear inheritable "
                                     "capabilities");
     }
+
+    /* the keyring first: the filter denies keyctl; the filter while the
+     * child still has CAP_SYS_ADMIN, which setresuid() to a user drops */
+    if (vserverShimKeyringJoin(err) < 0 ||
+        vserverShimSeccompLoad(conf, err) < 0)
+        return -1;
 
     if (setgroups(1, &gid) < 0 ||
         setresgid(gid, gid, gid) < 0 ||

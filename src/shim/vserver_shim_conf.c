@@ -115,6 +115,28 @@ setString(char **dst, const char *value)
 }
 
 
+/* Hex of a classic BPF program; the kernel checks the rest. */
+static int
+parseFilter(vserverShimConfig *conf, const char *hex)
+{
+    size_t len = strlen(hex);
+    unsigned char *prog;
+
+    if (len == 0 || len % (2 * sizeof(struct sock_filter)) != 0 ||
+        len / 2 / sizeof(struct sock_filter) > BPF_MAXINSNS ||
+        strspn(hex, "0123456789abcdef") != len)
+        return -1;
+    if (!(prog = malloc(len / 2)))
+        return -1;
+    for (size_t i = 0; i < len / 2; i++)
+        sscanf(hex + 2 * i, "%2hhx", &prog[i]);
+    free(conf->seccompFilter);
+    conf->seccompFilter = (struct sock_filter *)prog;
+    conf->seccompLen = len / 2 / sizeof(struct sock_filter);
+    return 0;
+}
+
+
 static int
 parseUInt(const char *s, unsigned int *val)
 {
@@ -383,6 +405,8 @@ parseEntry(vserverShimConfig *conf, vserverShimConfKey key,
         return (errno || *end || end == f[0]) ? -1 : 0;
     case VSERVER_SHIM_CONF_NO_NEW_PRIVS:
         WANT(1); return parseBool(f[0], &conf->noNewPrivs);
+    case VSERVER_SHIM_CONF_SECCOMP_FILTER:
+        WANT(1); return parseFilter(conf, f[0]);
     case VSERVER_SHIM_CONF_MOUNT:
         WANT(4); return parseMount(conf, f);
     case VSERVER_SHIM_CONF_DEVICE:
@@ -595,6 +619,9 @@ vserverShimConfigDump(const vserverShimConfig *conf, int fd)
     dprintf(fd, "%s: %s\n", KEY(CGROUP_DELEGATE), conf->cgroupDelegate ? "yes" : "no");
     dprintf(fd, "%s: %#llx\n", KEY(CAP_KEEP), (unsigned long long)conf->capKeep);
     dprintf(fd, "%s: %s\n", KEY(NO_NEW_PRIVS), conf->noNewPrivs ? "yes" : "no");
+    if (conf->seccompFilter)
+        dprintf(fd, "%s: %zu instructions\n", KEY(SECCOMP_FILTER),
+                conf->seccompLen);
     for (size_t i = 0; i < conf->nmounts; i++) {
         const vserverShimMount *m = &conf->mounts[i];
         if (m->type == VSERVER_SHIM_MOUNT_BIND)
@@ -646,6 +673,7 @@ vserverShimConfigClear(vserverShimConfig *conf)
     for (size_t i = 0; i < conf->ndevices; i++)
         free(conf->devices[i].path);
     free(conf->devices);
+    free(conf->seccompFilter);
     for (size_t i = 0; i < conf->nnets; i++)
         vserverShimNetClear(&conf->nets[i]);
     free(conf->nets);

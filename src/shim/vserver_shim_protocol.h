@@ -52,6 +52,7 @@
     X(CGROUP_DELEGATE, "cgroup-delegate") /* 1|0: the context's own cgroup2 tree, delegated to it, mounted read-write on /sys/fs/cgroup */ \
     X(CAP_KEEP, "cap-keep")         /* hex mask of the bounding set kept, bit = capability number */ \
     X(NO_NEW_PRIVS, "no-new-privs") /* 1|0: PR_SET_NO_NEW_PRIVS for init */ \
+    X(SECCOMP_FILTER, "seccomp-filter") /* hex of init's classic BPF program (struct sock_filter[]), built by the driver; absent: none */ \
     X(MOUNT, "mount")               /* bind|tmpfs, ro|rw, source|size in KiB (0: default), target */ \
     X(DEVICE, "device")             /* c|b, major, minor, octal mode, path (inside and on the host) */ \
     X(NET, "net")                   /* veth|macvlan, guest name, MAC, MTU (0: default), up 1|0; the net-* after it refine it */ \
