@@ -17,7 +17,9 @@
 #    id range of its own, both running: one libc.so.6 inode for both and
 #    the template, owned by the host's ids on disk and by root inside;
 #    writes land in each one's upper layer under its ids; a clone written
-#    under one range is refused under another.
+#    under one range is refused under another;
+#  - <vserver:idmap/> makes the driver pick a free id range per domain,
+#    kept in the definition, freed at undefine; such a guest boots.
 # Skipped when the Debian archive cannot be reached and no tree is cached.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -210,6 +212,40 @@ vsh destroy v2 >/dev/null
 ctx_nothing_left "v1 and v2 destroyed: nothing left of v2" v2 "$pool"
 ctx_nothing_left "... nor of v1" v1 "$pool"
 for d in v1 v2; do vsh undefine "$d" >/dev/null; done
-for v in g1 g2 bookworm; do vsh vol-delete --pool dp "$v" >/dev/null; done
+
+# --- id ranges the driver picks: <vserver:idmap/> instead of <idmap>
+auto_xml() {   # auto_xml NAME VOLUME
+    cat <<XML
+<domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>
+  <name>$1</name>
+  <memory unit='MiB'>512</memory>
+  <os><type>exe</type><init>/sbin/init</init></os>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='volume'><source pool='dp' volume='$2'/><target dir='/'/></filesystem>
+    <console type='pty'/>
+  </devices>
+  <vserver:context><vserver:idmap/></vserver:context>
+</domain>
+XML
+}
+uid_target() { vsh dumpxml --inactive "$1" | sed -n "s/.*<uid start='0' target='\([0-9]*\)' count='65536'\/>.*/\1/p"; }
+vsh vol-clone --pool dp bookworm g3 >/dev/null
+auto_xml v3 g3 > "$inst_dir/v3.xml"; auto_xml v4 g2 > "$inst_dir/v4.xml"
+check "a domain with <vserver:idmap/> defines" -- vsh define "$inst_dir/v3.xml"
+equals "... and gets the lowest free range of 65536 ids from 1000000, aligned" \
+    "1048576" "$(uid_target v3)"
+vsh define "$inst_dir/v4.xml" >/dev/null
+equals "a second one gets the next range" "1114112" "$(uid_target v4)"
+check "v3 starts on its clone with the range it was given" -- vsh start v3
+wait_until 120 settled_v v3
+equals "... and runs systemd to 'running'" "running" "$(in_v v3 /bin/systemctl is-system-running)"
+vsh destroy v3 >/dev/null
+vsh undefine v4 >/dev/null
+auto_xml v5 g2 > "$inst_dir/v5.xml"
+vsh define "$inst_dir/v5.xml" >/dev/null
+equals "undefine frees a range: the next domain gets v4's" "1114112" "$(uid_target v5)"
+for d in v3 v5; do vsh undefine "$d" >/dev/null; done
+for v in g1 g2 g3 bookworm; do vsh vol-delete --pool dp "$v" >/dev/null; done
 vsh pool-destroy dp >/dev/null; vsh pool-undefine dp >/dev/null
 tap_done

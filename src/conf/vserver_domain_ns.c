@@ -6,6 +6,7 @@
  *   <domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>
  *     <vserver:context>
  *       <vserver:pids max='512'/>
+ *       <vserver:idmap size='65536'/>
  *       <vserver:shutdown signal='SIGPWR' timeout='30'/>
  *       <vserver:seccomp profile='default'>
  *         <vserver:syscall name='keyctl' action='allow'/>
@@ -140,6 +141,35 @@ vserverParsePids(xmlNodePtr node,
 }
 
 
+/* <vserver:idmap size='N'/>: the driver gives the domain an id range of
+ * its own when it has no <idmap> (vserver_idmap.c). */
+static int
+vserverParseIdmap(xmlNodePtr node,
+                  vserverDomainNamespaceDef *nsdef)
+{
+    const char *const allowed[] = { "size", NULL };
+    int rc;
+
+    if (vserverCheckAttributes(node, allowed) < 0 ||
+        vserverCheckNoChildren(node) < 0)
+        return -1;
+
+    if ((rc = virXMLPropUInt(node, "size", 10, VIR_XML_PROP_NONZERO,
+                             &nsdef->idmapSize)) < 0)
+        return -1;
+    if (rc == 0)
+        nsdef->idmapSize = VSERVER_IDMAP_DEFAULT_SIZE;
+    if (nsdef->idmapSize < VSERVER_IDMAP_DEFAULT_SIZE) {
+        virReportError(VIR_ERR_XML_ERROR,
+                       _("<%s:idmap size='%u'>: a range of fewer than %u ids cannot hold a distribution's users"),
+                       VSERVER_DOMAIN_NS_PREFIX, nsdef->idmapSize,
+                       VSERVER_IDMAP_DEFAULT_SIZE);
+        return -1;
+    }
+    return 0;
+}
+
+
 static int
 vserverParseShutdown(xmlNodePtr node,
                      vserverDomainNamespaceDef *nsdef)
@@ -249,6 +279,7 @@ vserverParseContext(xmlNodePtr ctxnode,
     bool seenPids = false;
     bool seenShutdown = false;
     bool seenSeccomp = false;
+    bool seenIdmap = false;
 
     if (vserverCheckAttributes(ctxnode, none) < 0)
         return -1;
@@ -279,8 +310,12 @@ vserverParseContext(xmlNodePtr ctxnode,
             seenSeccomp = true;
             if (vserverParseSeccomp(cur, nsdef) < 0)
                 return -1;
+        } else if (STREQ(name, "idmap") && !seenIdmap) {
+            seenIdmap = true;
+            if (vserverParseIdmap(cur, nsdef) < 0)
+                return -1;
         } else if (STREQ(name, "pids") || STREQ(name, "shutdown") ||
-                   STREQ(name, "seccomp")) {
+                   STREQ(name, "seccomp") || STREQ(name, "idmap")) {
             virReportError(VIR_ERR_XML_ERROR,
                            _("element <%s:%s> may appear only once"),
                            VSERVER_DOMAIN_NS_PREFIX, name);
@@ -396,6 +431,10 @@ vserverDomainDefNamespaceFormat(virBuffer *buf,
     if (nsdef->hasPidsMax)
         virBufferAsprintf(&childBuf, "<%s:pids max='%llu'/>\n",
                           VSERVER_DOMAIN_NS_PREFIX, nsdef->pidsMax);
+
+    if (nsdef->idmapSize)
+        virBufferAsprintf(&childBuf, "<%s:idmap size='%u'/>\n",
+                          VSERVER_DOMAIN_NS_PREFIX, nsdef->idmapSize);
 
     if (nsdef->shutdownSignal || nsdef->hasShutdownTimeout) {
         virBufferAsprintf(&childBuf, "<%s:shutdown", VSERVER_DOMAIN_NS_PREFIX);

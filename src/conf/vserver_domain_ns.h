@@ -53,10 +53,15 @@ typedef struct {
     vserverSeccompAction action;
 } vserverSeccompSyscall;
 
+/* what <vserver:idmap/> allocates by default: a distribution's 0..65535 */
+#define VSERVER_IDMAP_DEFAULT_SIZE 65536
+
 typedef struct _vserverDomainNamespaceDef vserverDomainNamespaceDef;
 struct _vserverDomainNamespaceDef {
     bool hasPidsMax;
     unsigned long long pidsMax;       /* <vserver:pids max=''/> */
+    unsigned int idmapSize;           /* <vserver:idmap size=''/>: ids to
+                                       * allocate, 0: no such element */
 
     vserverShutdownSignal shutdownSignal;
     bool hasShutdownTimeout;

@@ -22,6 +22,7 @@
 #include "vserver_migrate.h"
 #include "vserver_domain.h"
 #include "vserver_guestinfo.h"
+#include "vserver_idmap.h"
 #include "vserver_monitor.h"
 #include "vserver_process.h"
 #include "vserver_storage_driver.h"
@@ -864,6 +865,26 @@ vserverDomainCheckLimit(vserverDriver *driver,
 }
 
 
+/* Add @def to the domain list, given an id range of its own first when
+ * it asks for one (<vserver:idmap/>): allocation and insertion under one
+ * lock, so that two defines never pick the same range. */
+static virDomainObj *
+vserverDomainListAdd(vserverDriver *driver,
+                     virDomainDef **def,
+                     unsigned int flags,
+                     virDomainDef **oldDef)
+{
+    virDomainObj *vm = NULL;
+
+    vserverIdmapLock();
+    if (vserverIdmapAssign(driver, *def) == 0)
+        vm = virDomainObjListAdd(driver->domains, def, driver->xmlopt,
+                                 flags, oldDef);
+    vserverIdmapUnlock();
+    return vm;
+}
+
+
 virDomainDef *
 vserverDomainDefParse(vserverDriver *driver,
                       virVServerDriverConfig *cfg,
@@ -905,8 +926,7 @@ vserverDomainDefineXMLFlags(virConnectPtr conn,
     if (vserverDomainCheckLimit(driver, cfg, def) < 0)
         return NULL;
 
-    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
-                                   0, &oldDef)))
+    if (!(vm = vserverDomainListAdd(driver, &def, 0, &oldDef)))
         return NULL;
 
     wasPersistent = vm->persistent;
@@ -1430,9 +1450,9 @@ vserverDomainCreateXML(virConnectPtr conn,
     if (vserverDomainCheckLimit(driver, cfg, def) < 0)
         return NULL;
 
-    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
-                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
-                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
+    if (!(vm = vserverDomainListAdd(driver, &def,
+                                    VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                                    VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
         return NULL;
 
     if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0) {
