@@ -22,7 +22,8 @@ libvirt_pkgs="libvirt0=$lvver libvirt-dev=$lvver libvirt-clients=$lvver
 build_pkgs="meson ninja-build gcc pkg-config dpkg-dev perl xsltproc
  libxml2-utils rpcsvc-proto libglib2.0-dev libxml2-dev libgnutls28-dev
  libtirpc-dev libsasl2-dev libcap-dev libarchive-dev libssl-dev
- libc6-dev python3-docutils libseccomp-dev"
+ libc6-dev python3-docutils libseccomp-dev
+ clang-14 libclang-rt-14-dev"
 
 # CRIU 4.1.1, built by build-aux/prepare-criu.sh (`make criu lib`).
 # Required by criu's Makefile: protobuf-c (library, protoc-c), protoc and

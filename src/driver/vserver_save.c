@@ -17,6 +17,9 @@
 
 #include <config.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "vserver-config.h"
 #include "vserver_save.h"
 #include "vserver_cgroup.h"
@@ -371,6 +374,34 @@ vserverSaveContext(vserverDriver *driver,
 }
 
 
+/* A header file of the unpacked image @dir of @file, read only as the
+ * regular file it must be: the image comes from the client, and tar
+ * makes whatever it says, so "vserver-save" may be a FIFO (a plain
+ * open() blocks the job forever) and "domain.xml" a symlink to a host
+ * file (read as root, its first line then quoted in the parse error). */
+static int
+vserverSaveReadHeaderFile(const char *dir,
+                          const char *name,
+                          const char *file,
+                          int maxlen,
+                          char **buf)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+    VIR_AUTOCLOSE fd = -1;
+    struct stat st;
+
+    if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+        fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        virFileReadLimFD(fd, maxlen, buf) < 0) {
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("'%s' is not a libvirt-vserver save image ('%s' is not a readable regular file)"),
+                       file, name);
+        return -1;
+    }
+    return 0;
+}
+
+
 virDomainDef *
 vserverSaveReadImage(vserverDriver *driver,
                      const char *path,
@@ -381,7 +412,6 @@ vserverSaveReadImage(vserverDriver *driver,
     g_autofree char *dir = NULL;
     g_autofree char *magic = NULL;
     g_autofree char *xml = NULL;
-    g_autofree char *p = NULL;
     virDomainDef *def = NULL;
 
     if (!(dir = vserverProcessTempDir(cfg, "restore")))
@@ -391,9 +421,9 @@ vserverSaveReadImage(vserverDriver *driver,
                                            VSERVER_SAVE_TAR_HEADER) < 0 ||
         (dirOut && vserverSaveCheckManifest(dir, path) < 0))
         goto error;
-    p = g_build_filename(dir, "vserver-save", NULL);
-    if (virFileReadAllQuiet(p, 256, &magic) < 0 ||
-        !STRPREFIX(magic, VSERVER_SAVE_MAGIC)) {
+    if (vserverSaveReadHeaderFile(dir, "vserver-save", path, 256, &magic) < 0)
+        goto error;
+    if (!STRPREFIX(magic, VSERVER_SAVE_MAGIC)) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("'%s' is not a libvirt-vserver save image"), path);
         goto error;
@@ -401,9 +431,7 @@ vserverSaveReadImage(vserverDriver *driver,
     /* images of the first format have no state line: they ran */
     if (paused)
         *paused = strstr(magic, "\nstate paused\n") != NULL;
-    g_clear_pointer(&p, g_free);
-    p = g_build_filename(dir, "domain.xml", NULL);
-    if (virFileReadAll(p, 1024 * 1024, &xml) < 0 ||
+    if (vserverSaveReadHeaderFile(dir, "domain.xml", path, 1024 * 1024, &xml) < 0 ||
         !(def = virDomainDefParseString(xml, driver->xmlopt, NULL,
                                         VIR_DOMAIN_DEF_PARSE_INACTIVE)))
         goto error;

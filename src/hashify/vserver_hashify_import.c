@@ -1351,7 +1351,9 @@ hashifyExtractFinishDirs(hashifyExtract *ex)
 {
     size_t i;
 
-    qsort(ex->dirs, ex->ndirs, sizeof(*ex->dirs), hashifyPendingDirCompare);
+    /* no directory entry at all: ex->dirs is NULL, which qsort() must not get */
+    if (ex->ndirs > 1)
+        qsort(ex->dirs, ex->ndirs, sizeof(*ex->dirs), hashifyPendingDirCompare);
     for (i = 0; i < ex->ndirs; i++) {
         hashifyPendingDir *d = &ex->dirs[i];
         const char *entry = *d->path ? d->path : ".";
@@ -1840,7 +1842,7 @@ hashifyImportHardlink(hashifyExtract *ex, const char *raw, const char *rel,
     const char *slash = strrchr(trel, '/');
     const char *tbase = slash ? slash + 1 : trel;
     const char *base;
-    struct stat st;
+    struct stat st = { 0 };   /* read below even when fstatat() failed */
     int tdirfd = ex->destfd;
     int dirfd;
     int ret = -1;
