@@ -15,28 +15,15 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-cache=${VSERVER_DISTRO_CACHE:-/var/cache/libvirt-vserver/distro}
-shift_by=200000
 declare -A trees
 for init in sysvinit openrc; do
-    if ! trees[$init]=$(bash "$top/tests/distro/mkguest.sh" "$cache" bookworm "$init" "$shift_by"); then
-        rc=$?
-        if [ "$rc" = 3 ]; then
-            echo "1..0 # SKIP the Debian archive is unreachable and no bookworm $init tree is cached"
-            exit 0
-        fi
-        echo "Bail out! cannot make the bookworm $init tree (mkguest.sh exit $rc)"
-        exit 1
-    fi
+    distro_tree "$init"
+    trees[$init]=$tree
 done
 
 inst_setup
 
-inside() {   # inside DOMAIN COMMAND...
-    local d=$1; shift
-    VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
-        "$top/tools/vserver-enter" -c "$uri" "$d" -- "$@" 2>&1
-}
+inside() { in_ctx "$@"; }   # inside DOMAIN COMMAND...
 # booted: runlevel 2, no rc script still running, a getty on the console
 booted() {
     [ "$(inside "$1" /sbin/runlevel)" = "N 2" ] &&
@@ -47,22 +34,7 @@ booted() {
 for init in sysvinit openrc; do
     d=bw-$init
     tree=${trees[$init]}
-    cat > "$inst_dir/$d.xml" <<XML
-<domain type='lxc'>
-  <name>$d</name>
-  <memory unit='MiB'>256</memory>
-  <os><type>exe</type><init>/sbin/init</init></os>
-  <idmap>
-    <uid start='0' target='$shift_by' count='65536'/>
-    <gid start='0' target='$shift_by' count='65536'/>
-  </idmap>
-  <features><privnet/></features>
-  <devices>
-    <filesystem type='mount'><source dir='$tree'/><target dir='/'/></filesystem>
-    <console type='pty'/>
-  </devices>
-</domain>
-XML
+    distro_xml "$d" "$tree" 256 > "$inst_dir/$d.xml"
     vsh define "$inst_dir/$d.xml" >/dev/null
     t0=${EPOCHREALTIME/[.,]/}
     check "$init: the bookworm guest starts (unprivileged)" -- vsh start "$d"

@@ -24,51 +24,21 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-cache=${VSERVER_DISTRO_CACHE:-/var/cache/libvirt-vserver/distro}
-shift_by=200000
-if ! tree=$(bash "$top/tests/distro/mkguest.sh" "$cache" bookworm systemd "$shift_by"); then
-    rc=$?
-    if [ "$rc" = 3 ]; then
-        echo "1..0 # SKIP the Debian archive is unreachable and no bookworm tree is cached"
-        exit 0
-    fi
-    echo "Bail out! cannot make the bookworm tree (mkguest.sh exit $rc)"
-    exit 1
-fi
+distro_tree systemd
+shift_by=$distro_shift
+cache=$distro_cache
 
 inst_setup
 base=vserver-instance-$(basename "$inst_dir")
 unified=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 
-cat > "$inst_dir/bw.xml" <<XML
-<domain type='lxc'>
-  <name>bw</name>
-  <memory unit='MiB'>512</memory>
-  <os><type>exe</type><init>/sbin/init</init></os>
-  <idmap>
-    <uid start='0' target='$shift_by' count='65536'/>
-    <gid start='0' target='$shift_by' count='65536'/>
-  </idmap>
-  <features><privnet/></features>
-  <devices>
-    <filesystem type='mount'><source dir='$tree'/><target dir='/'/></filesystem>
-    <console type='pty'/>
-  </devices>
-</domain>
-XML
+distro_xml bw "$tree" > "$inst_dir/bw.xml"
 vsh define "$inst_dir/bw.xml" >/dev/null
 
 # inside CMD...: run in the context through the enter helper
-inside() {
-    VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
-        "$top/tools/vserver-enter" -c "$uri" bw -- "$@" 2>&1
-}
+inside() { in_ctx bw "$@"; }
 sys_state() { inside /bin/systemctl is-system-running; }
-sys_settled() {   # no longer starting up (running, degraded, ...)
-    local s; s=$(sys_state)
-    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
-        [ "${s#*Failed to connect}" = "$s" ]
-}
+sys_settled() { distro_settled bw; }
 console() {   # console SECONDS [SEND EXPECT]...
     /usr/bin/python3 "$top/tests/distro/console-expect.py" "$uri" bw "$@" 2>&1
 }
@@ -177,11 +147,8 @@ for n in 1 2; do
 XML
     vsh define "$inst_dir/v$n.xml" >/dev/null
 done
-in_v() { local d=$1; shift; VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
-    "$top/tools/vserver-enter" -c "$uri" "$d" -- "$@" 2>&1; }
-settled_v() { local s; s=$(in_v "$1" /bin/systemctl is-system-running);
-    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
-    [ "${s#*Failed to connect}" = "$s" ]; }
+in_v() { in_ctx "$@"; }
+settled_v() { distro_settled "$1"; }
 check "v1 (ids 300000+) starts on guest volume g1" -- vsh start v1
 check "v2 (ids 400000+) starts on guest volume g2" -- vsh start v2
 wait_until 120 settled_v v1

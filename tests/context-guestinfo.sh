@@ -20,17 +20,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-cache=${VSERVER_DISTRO_CACHE:-/var/cache/libvirt-vserver/distro}
-shift_by=200000
-if ! tree=$(bash "$top/tests/distro/mkguest.sh" "$cache" bookworm systemd "$shift_by"); then
-    rc=$?
-    if [ "$rc" = 3 ]; then
-        echo "1..0 # SKIP the Debian archive is unreachable and no bookworm tree is cached"
-        exit 0
-    fi
-    echo "Bail out! cannot make the bookworm tree (mkguest.sh exit $rc)"
-    exit 1
-fi
+distro_tree systemd
+shift_by=$distro_shift
 
 # the cached tree is shared: keep its files as they were
 saved=$(mktemp -d /tmp/vserver-guestinfo.XXXXXX)
@@ -49,33 +40,11 @@ guestinfo_cleanup() {
 inst_setup
 trap guestinfo_cleanup EXIT
 
-cat > "$inst_dir/bw.xml" <<XML
-<domain type='lxc'>
-  <name>bw</name>
-  <memory unit='MiB'>512</memory>
-  <os><type>exe</type><init>/sbin/init</init></os>
-  <idmap>
-    <uid start='0' target='$shift_by' count='65536'/>
-    <gid start='0' target='$shift_by' count='65536'/>
-  </idmap>
-  <features><privnet/></features>
-  <devices>
-    <filesystem type='mount'><source dir='$tree'/><target dir='/'/></filesystem>
-    <console type='pty'/>
-  </devices>
-</domain>
-XML
+distro_xml bw "$tree" > "$inst_dir/bw.xml"
 vsh define "$inst_dir/bw.xml" >/dev/null
 
-inside() {
-    VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
-        "$top/tools/vserver-enter" -c "$uri" bw -- "$@" 2>&1
-}
-sys_settled() {
-    local s; s=$(inside /bin/systemctl is-system-running)
-    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
-        [ "${s#*Failed to connect}" = "$s" ]
-}
+inside() { in_ctx bw "$@"; }
+sys_settled() { distro_settled bw; }
 console() {   # console SECONDS [SEND EXPECT]...
     /usr/bin/python3 "$top/tests/distro/console-expect.py" "$uri" bw "$@" 2>&1
 }
