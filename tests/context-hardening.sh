@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real contexts (root): the seccomp profile, the session keyring and the
-# masked /proc, tried from inside as the context's root, with and without
+# read-only /proc knobs, tried from inside as the context's root, with and without
 # <idmap>.  Each probe runs in init's own tree and writes its findings to a
 # bind-mounted host dir; tests/context-syscalls.c makes the system calls.
 set -u
@@ -29,16 +29,9 @@ cat > "$rootfs/probe.sh" <<EOF
 r() { n=\$1; shift; ( "\$@" ) > /out/\$n.out 2>&1; echo \$? > /out/\$n.rc; }
 r syscalls /bin/context-syscalls
 r keys /bin/context-syscalls key-read '${keyid:-0}' '$keydesc'
-for f in kcore keys kmsg timer_list timer_stats sched_debug latency_stats; do
+for f in kcore kmsg; do
     [ -e /proc/\$f ] || continue
-    r size_\$f sh -c "wc -c < /proc/\$f"
-    r write_\$f sh -c ": >> /proc/\$f"
-    r umount_\$f umount /proc/\$f
-done
-for d in acpi asound scsi; do
-    [ -e /proc/\$d ] || continue
-    r list_\$d sh -c "ls -A /proc/\$d | wc -l"
-    r create_\$d touch /proc/\$d/probe
+    r read_\$f sh -c "head -c 1 /proc/\$f"
 done
 for d in bus fs irq sysrq-trigger sys; do
     [ -e /proc/\$d ] || continue
@@ -111,19 +104,11 @@ default_cases() {
             "$(res keys | awk -F= '$1 == "key-read" {print $2}')"
     fi
 
-    for c in kcore keys kmsg timer_list timer_stats sched_debug latency_stats; do
-        [ "$(rc size_$c)" = none ] && continue
-        equals "${pre}/proc/$c is empty inside" 0 "$(res size_$c | tr -d ' ')"
-        contains "${pre}/proc/$c cannot be written (EROFS)" "Read-only file system" \
-            "$(res write_$c)"
-        if [ "$(rc umount_$c)" = 0 ]; then
-            echo "# ${pre}known: umount /proc/$c worked inside (mounts made in the context's own user namespace are not locked, issue 15 point 4)"
-        fi
-    done
-    for c in acpi asound scsi; do
-        [ "$(rc list_$c)" = none ] && continue
-        equals "${pre}/proc/$c is an empty directory inside" 0 "$(res list_$c | tr -d ' ')"
-        failed "${pre}nothing can be created in /proc/$c" create_$c
+    # not covered (covers break CRIU, see setupProc): kept closed by the
+    # capabilities the context lacks
+    for c in kcore kmsg; do
+        [ "$(rc read_$c)" = none ] && continue
+        failed "${pre}/proc/$c cannot be read inside" read_$c
     done
     for c in bus fs irq sys; do
         [ "$(rc ro_$c)" = none ] && continue
