@@ -1163,8 +1163,8 @@ vserverCgroupGetCpusetCpus(vserverCgroup *cg,
 /* proportional weight lives in the CFQ-era file or in BFQ's, depending on
  * the kernel and the I/O scheduler; @files holds v1 and v2 candidates */
 static const char *
-vserverCgroupBlkioFile(vserverCgroupDir *dir,
-                       const char *const files[2][2])
+vserverCgroupBlkioFileFind(vserverCgroupDir *dir,
+                           const char *const files[2][2])
 {
     const char *const *candidates = files[dir->unified];
     size_t i;
@@ -1175,6 +1175,20 @@ vserverCgroupBlkioFile(vserverCgroupDir *dir,
         if (virFileExists(path))
             return candidates[i];
     }
+    return NULL;
+}
+
+
+/* The same, or an error saying that this host cannot weigh block I/O. */
+static const char *
+vserverCgroupBlkioFile(vserverCgroupDir *dir,
+                       const char *const files[2][2])
+{
+    const char *const *candidates = files[dir->unified];
+    const char *file = vserverCgroupBlkioFileFind(dir, files);
+
+    if (file)
+        return file;
     virReportError(VIR_ERR_OPERATION_UNSUPPORTED,
                    _("this host cannot weigh block I/O: neither %s nor %s exists in %s (no disk runs an I/O scheduler with proportional weights, such as BFQ)"),
                    candidates[0], candidates[1], dir->path);
@@ -1197,20 +1211,10 @@ vserverCgroupHasBlkioWeight(vserverCgroup *cg,
                             bool perDevice)
 {
     vserverCgroupDir *dir = vserverCgroupDirFor(cg, VSERVER_CGROUP_CONTROLLER_BLKIO);
-    const char *const (*files)[2] = perDevice ? vserverCgroupDeviceWeightFiles :
-                                                vserverCgroupWeightFiles;
-    size_t i;
 
-    if (!dir)
-        return false;
-    for (i = 0; i < 2; i++) {
-        g_autofree char *path = g_strdup_printf("%s/%s", dir->path,
-                                                files[dir->unified][i]);
-
-        if (virFileExists(path))
-            return true;
-    }
-    return false;
+    return dir && vserverCgroupBlkioFileFind(dir, perDevice ?
+                                             vserverCgroupDeviceWeightFiles :
+                                             vserverCgroupWeightFiles);
 }
 
 

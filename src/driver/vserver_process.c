@@ -699,14 +699,24 @@ vserverProcessRootIds(virDomainDef *def,
  * tree, as a systemd guest needs: its root can make groups there without
  * reaching anything of the host's, and its limits stay the host's. */
 static bool
-vserverProcessCgroupDelegated(virDomainObj *vm)
+vserverProcessCgroupDelegatedTo(virDomainObj *vm,
+                                uid_t *uid,
+                                gid_t *gid)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
+
+    return vserverProcessRootIds(vm->def, uid, gid) && priv->cgroup &&
+        vserverCgroupHasUnified(priv->cgroup);
+}
+
+
+static bool
+vserverProcessCgroupDelegated(virDomainObj *vm)
+{
     uid_t uid;
     gid_t gid;
 
-    return vserverProcessRootIds(vm->def, &uid, &gid) && priv->cgroup &&
-        vserverCgroupHasUnified(priv->cgroup);
+    return vserverProcessCgroupDelegatedTo(vm, &uid, &gid);
 }
 
 
@@ -717,8 +727,7 @@ vserverProcessDelegateCgroup(virDomainObj *vm)
     uid_t uid;
     gid_t gid;
 
-    if (!vserverProcessCgroupDelegated(vm) ||
-        !vserverProcessRootIds(vm->def, &uid, &gid))
+    if (!vserverProcessCgroupDelegatedTo(vm, &uid, &gid))
         return 0;
     return vserverCgroupDelegate(priv->cgroup, uid, gid);
 }
