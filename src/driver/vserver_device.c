@@ -340,18 +340,6 @@ vserverDomainUpdateDeviceFlags(virDomainPtr dom,
 }
 
 
-static int
-vserverDeviceCheckActive(virDomainObj *vm)
-{
-    if (!virDomainObjIsActive(vm) || vm->def->id <= 0) {
-        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
-                       _("domain is not running"));
-        return -1;
-    }
-    return 0;
-}
-
-
 int
 vserverDomainInterfaceStats(virDomainPtr dom,
                             const char *device,
@@ -363,7 +351,7 @@ vserverDomainInterfaceStats(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     if (virDomainInterfaceStatsEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverDeviceCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
     ret = vserverNetInterfaceStats(vm->def, vm->def->id, device, stats);
 
@@ -387,7 +375,7 @@ vserverDomainInterfaceAddresses(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     if (virDomainInterfaceAddressesEnsureACL(dom->conn, vm->def, source) < 0 ||
-        vserverDeviceCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     /* no DHCP leases and no agent: both read what the context itself has

@@ -1473,18 +1473,6 @@ vserverDomainCreateXML(virConnectPtr conn,
 
 
 static int
-vserverDomainObjCheckActive(virDomainObj *vm)
-{
-    if (!virDomainObjIsActive(vm)) {
-        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
-                       _("domain is not running"));
-        return -1;
-    }
-    return 0;
-}
-
-
-static int
 vserverDomainDestroyFlags(virDomainPtr dom,
                           unsigned int flags)
 {
@@ -1498,7 +1486,7 @@ vserverDomainDestroyFlags(virDomainPtr dom,
         return -1;
 
     if (virDomainDestroyFlagsEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     ret = vserverProcessDestroy(driver, vm);
@@ -1531,7 +1519,7 @@ vserverDomainRequestStop(virDomainPtr dom,
 
     if ((reboot ? virDomainRebootEnsureACL(dom->conn, vm->def, flags) :
                   virDomainShutdownFlagsEnsureACL(dom->conn, vm->def, flags)) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     ret = vserverProcessShutdown(driver, vm, reboot);
@@ -1586,7 +1574,7 @@ vserverDomainSetPaused(virDomainPtr dom,
 
     if ((pause ? virDomainSuspendEnsureACL(dom->conn, vm->def) :
                  virDomainResumeEnsureACL(dom->conn, vm->def)) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     paused = virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED;
@@ -1649,7 +1637,7 @@ vserverDomainOpenConsole(virDomainPtr dom,
         return -1;
 
     if (virDomainOpenConsoleEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     if (dev_name &&
@@ -1698,7 +1686,7 @@ vserverDomainLxcOpenNamespace(virDomainPtr dom,
         return -1;
 
     if (virDomainLxcOpenNamespaceEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0)
         goto cleanup;
 
     fds = g_new0(int, G_N_ELEMENTS(ns));

@@ -859,18 +859,6 @@ vserverGuestInfoGather(pid_t initPid,
 }
 
 
-static int
-vserverGuestInfoCheckActive(virDomainObj *vm)
-{
-    if (!virDomainObjIsActive(vm) || vm->def->id <= 0) {
-        virReportError(VIR_ERR_OPERATION_INVALID, "%s",
-                       _("domain is not running"));
-        return -1;
-    }
-    return 0;
-}
-
-
 /* Interfaces under the names the qemu driver gives them. */
 static int
 vserverGuestInfoFormatInterfaces(virDomainInterfacePtr *ifaces,
@@ -934,7 +922,7 @@ vserverGuestInfoCollect(virDomainObj *vm,
     pid_t initPid;
     int rc;
 
-    if (vserverGuestInfoCheckActive(vm) < 0)
+    if (virDomainObjCheckActive(vm) < 0)
         return -1;
     initPid = vm->def->id;
     domname = g_strdup(vm->def->name);
@@ -1263,7 +1251,7 @@ vserverDomainSetUserPassword(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     if (virDomainSetUserPasswordEnsureACL(dom->conn, vm->def) < 0 ||
-        vserverGuestInfoCheckActive(vm) < 0) {
+        virDomainObjCheckActive(vm) < 0) {
         virDomainObjEndAPI(&vm);
         return -1;
     }
