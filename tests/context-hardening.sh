@@ -41,18 +41,31 @@ r irq_write sh -c ': >> /proc/irq/default_smp_affinity'
 r irq_remount sh -c 'mount -o remount,rw,bind /proc/irq && : >> /proc/irq/default_smp_affinity'
 r bus_create sh -c 'touch /proc/bus/probe'
 r dmesg dmesg
+# the mounts made for the context: locked where a user namespace could
+# otherwise undo them (issue 15, point 4)
+r ro_remount sh -c 'mount -o remount,rw,bind /ro && touch /ro/written'
+r ro_umount sh -c 'umount /ro && touch /ro/written'
+r root_remount sh -c 'mount -o remount,rw,bind / && touch /written'
+r sys_remount sh -c 'mount -o remount,rw,bind /sys && echo remounted'
+r cg_reveal sh -c 'umount /sys/fs/cgroup; umount /sys/fs/cgroup; umount -l /sys/fs/cgroup; ls -A /sys/fs/cgroup'
 touch /out/done
 exec sleep 100000
 EOF
 
-# hard_ctx NAME OUTDIR [NAMESPACE-XML [DOMAIN-XML]]: start a probing context
+# hard_ctx NAME OUTDIR [NAMESPACE-XML [DOMAIN-XML]]: start a probing context,
+# with a read-only bind of a host dir of the context's root's own on /ro
+# (so only the mount keeps it from being written); HARD_ROOT_RO=1: a
+# read-only root
 hard_ctx() {
-    local name=$1 out=$2
-    mkdir -p "$out"
+    local name=$1 out=$2 rootro=
+    mkdir -p "$out" "$work/ro-$name"
+    chown "$(stat -c %u:%g "$out")" "$work/ro-$name"
+    [ "${HARD_ROOT_RO:-}" = 1 ] && rootro="<readonly/>"
     ctx_xml "$name" "$3" "exec /bin/sh /probe.sh" "${5:-}" \
-        "$(ctx_bind "$out" /out)" |
+        "$(ctx_bind "$out" /out)$(ctx_bind "$work/ro-$name" /ro ro)" |
         sed -e "s|<domain type='lxc'>|<domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>|" \
-            -e "s|</domain>|${4:-}</domain>|" > "$work/$name.xml"
+            -e "s|</domain>|${4:-}</domain>|" \
+            -e "0,\|<target dir='/'/>|s||<target dir='/'/>$rootro|" > "$work/$name.xml"
     if o=$(vsh create "$work/$name.xml" 2>&1); then
         ok 0 "the context '$name' starts"
     else
@@ -126,6 +139,21 @@ default_cases() {
     fi
     failed "${pre}nothing can be created in /proc/bus" bus_create
     failed "${pre}dmesg (syslog(2)) fails inside" dmesg
+    mount_cases "$pre" "$dom"
+}
+
+# mount_cases PREFIX DOMAIN: the context's root cannot undo its mounts
+mount_cases() {
+    local pre=$1 dom=$2
+    failed "${pre}a read-only bind cannot be remounted read-write and written" ro_remount
+    echo "# ${pre}remounting said: $(res ro_remount | head -n 1)"
+    failed "${pre}a read-only bind cannot be unmounted" ro_umount
+    echo "# ${pre}unmounting said: $(res ro_umount | head -n 1)"
+    [ ! -e "$work/ro-$dom/written" ]
+    ok $? "${pre}nothing was written into the host's directory behind the read-only bind"
+    failed "${pre}/sys cannot be remounted read-write" sys_remount
+    equals "${pre}nothing of the host's cgroup tree shows under /sys/fs/cgroup, whatever is unmounted" \
+        "" "$(res cg_reveal | grep -v -e '^umount:' | tr '\n' ' ' | sed 's/ $//')"
 }
 
 # failed DESC CASE: the probe CASE did not succeed (any reason)
@@ -163,6 +191,24 @@ chown 100000:100000 "$out"
 hard_ctx hardu "$out" "$rootfs_u" "" "$idmap" &&
     default_cases "with <idmap>: " hardu 1
 vsh destroy hardu >/dev/null 2>&1
+
+# a read-only root, with <idmap>: the root's read-only flag is locked too
+out=$work/out-rootro
+mkdir -p "$out"
+chown 100000:100000 "$out"
+rootfs_r=$work/rootfs-r
+cp -a "$rootfs_u" "$rootfs_r"
+# the context's root owns the top directory: only the mount's read-only
+# flag keeps /written from being created
+chown 100000:100000 "$rootfs_r"
+if HARD_ROOT_RO=1 hard_ctx rootro "$out" "$rootfs_r" "" "$idmap"; then
+    failed "with <idmap> and a read-only root: the root cannot be remounted read-write and written" root_remount
+    echo "# remounting / said: $(res root_remount | head -n 1)"
+    [ ! -e "$rootfs_r/written" ]
+    ok $? "with <idmap> and a read-only root: nothing was written into the root directory"
+    mount_cases "with <idmap> and a read-only root: " rootro
+fi
+vsh destroy rootro >/dev/null 2>&1
 
 # --- 2. per-domain changes: keyctl allowed, the rest of the profile kept.
 # With <idmap>: without a user namespace the context's root is the host's

@@ -118,6 +118,10 @@ pid_t vserverShimContainerStart(const vserverShimConfig *conf,
 int vserverShimWriteIdMap(pid_t pid, const char *which, char **lines,
                           vserverShimChildError *err);
 
+/* The host id that @lines ("inside outside count") map to id 0 inside,
+ * or -1. */
+long vserverShimHostIdOfRoot(char **lines);
+
 /* Set up lo and every interface for the context of @pid, or remove what
  * was made and fail with @err. */
 int vserverShimContainerNetUp(const vserverShimConfig *conf, pid_t pid,
@@ -129,14 +133,24 @@ void vserverShimContainerNetDown(const vserverShimConfig *conf);
 int vserverShimOverlayPrepare(const vserverShimConfig *conf,
                               vserverShimChildError *err);
 
-/* Runs in the child; 0 or -1 with @err filled.  @rootMountFd: the
- * prepared overlay, detached, to attach; @rootAttachedFd: an O_PATH fd on
- * an overlay the shim attached in the child's namespace already (user
- * namespace); both -1 for a bind-mounted root directory. */
+/* In the shim, for a context with a user namespace, in a mount
+ * namespace of the shim's own that the child is then cloned from: the
+ * mounts that come from the host (the root, @rootMountFd attached or the
+ * root directory bound, the configured binds and tmpfs, the host's /sys
+ * and its cover without a network namespace, the root's read-only flag),
+ * so that the child's namespace gets them locked.  Leaves the working
+ * directory on the root.  0 or -1 with @err filled. */
+int vserverShimMountHostStage(const vserverShimConfig *conf,
+                              int rootMountFd,
+                              vserverShimChildError *err);
+
+/* Runs in the child; 0 or -1 with @err filled.  Without a user
+ * namespace, @rootMountFd is the prepared overlay, detached, to attach
+ * (-1 for a bind-mounted root directory); with one, the root is the
+ * working directory the shim left (vserverShimMountHostStage). */
 int vserverShimMountSetup(const vserverShimConfig *conf,
                           const char *consolePath,
                           int rootMountFd,
-                          int rootAttachedFd,
                           vserverShimChildError *err);
 
 /* vserver_shim_caps.c: runs in the child after the root switch. */

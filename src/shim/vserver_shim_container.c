@@ -75,9 +75,8 @@ vserverShimWriteIdMap(pid_t pid, const char *which, char **lines,
 }
 
 
-/* The host id that @lines map to id 0 inside, or -1. */
-static long
-hostIdOfRoot(char **lines)
+long
+vserverShimHostIdOfRoot(char **lines)
 {
     for (size_t i = 0; lines && lines[i]; i++) {
         unsigned long inside;
@@ -154,50 +153,25 @@ childFail(int errfd, const vserverShimChildError *err)
 }
 
 
-/* The go-ahead from the shim to its child: one byte, and with it an fd
- * when the shim has attached the child's root itself (SCM_RIGHTS). */
+/* The go-ahead from the shim to its child: one byte, once the maps,
+ * cgroups and network are in place. */
 static int
-sendGo(int sock, int fd)
+sendGo(int sock)
 {
-    char buf[CMSG_SPACE(sizeof(int))] = { 0 };
-    struct iovec iov = { .iov_base = (char *)"g", .iov_len = 1 };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-    if (fd >= 0) {
-        struct cmsghdr *cmsg;
-
-        msg.msg_control = buf;
-        msg.msg_controllen = sizeof(buf);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    }
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    return send(sock, "g", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
 
 static int
-recvGo(int sock, int *fd)
+recvGo(int sock)
 {
-    char buf[CMSG_SPACE(sizeof(int))];
     char go;
-    struct iovec iov = { .iov_base = &go, .iov_len = 1 };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                          .msg_control = buf, .msg_controllen = sizeof(buf) };
-    struct cmsghdr *cmsg;
     ssize_t n;
 
     do {
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        n = recv(sock, &go, 1, 0);
     } while (n < 0 && errno == EINTR);
-    if (n != 1)
-        return -1;
-    cmsg = CMSG_FIRSTHDR(&msg);
-    if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
-        memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
-    return 0;
+    return n == 1 ? 0 : -1;
 }
 
 
@@ -207,7 +181,6 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
 {
     vserverShimChildError err = { 0 };
     sigset_t all;
-    int rootAttachedFd = -1;
     char **env;
     int fd;
 
@@ -216,7 +189,7 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
 
-    if (recvGo(gofd, &rootAttachedFd) < 0)
+    if (recvGo(gofd) < 0)
         _exit(127);
     close(gofd);
 
@@ -237,8 +210,7 @@ childMain(const vserverShimConfig *conf, const char *consolePath,
     if (conf->netns && loopbackUp(&err) < 0)
         childFail(errfd, &err);
 
-    if (vserverShimMountSetup(conf, consolePath, rootMountFd, rootAttachedFd,
-                              &err) < 0)
+    if (vserverShimMountSetup(conf, consolePath, rootMountFd, &err) < 0)
         childFail(errfd, &err);
 
     if (setsid() < 0 ||
@@ -334,53 +306,57 @@ vserverShimContainerNetDown(const vserverShimConfig *conf)
 }
 
 
-/* An overlay root for a context with a user namespace: the shim made it
- * (as the host's root: only it may idmap the template), and the child,
- * which is root only in its own user namespace, may not attach a mount of
- * the host's.  So the shim attaches it itself, in the child's mount
- * namespace, and comes back to its own.  Returns an O_PATH fd on the
- * attached root (the child cannot walk the host's path to it), or -1. */
+/* For a context with a user namespace, the shim makes the mounts that
+ * come from the host (root, binds, tmpfs, the covers) itself, as the
+ * host's root, in a mount namespace of its own, and clones the child from
+ * there: the kernel copies them into the child's namespace, which its
+ * user namespace owns, locked (mount_namespaces(7)), so the context's
+ * root can neither unmount them nor clear their read-only flag.  The
+ * shim's own namespace (it serves the host from there) and working
+ * directory are saved here and taken back by hostStageLeave(). */
+typedef struct {
+    int mntns;
+    int cwd;
+} hostStage;
+
+
 static int
-attachRootInChild(pid_t pid, int mntfd, const char *root,
-                  vserverShimChildError *err)
+hostStageEnter(hostStage *st, vserverShimChildError *err)
 {
-    int rootfd = -1;
-    char path[64];
-    int self;
-    int child = -1;
-    int cwd = -1;
-    int ret = -1;
+    st->cwd = -1;
+    if ((st->mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+        (st->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        vserverShimError(err, errno, "cannot open the shim's mount namespace");
+        goto error;
+    }
+    if (unshare(CLONE_NEWNS) < 0) {
+        vserverShimError(err, errno, "cannot make a mount namespace to "
+                         "prepare the context's mounts in");
+        goto error;
+    }
+    return 0;
 
-    snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
-    if ((self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
-        (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-        (child = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        vserverShimError(err, errno, "cannot open the mount namespaces");
-        goto cleanup;
-    }
-    if (setns(child, CLONE_NEWNS) < 0) {
-        vserverShimError(err, errno, "cannot enter the context's mount "
-                         "namespace");
-        goto cleanup;
-    }
-    if (move_mount(mntfd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
-        (rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        vserverShimError(err, errno, "cannot attach the overlay root on "
-                         "'%s'", root);
-    else
-        ret = rootfd;
-    /* the shim's own namespace, always: it serves the host from there */
-    if (setns(self, CLONE_NEWNS) < 0 || fchdir(cwd) < 0)
+ error:
+    if (st->mntns >= 0)
+        close(st->mntns);
+    if (st->cwd >= 0)
+        close(st->cwd);
+    st->mntns = st->cwd = -1;
+    return -1;
+}
+
+
+static void
+hostStageLeave(hostStage *st)
+{
+    if (st->mntns < 0)
+        return;
+    /* the shim cannot serve the host from the context's tree */
+    if (setns(st->mntns, CLONE_NEWNS) < 0 || fchdir(st->cwd) < 0)
         abort();
-
- cleanup:
-    if (self >= 0)
-        close(self);
-    if (child >= 0)
-        close(child);
-    if (cwd >= 0)
-        close(cwd);
-    return ret;
+    close(st->mntns);
+    close(st->cwd);
+    st->mntns = st->cwd = -1;
 }
 
 
@@ -392,7 +368,7 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     int gopipe[2] = { -1, -1 };
     int errpipe[2] = { -1, -1 };
     int rootMountFd = -1;
-    int rootAttachedFd = -1;
+    hostStage stage = { -1, -1 };
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
                           CLONE_NEWIPC | SIGCHLD;
     pid_t pid;
@@ -413,16 +389,28 @@ vserverShimContainerStart(const vserverShimConfig *conf,
         (rootMountFd = vserverShimOverlayPrepare(conf, err)) < 0)
         goto error;
 
-    if ((pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0)) < 0) {
-        vserverShimError(err, errno, "cannot create the context namespaces");
-        goto error;
+    if (conf->userns) {
+        if (hostStageEnter(&stage, err) < 0)
+            goto error;
+        if (vserverShimMountHostStage(conf, rootMountFd, err) < 0) {
+            hostStageLeave(&stage);
+            goto error;
+        }
+        /* attached now, in the stage's namespace */
+        close(rootMountFd);
+        rootMountFd = -1;
     }
+
+    pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
     if (pid == 0) {
         close(gopipe[1]);
         close(errpipe[0]);
-        /* with a user namespace the shim attaches the overlay (below) */
-        childMain(conf, consolePath, conf->userns ? -1 : rootMountFd,
-                  gopipe[0], errpipe[1]);
+        childMain(conf, consolePath, rootMountFd, gopipe[0], errpipe[1]);
+    }
+    hostStageLeave(&stage);
+    if (pid < 0) {
+        vserverShimError(err, errno, "cannot create the context namespaces");
+        goto error;
     }
     close(gopipe[0]);
     close(errpipe[1]);
@@ -441,18 +429,14 @@ vserverShimContainerStart(const vserverShimConfig *conf,
         (vserverShimWriteIdMap(pid, "uid_map", conf->uidmap, err) < 0 ||
          vserverShimWriteIdMap(pid, "gid_map", conf->gidmap, err) < 0))
         goto kill;
-    if (conf->userns && rootMountFd >= 0 &&
-        (rootAttachedFd = attachRootInChild(pid, rootMountFd, conf->root,
-                                            err)) < 0)
-        goto kill;
     if (rootMountFd >= 0)
         close(rootMountFd);
     rootMountFd = -1;
     /* the console pty must belong to the context's root to be opened from
      * inside its user namespace */
     if (conf->userns && consolePath &&
-        chown(consolePath, hostIdOfRoot(conf->uidmap),
-              hostIdOfRoot(conf->gidmap)) < 0) {
+        chown(consolePath, vserverShimHostIdOfRoot(conf->uidmap),
+              vserverShimHostIdOfRoot(conf->gidmap)) < 0) {
         vserverShimError(err, errno, "cannot hand the console to the "
                          "context's root");
         goto kill;
@@ -462,15 +446,12 @@ vserverShimContainerStart(const vserverShimConfig *conf,
     if (conf->netns && vserverShimContainerNetUp(conf, pid, err) < 0)
         goto kill;
 
-    if (sendGo(gopipe[1], rootAttachedFd) < 0) {
+    if (sendGo(gopipe[1]) < 0) {
         vserverShimError(err, errno, "cannot release the context");
         goto kill;
     }
     close(gopipe[1]);
     gopipe[1] = -1;
-    if (rootAttachedFd >= 0)
-        close(rootAttachedFd);
-    rootAttachedFd = -1;
 
     do {
         n = read(errpipe[0], err, sizeof(*err));
@@ -492,8 +473,6 @@ vserverShimContainerStart(const vserverShimConfig *conf,
  error:
     if (rootMountFd >= 0)
         close(rootMountFd);
-    if (rootAttachedFd >= 0)
-        close(rootAttachedFd);
     for (int i = 0; i < 2; i++) {
         if (gopipe[i] >= 0)
             close(gopipe[i]);

@@ -49,6 +49,15 @@ static const stdDevice stdDevices[] = {
 };
 
 
+/* Who is to own what the shim creates in the root: the creator (NULL),
+ * or, when the shim prepares a user-namespaced context's mounts as the
+ * host's root, the context's root by its host ids. */
+typedef struct {
+    uid_t uid;
+    gid_t gid;
+} mountOwner;
+
+
 static void
 closeKeepErrno(int fd)
 {
@@ -79,10 +88,11 @@ fdPath(char buf[FDPATH_MAX], int fd)
 
 
 /* Return an O_PATH fd on @path below @rootfd, creating missing components
- * (directories, and the last one as a file when !@dir). */
+ * (directories, and the last one as a file when !@dir), owned by @owner
+ * unless it is NULL. */
 static int
 ensureInRoot(int rootfd, const char *path, bool dir, mode_t mode,
-             vserverShimChildError *err)
+             const mountOwner *owner, vserverShimChildError *err)
 {
     char *copy = strdup(path);
     char *p;
@@ -128,6 +138,10 @@ ensureInRoot(int rootfd, const char *path, bool dir, mode_t mode,
                     goto error;
                 close(tmp);
             }
+            if (owner &&
+                fchownat(parent, p, owner->uid, owner->gid,
+                         AT_SYMLINK_NOFOLLOW) < 0)
+                goto error;
             if ((fd = openInRoot(rootfd, copy, O_PATH)) < 0)
                 goto error;
         }
@@ -166,7 +180,7 @@ mountOnFd(const char *source, int targetfd, const char *fstype,
 /* Attach a recursive clone of host @src at @dst inside the root. */
 static int
 bindInto(int rootfd, const char *src, const char *dst, bool readonly,
-         vserverShimChildError *err)
+         const mountOwner *owner, vserverShimChildError *err)
 {
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
     struct stat sb;
@@ -178,7 +192,8 @@ bindInto(int rootfd, const char *src, const char *dst, bool readonly,
         return vserverShimError(err, errno, "bind source '%s'", src);
 
     if ((target = ensureInRoot(rootfd, dst, S_ISDIR(sb.st_mode),
-                               S_ISDIR(sb.st_mode) ? 0755 : 0644, err)) < 0)
+                               S_ISDIR(sb.st_mode) ? 0755 : 0644, owner,
+                               err)) < 0)
         return -1;
 
     if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
@@ -273,7 +288,7 @@ setupProc(int rootfd, vserverShimChildError *err)
     int fd;
     int rc;
 
-    if ((fd = ensureInRoot(rootfd, "/proc", true, 0555, err)) < 0)
+    if ((fd = ensureInRoot(rootfd, "/proc", true, 0555, NULL, err)) < 0)
         return -1;
     rc = mountOnFd("proc", fd, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     close(fd);
@@ -302,7 +317,7 @@ mountCgroupDelegated(int rootfd, vserverShimChildError *err)
     int fd;
     int rc;
 
-    if ((fd = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, err)) < 0)
+    if ((fd = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, NULL, err)) < 0)
         return -1;
     rc = mountOnFd("cgroup2", fd, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    NULL);
@@ -314,34 +329,43 @@ mountCgroupDelegated(int rootfd, vserverShimChildError *err)
 }
 
 
+/* Without a network namespace of its own, a user-namespaced context may
+ * not mount sysfs (only a user namespace that owns the network namespace
+ * may): it sees the host's, read-only, and the host's cgroup tree (every
+ * other context's usage) stays out of sight under an empty cover, or the
+ * context's own cgroup2 tree on top of it. */
+static int
+setupHostSys(int rootfd, vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    if (bindInto(rootfd, "/sys", "/sys", true, NULL, err) < 0)
+        return -1;
+    if ((fd = openInRoot(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY)) < 0)
+        return errno == ENOENT ? 0 :
+            vserverShimError(err, errno, "cannot open /sys/fs/cgroup");
+    rc = mountOnFd("tmpfs", fd, "tmpfs",
+                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "mode=0755,size=4k");
+    close(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot hide /sys/fs/cgroup");
+    return 0;
+}
+
+
 static int
 setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
 {
     int fd;
     int rc;
 
-    /* sysfs may only be mounted by a user namespace that owns the network
-     * namespace; otherwise show the host's, read-only. */
-    if (conf->userns && !conf->netns) {
-        if (bindInto(rootfd, "/sys", "/sys", true, err) < 0)
-            return -1;
-        /* the host's cgroup tree (every other context's usage) stays out
-         * of sight, under the context's own or an empty cover */
-        if (conf->cgroupDelegate)
-            return mountCgroupDelegated(rootfd, err);
-        if ((fd = openInRoot(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY)) < 0)
-            return errno == ENOENT ? 0 :
-                vserverShimError(err, errno, "cannot open /sys/fs/cgroup");
-        rc = mountOnFd("tmpfs", fd, "tmpfs",
-                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "mode=0755,size=4k");
-        close(fd);
-        if (rc < 0)
-            return vserverShimError(err, errno, "cannot hide /sys/fs/cgroup");
-        return 0;
-    }
+    /* the host's /sys and its cover are the shim's (setupHostSys) */
+    if (conf->userns && !conf->netns)
+        return conf->cgroupDelegate ? mountCgroupDelegated(rootfd, err) : 0;
 
-    if ((fd = ensureInRoot(rootfd, "/sys", true, 0555, err)) < 0)
+    if ((fd = ensureInRoot(rootfd, "/sys", true, 0555, NULL, err)) < 0)
         return -1;
     rc = mountOnFd("sysfs", fd, "sysfs",
                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -367,14 +391,14 @@ makeNode(const vserverShimConfig *conf, int devfd, int rootfd,
 
     /* A user namespace may not create device nodes: bind the host's. */
     if (conf->userns)
-        return bindInto(rootfd, hostpath, path, false, err);
+        return bindInto(rootfd, hostpath, path, false, NULL, err);
 
     if (strchr(relpath, '/')) {
         char *dir = strdup(path);
         if (!dir)
             return vserverShimError(err, ENOMEM, "%s", path);
         *strrchr(dir, '/') = '\0';
-        fd = ensureInRoot(rootfd, dir, true, 0755, err);
+        fd = ensureInRoot(rootfd, dir, true, 0755, NULL, err);
         free(dir);
         if (fd < 0)
             return -1;
@@ -404,7 +428,7 @@ setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
     int fd = -1;
     int ret = -1;
 
-    if ((fd = ensureInRoot(rootfd, "/dev", true, 0755, err)) < 0)
+    if ((fd = ensureInRoot(rootfd, "/dev", true, 0755, NULL, err)) < 0)
         return -1;
     if (mountOnFd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC,
                   "mode=0755,size=65536k") < 0) {
@@ -468,7 +492,7 @@ setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
     }
 
     if (consolePath &&
-        bindInto(rootfd, consolePath, "/dev/console", false, err) < 0)
+        bindInto(rootfd, consolePath, "/dev/console", false, NULL, err) < 0)
         goto cleanup;
     ret = 0;
 
@@ -590,10 +614,135 @@ vserverShimOverlayPrepare(const vserverShimConfig *conf,
 }
 
 
+/* The binds and tmpfs of the configuration, in order, below @rootfd. */
+static int
+mountConfigured(const vserverShimConfig *conf, int rootfd,
+                const mountOwner *owner, vserverShimChildError *err)
+{
+    for (size_t i = 0; i < conf->nmounts; i++) {
+        const vserverShimMount *m = &conf->mounts[i];
+        char data[128];
+        char ids[48] = "";
+        int fd;
+        int rc;
+
+        if (m->type == VSERVER_SHIM_MOUNT_BIND) {
+            if (bindInto(rootfd, m->src, m->dst, m->readonly, owner, err) < 0)
+                return -1;
+            continue;
+        }
+        if ((fd = ensureInRoot(rootfd, m->dst, true, 0755, owner, err)) < 0)
+            return -1;
+        if (owner)
+            snprintf(ids, sizeof(ids), ",uid=%u,gid=%u",
+                     (unsigned int)owner->uid, (unsigned int)owner->gid);
+        if (m->sizeKiB)
+            snprintf(data, sizeof(data), "mode=0755,size=%lluk%s",
+                     m->sizeKiB, ids);
+        else
+            snprintf(data, sizeof(data), "mode=0755%s", ids);
+        rc = mountOnFd("tmpfs", fd, "tmpfs",
+                       MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
+                       data);
+        close(fd);
+        if (rc < 0)
+            return vserverShimError(err, errno, "cannot mount tmpfs on '%s'",
+                                    m->dst);
+    }
+    return 0;
+}
+
+
+int
+vserverShimMountHostStage(const vserverShimConfig *conf, int rootMountFd,
+                          vserverShimChildError *err)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    mountOwner owner = {
+        .uid = vserverShimHostIdOfRoot(conf->uidmap),
+        .gid = vserverShimHostIdOfRoot(conf->gidmap),
+    };
+    static const char *const points[] = { "/proc", "/sys", "/dev" };
+    int rootfd = -1;
+
+    /* nothing may propagate back to the host */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return vserverShimError(err, errno, "cannot make mounts private");
+    if (rootMountFd >= 0) {
+        if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
+                       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return vserverShimError(err, errno, "cannot attach the overlay "
+                                    "root on '%s'", conf->root);
+    } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC,
+                     NULL) < 0) {
+        return vserverShimError(err, errno, "cannot bind the root '%s'",
+                                conf->root);
+    }
+    if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return vserverShimError(err, errno, "cannot open the root '%s'",
+                                conf->root);
+
+    if (mountConfigured(conf, rootfd, &owner, err) < 0)
+        goto error;
+    /* the child mounts its own there; a read-only root cannot get them
+     * later */
+    for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+        int fd = ensureInRoot(rootfd, points[i], true,
+                              i == 2 ? 0755 : 0555, &owner, err);
+        if (fd < 0)
+            goto error;
+        close(fd);
+    }
+    if (!conf->netns && setupHostSys(rootfd, err) < 0)
+        goto error;
+    if (conf->rootReadonly &&
+        mount_setattr(rootfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+        vserverShimError(err, errno, "cannot make the root read-only");
+        goto error;
+    }
+    if (fchdir(rootfd) < 0) {
+        vserverShimError(err, errno, "cannot change to the root '%s'",
+                         conf->root);
+        goto error;
+    }
+    close(rootfd);
+    return 0;
+
+ error:
+    closeKeepErrno(rootfd);
+    return -1;
+}
+
+
+/* With a user namespace: the root the shim prepared is the working
+ * directory, its mount locked in this namespace, which pivot_root(2)
+ * refuses to switch to.  A recursive clone of it, attached on top of it,
+ * is this namespace's own: the clone's top mount is unlocked, and every
+ * mount below it keeps its locks.  Returns an O_PATH fd on it. */
+static int
+rootFromStage(vserverShimChildError *err)
+{
+    int here;
+    int tree = -1;
+
+    if ((here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return vserverShimError(err, errno, "cannot open the prepared root");
+    if ((tree = open_tree(here, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_RECURSIVE | AT_EMPTY_PATH)) < 0 ||
+        move_mount(tree, "", here, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot take over the prepared root");
+        closeKeepErrno(tree);
+        tree = -1;
+    }
+    close(here);
+    return tree;
+}
+
+
 int
 vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
-                      int rootMountFd, int rootAttachedFd,
-                      vserverShimChildError *err)
+                      int rootMountFd, vserverShimChildError *err)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     int rootfd = -1;
@@ -602,55 +751,29 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return vserverShimError(err, errno, "cannot make mounts private");
 
-    /* the overlay was made by the shim, detached: it only ever appears
-     * in this namespace, and goes away with it; with a user namespace
-     * the shim has attached it here itself (the path to it is the
-     * host's, closed to the context's ids), and handed over an fd */
-    if (rootAttachedFd >= 0) {
-        rootfd = rootAttachedFd;
-    } else if (rootMountFd >= 0) {
-        if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
-                       MOVE_MOUNT_F_EMPTY_PATH) < 0)
-            return vserverShimError(err, errno, "cannot attach the overlay "
-                                    "root on '%s'", conf->root);
-        close(rootMountFd);
-    } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC, NULL) < 0) {
-        return vserverShimError(err, errno, "cannot bind the root '%s'",
-                                conf->root);
-    }
-    if (rootfd < 0 &&
-        (rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return vserverShimError(err, errno, "cannot open the root '%s'",
-                                conf->root);
-
-    for (size_t i = 0; i < conf->nmounts; i++) {
-        const vserverShimMount *m = &conf->mounts[i];
-
-        if (m->type == VSERVER_SHIM_MOUNT_BIND) {
-            if (bindInto(rootfd, m->src, m->dst, m->readonly, err) < 0)
-                goto error;
-        } else {
-            char data[64];
-            int fd;
-            int rc;
-
-            if ((fd = ensureInRoot(rootfd, m->dst, true, 0755, err)) < 0)
-                goto error;
-            if (m->sizeKiB)
-                snprintf(data, sizeof(data), "mode=0755,size=%lluk",
-                         m->sizeKiB);
-            else
-                snprintf(data, sizeof(data), "mode=0755");
-            rc = mountOnFd("tmpfs", fd, "tmpfs",
-                           MS_NOSUID | MS_NODEV |
-                           (m->readonly ? MS_RDONLY : 0), data);
-            close(fd);
-            if (rc < 0) {
-                vserverShimError(err, errno, "cannot mount tmpfs on '%s'",
-                                 m->dst);
-                goto error;
-            }
+    if (conf->userns) {
+        /* root, binds, tmpfs: made by the shim (vserverShimMountHostStage) */
+        if ((rootfd = rootFromStage(err)) < 0)
+            return -1;
+    } else {
+        /* the overlay was made by the shim, detached: it only ever
+         * appears in this namespace, and goes away with it */
+        if (rootMountFd >= 0) {
+            if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
+                           MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return vserverShimError(err, errno, "cannot attach the "
+                                        "overlay root on '%s'", conf->root);
+            close(rootMountFd);
+        } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC,
+                         NULL) < 0) {
+            return vserverShimError(err, errno, "cannot bind the root '%s'",
+                                    conf->root);
         }
+        if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+            return vserverShimError(err, errno, "cannot open the root '%s'",
+                                    conf->root);
+        if (mountConfigured(conf, rootfd, NULL, err) < 0)
+            goto error;
     }
 
     if (setupProc(rootfd, err) < 0 ||
@@ -671,7 +794,8 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
     close(rootfd);
     rootfd = -1;
 
-    if (conf->rootReadonly &&
+    /* with a user namespace the shim made it read-only, locked */
+    if (conf->rootReadonly && !conf->userns &&
         mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)
         return vserverShimError(err, errno, "cannot make the root read-only");
 
