@@ -108,6 +108,14 @@ default_cases() {
     equals "${pre}personality(PER_LINUX32) is allowed" ok "$(sysres personality_linux32)"
     equals "${pre}personality(0xffffffff), the query, is allowed" ok "$(sysres personality_query)"
     equals "${pre}an inet socket is allowed" ok "$(sysres socket_inet)"
+    # capabilities a context lacks by default (docs/contexts.md)
+    equals "${pre}on the host's network, a packet socket (AF_PACKET, the host's traffic) is refused" \
+        EPERM "$(sysres socket_packet)"
+    equals "${pre}on the host's network, a raw IP socket is refused" EPERM "$(sysres socket_raw)"
+    equals "${pre}a non-dumpable process cannot be ptraced (no sys_ptrace)" EPERM \
+        "$(sysres ptrace_nondumpable)"
+    equals "${pre}SCHED_FIFO is refused (no sys_nice)" EPERM "$(sysres sched_fifo)"
+    equals "${pre}a negative nice value is refused (no sys_nice)" EACCES "$(sysres nice_down)"
     if [ "$userns" = 1 ]; then
         equals "${pre}unshare(CLONE_NEWNS) is allowed (PrivateTmp= of systemd)" ok \
             "$(sysres unshare_mount)"
@@ -191,6 +199,14 @@ chown 100000:100000 "$out"
 hard_ctx hardu "$out" "$rootfs_u" "" "$idmap" &&
     default_cases "with <idmap>: " hardu 1
 vsh destroy hardu >/dev/null 2>&1
+
+# a private network: net_raw is kept, the packet socket sees only the
+# context's own devices
+out=$work/out-privnet
+hard_ctx privnet "$out" "$rootfs" "" "<features><privnet/></features>" &&
+    equals "with a private network, a packet socket can be opened (net_raw kept)" ok \
+        "$(sysres socket_packet)"
+vsh destroy privnet >/dev/null 2>&1
 
 # a read-only root, with <idmap>: the root's read-only flag is locked too
 out=$work/out-rootro

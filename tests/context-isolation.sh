@@ -285,7 +285,7 @@ bnd() { grep CapBnd "/proc/$1/status" | cut -f2; }
 hasbit() { echo $(( (0x$1 >> $2) & 1 )); }
 iso_bnd=$(res capbnd)
 equals "the init's tree sees the bounding set the host sees" "$(bnd "$iso_pid")" "$iso_bnd"
-for c in sys_module:16 sys_time:25 mknod:27 sys_rawio:17 audit_control:30 mac_admin:33; do
+for c in sys_module:16 sys_time:25 mknod:27 sys_rawio:17 audit_control:30 mac_admin:33 sys_ptrace:19 sys_nice:23 net_raw:13; do
     equals "default bounding set lacks ${c%:*}" 0 "$(hasbit "$iso_bnd" "${c#*:}")"
 done
 echo "# default bounding set: $(capsh --decode="$iso_bnd" 2>/dev/null || echo "$iso_bnd")"

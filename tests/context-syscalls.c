@@ -29,7 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_ether.h>
+#include <netinet/in.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -91,6 +96,44 @@ inChild(const char *name, long (*fn)(void))
     report(name, rc);
 }
 
+
+/* The capabilities a context lacks by default (sys_ptrace, sys_nice,
+ * net_raw on the host's network): what each would allow. */
+static long
+tryPtraceNondumpable(void)
+{
+    int go[2];
+    pid_t pid;
+    long rc;
+    char c = 0;
+
+    if (pipe(go) < 0)
+        return -1;
+    if ((pid = fork()) == 0) {
+        /* like a process on its way in from the host (set-uid programs,
+         * vserver-enter before exec) */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (write(go[1], &c, 1) < 0)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    if (pid < 0 || read(go[0], &c, 1) != 1)
+        return -1;
+    rc = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return rc;
+}
+
+static long
+trySchedFifo(void)
+{
+    struct sched_param sp = { .sched_priority = 1 };
+    return sched_setscheduler(0, SCHED_FIFO, &sp);
+}
+
+static long tryNiceDown(void) { return setpriority(PRIO_PROCESS, 0, -5); }
 
 static long tryUnshareUser(void) { return unshare(CLONE_NEWUSER); }
 static long tryUnshareNs(void) { return unshare(CLONE_NEWNS); }
@@ -227,6 +270,11 @@ main(int argc, char **argv)
     report("adjtimex", syscall(SYS_adjtimex, NULL));
     report("syslog", syscall(SYS_syslog, 10, NULL, 0));
     report("socket_vsock", socket(AF_VSOCK, SOCK_STREAM, 0));
+    report("socket_packet", socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)));
+    report("socket_raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+    inChild("ptrace_nondumpable", tryPtraceNondumpable);
+    inChild("sched_fifo", trySchedFifo);
+    inChild("nice_down", tryNiceDown);
     inChild("unshare_user", tryUnshareUser);
     inChild("clone_user", tryCloneUser);
     inChild("clone3", tryClone3);

@@ -43,8 +43,8 @@ VIR_ENUM_IMPL(vserverShimConfKey,
 static const char *vserverContextDefaultDrop[] = {
     "audit_control", "audit_read", "block_suspend", "bpf",
     "checkpoint_restore", "linux_immutable", "mac_admin", "mac_override",
-    "mknod", "perfmon", "sys_module", "sys_pacct", "sys_rawio", "sys_time",
-    "sys_tty_config", "syslog", "wake_alarm",
+    "mknod", "perfmon", "sys_module", "sys_nice", "sys_pacct", "sys_ptrace",
+    "sys_rawio", "sys_time", "sys_tty_config", "syslog", "wake_alarm",
 };
 
 /* Always allowed in the devices cgroup: the nodes the shim creates and
@@ -249,9 +249,12 @@ vserverContextCapabilities(virDomainDef *def,
                 return -1;
             mask &= ~(1ULL << cap);
         }
-        /* sharing the host's network stack: no reconfiguring it */
-        if (!privnet)
+        /* sharing the host's network stack: no reconfiguring it, no
+         * packet sockets that would see the host's traffic */
+        if (!privnet) {
             mask &= ~(1ULL << CAP_NET_ADMIN);
+            mask &= ~(1ULL << CAP_NET_RAW);
+        }
         /* Without a user namespace these are the host's own: sys_admin
          * remounts read-only mounts, mounts proc, sysfs and cgroup file
          * systems afresh and detaches the device filter; dac_read_search
