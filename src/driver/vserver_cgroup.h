@@ -68,6 +68,8 @@ vserverCgroupGetPids(vserverCgroup *cg,
                      pid_t **pids,
                      size_t *npids);
 
+/* --- limits (vserver_cgroup_limits.c) */
+
 /* Limits.  Memory is in KiB, VIR_DOMAIN_MEMORY_PARAM_UNLIMITED meaning no
  * limit.  A value the kernel refuses is reported with the file and value. */
 int
@@ -170,6 +172,9 @@ vserverCgroupApplyDef(vserverCgroup *cg,
                       virDomainDef *def,
                       long long pidsMax);
 
+
+/* --- device access (vserver_cgroup_devices.c) */
+
 typedef enum {
     VSERVER_CGROUP_DEVICE_READ = 1 << 0,
     VSERVER_CGROUP_DEVICE_WRITE = 1 << 1,
@@ -194,6 +199,8 @@ vserverCgroupSetDevices(vserverCgroup *cg,
                         const vserverCgroupDeviceRule *rules,
                         size_t nrules);
 
+/* --- freezing, killing, removal (vserver_cgroup.c) */
+
 /* return once the whole group is frozen */
 int
 vserverCgroupFreeze(vserverCgroup *cg);
@@ -210,6 +217,8 @@ vserverCgroupKillAll(vserverCgroup *cg);
 /* remove the leaf from every hierarchy; the partition stays */
 int
 vserverCgroupRemove(vserverCgroup *cg);
+
+/* --- usage (vserver_cgroup_stats.c) */
 
 int
 vserverCgroupGetCpuUsage(vserverCgroup *cg,
@@ -235,6 +244,8 @@ int
 vserverCgroupGetCounters(vserverCgroup *cg,
                          vserverCgroupCounter **counters,
                          size_t *ncounters);
+
+/* --- delegation of the cgroup2 group (vserver_cgroup.c) */
 
 int
 vserverCgroupDelegate(vserverCgroup *cg,

@@ -1,11 +1,12 @@
 /*
- * vserver_cgroup_priv.h: cgroup internals the tests reach
+ * vserver_cgroup_priv.h: cgroup internals shared by the vserver_cgroup*.c
+ * files, and reached by their tests
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
 #ifndef VSERVER_CGROUP_PRIV_H_ALLOW
-# error "vserver_cgroup_priv.h is for vserver_cgroup.c and its tests"
+# error "vserver_cgroup_priv.h is for the vserver_cgroup*.c files and their tests"
 #endif
 
 #pragma once
@@ -74,3 +75,72 @@ vserverCgroupOpenIn(vserverCgroupLayout *layout,
 vserverCgroupDir *
 vserverCgroupDirFor(vserverCgroup *cg,
                     vserverCgroupController ctrl);
+
+
+/* --- helpers of the vserver_cgroup*.c files (vserver_cgroup.c) */
+
+#define VSERVER_CGROUP_READ_MAX (16 * 1024 * 1024)
+
+/* @dir/@file, its trailing newline removed */
+int
+vserverCgroupReadFile(const char *dir,
+                      const char *file,
+                      char **value);
+
+int
+vserverCgroupWriteFile(const char *dir,
+                       const char *file,
+                       const char *value);
+
+/* a number, or "max" (how cgroup files spell unlimited) as ULLONG_MAX */
+int
+vserverCgroupParseValue(const char *str,
+                        unsigned long long *value);
+
+/* the value of "@key N" in a flat keyed file such as cpu.stat */
+int
+vserverCgroupParseKey(const char *content,
+                      const char *key,
+                      unsigned long long *value);
+
+/* @keys (NULL-terminated) of a flat keyed file, read at once */
+int
+vserverCgroupGetKeys(const char *dir,
+                     const char *file,
+                     const char *const *keys,
+                     unsigned long long *values);
+
+/* how v1 reads back an unlimited memory limit: the largest page multiple */
+unsigned long long
+vserverCgroupV1MemoryUnlimited(void);
+
+/* vserverCgroupDirFor(), reporting an error when no hierarchy serves @ctrl */
+vserverCgroupDir *
+vserverCgroupDirNeed(vserverCgroup *cg,
+                     vserverCgroupController ctrl);
+
+/* the group's cgroup2 directory, or NULL */
+vserverCgroupDir *
+vserverCgroupUnifiedDir(vserverCgroup *cg);
+
+/* @ctrl's v1 file @v1file or cgroup2 file @v2file, whichever serves @cg */
+int
+vserverCgroupSet(vserverCgroup *cg,
+                 vserverCgroupController ctrl,
+                 const char *v1file,
+                 const char *v2file,
+                 const char *value);
+
+int
+vserverCgroupGet(vserverCgroup *cg,
+                 vserverCgroupController ctrl,
+                 const char *v1file,
+                 const char *v2file,
+                 char **value);
+
+int
+vserverCgroupGetULL(vserverCgroup *cg,
+                    vserverCgroupController ctrl,
+                    const char *v1file,
+                    const char *v2file,
+                    unsigned long long *value);

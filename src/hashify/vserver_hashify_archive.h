@@ -34,7 +34,7 @@ int vserverHashifyCmdExport(int argc, char **argv);
 int vserverHashifyCmdFlatten(int argc, char **argv);
 
 
-/* --- what import and flatten share (vserver_hashify_import.c) */
+/* --- what import and flatten share (vserver_hashify_extract.c) */
 
 typedef enum {
     HASHIFY_DEVICES_DENY = 0,   /* a device node fails the run */
@@ -180,6 +180,18 @@ int hashifyExtractDone(hashifyExtract *ex, bool ok);
  * crossing, no escape. */
 int hashifyExtractOpenBeneath(int dirfd, const char *path, int flags);
 
+/* Why openat2 beneath the destination failed with @errnum, for a
+ * message; NULL when it is no reason of the path's. */
+const char *hashifyResolveWhy(int errnum);
+/* A UTF-8 LC_CTYPE, so that libarchive passes pax's UTF-8 names through
+ * unchanged. */
+void hashifyArchiveLocale(void);
+
+/* Buffer sizes: reads of a tar stream or a file, and runs of zeros */
+#define HASHIFY_IO_BUF (256 * 1024)
+#define HASHIFY_ZEROS (64 * 1024)
+extern const unsigned char hashifyZeroBuf[HASHIFY_ZEROS];
+
 /* Xattrs never copied into a tree: overlayfs's own. */
 bool hashifyXattrIsOverlay(const char *name);
 /* VSERVER_HASHIFY_TMP_PREFIX followed by 16 hex digits */
@@ -193,6 +205,41 @@ char *hashifyReadLinkAt(int dirfd, const char *name, off_t size);
 /* Raise the soft RLIMIT_NOFILE to the hard one (tree walks keep a
  * directory fd per level). */
 void hashifyRaiseFdLimit(void);
+
+/* --- POSIX ACLs (vserver_hashify_acl.c) */
+
+/* The kernel's POSIX ACL xattr format (include/uapi/linux/posix_acl_xattr.h):
+ * a little-endian u32 version, then { u16 tag, u16 perm, u32 id } entries
+ * sorted by tag, then id. */
+#define HASHIFY_ACL_XATTR_ACCESS "system.posix_acl_access"
+#define HASHIFY_ACL_XATTR_DEFAULT "system.posix_acl_default"
+#define HASHIFY_ACL_VERSION 2
+#define HASHIFY_ACL_USER_OBJ 0x01
+#define HASHIFY_ACL_USER 0x02
+#define HASHIFY_ACL_GROUP_OBJ 0x04
+#define HASHIFY_ACL_GROUP 0x08
+#define HASHIFY_ACL_MASK 0x10
+#define HASHIFY_ACL_OTHER 0x20
+#define HASHIFY_ACL_UNDEFINED_ID 0xffffffffu
+
+typedef struct {
+    uint16_t tag;
+    uint16_t perm;
+    uint32_t id;
+} hashifyAclEntry;
+
+/* Check, complete (a missing mask is computed as setfacl does), sort and
+ * encode the @n entries of @in; for an access ACL (@access) the permission
+ * bits it implies replace those in @mode, and one of the three base
+ * entries only is no ACL at all (*value NULL).  -1 with errno (EINVAL: not
+ * a valid ACL). */
+int hashifyAclEncode(const hashifyAclEntry *in, size_t n, bool access,
+                     void **value, size_t *size, mode_t *mode);
+/* The entries of the xattr value @value, malloc'd into *entries.  -1 with
+ * errno (EINVAL: not the kernel's format). */
+int hashifyAclDecode(const void *value, size_t size,
+                     hashifyAclEntry **entries, size_t *n);
+
 
 /* Which name an inode was first seen under (vserver_hashify_inomap.c),
  * for keeping hard links in a tree walk.  Zero-initialised is empty. */

@@ -21,6 +21,7 @@
 
 #include "vserver_hashify.h"
 #include "vserver_hashify_archive.h"
+#include "vserver_hashify_priv.h"
 
 #define PROGRAM "vserver-hashify"
 
@@ -114,52 +115,6 @@ usage(FILE *out)
 
 
 static void
-humanSize(uint64_t n, char *buf, size_t len)
-{
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-    double v = n;
-    size_t u = 0;
-
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, len, "%" PRIu64 " B", n);
-    else
-        snprintf(buf, len, "%.1f %s", v, units[u]);
-}
-
-
-static int
-parseSize(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return -1;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: return -1;
-    }
-    if (*end == 'i' && end[-1] != '\0')
-        end++;
-    if (*end == 'B')
-        end++;
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-
-static void
 clearLine(hashifyCli *cli)
 {
     if (cli->lineOpen) {
@@ -178,8 +133,8 @@ progressCb(const vserverHashifyStats *s, bool final, void *opaque)
 
     if (!cli->progress)
         return;
-    humanSize(s->bytesHashed, hashed, sizeof(hashed));
-    humanSize(s->bytesSaved, saved, sizeof(saved));
+    hashifyHumanSize(s->bytesHashed, hashed, sizeof(hashed));
+    hashifyHumanSize(s->bytesSaved, saved, sizeof(saved));
     if (cli->tty)
         fputs("\r\033[K", stderr);
     fprintf(stderr, "%" PRIu64 " files, %" PRIu64 " hashed (%s), %" PRIu64
@@ -250,12 +205,12 @@ printSummary(const vserverHashifyStats *s, bool dryRun)
     if (dryRun)
         printf("dry run: nothing was changed; figures are what a real run would do\n");
     printf("files-scanned: %" PRIu64 "\n", s->filesScanned);
-    humanSize(s->bytesHashed, buf, sizeof(buf));
+    hashifyHumanSize(s->bytesHashed, buf, sizeof(buf));
     printf("files-hashed: %" PRIu64 " (%s)\n", s->filesHashed, buf);
     printf("files-linked: %" PRIu64 "\n", s->filesLinked);
     printf("objects-created: %" PRIu64 "\n", s->objectsCreated);
     printf("already-linked: %" PRIu64 "\n", s->alreadyLinked);
-    humanSize(s->bytesSaved, buf, sizeof(buf));
+    hashifyHumanSize(s->bytesSaved, buf, sizeof(buf));
     printf("bytes-saved: %" PRIu64 " (%s)\n", s->bytesSaved, buf);
     if (s->tempsRemoved)
         printf("temporaries-removed: %" PRIu64 "\n", s->tempsRemoved);
@@ -391,7 +346,7 @@ runGc(vserverHashifyStore *store, char **trees, int ntrees, unsigned int flags,
     if (!cli->quiet) {
         if (flags & VSERVER_HASHIFY_GC_DRY_RUN)
             printf("dry run: nothing was changed\n");
-        humanSize(gs.bytesRemoved, buf, sizeof(buf));
+        hashifyHumanSize(gs.bytesRemoved, buf, sizeof(buf));
         printf("objects-removed: %" PRIu64 "\n", gs.objectsRemoved);
         printf("bytes-removed: %" PRIu64 " (%s)\n", gs.bytesRemoved, buf);
         printf("temporaries-removed: %" PRIu64 "\n", gs.tempsRemoved);
@@ -417,12 +372,12 @@ runStats(vserverHashifyStore *store)
         return 1;
     }
     printf("objects: %" PRIu64 "\n", ss.objects);
-    humanSize(ss.bytesStored, buf, sizeof(buf));
+    hashifyHumanSize(ss.bytesStored, buf, sizeof(buf));
     printf("bytes-stored: %" PRIu64 " (%s)\n", ss.bytesStored, buf);
-    humanSize(ss.diskStored, buf, sizeof(buf));
+    hashifyHumanSize(ss.diskStored, buf, sizeof(buf));
     printf("disk-stored: %" PRIu64 " (%s)\n", ss.diskStored, buf);
     printf("links: %" PRIu64 "\n", ss.links);
-    humanSize(ss.bytesSaved, buf, sizeof(buf));
+    hashifyHumanSize(ss.bytesSaved, buf, sizeof(buf));
     printf("bytes-saved: %" PRIu64 " (%s)\n", ss.bytesSaved, buf);
     printf("unreferenced: %" PRIu64 "\n", ss.unreferenced);
     printf("bytes-unreferenced: %" PRIu64 "\n", ss.bytesUnreferenced);
@@ -514,7 +469,7 @@ main(int argc, char **argv)
             break;
         }
         case 'm':
-            if (parseSize(optarg, &settings.minSize) < 0) {
+            if (hashifyParseSize(optarg, &settings.minSize) < 0) {
                 fprintf(stderr, PROGRAM ": invalid --min-size '%s'\n", optarg);
                 ret = 2;
                 goto cleanup;

@@ -76,6 +76,13 @@ int hashifyLinkFd(int fd, int newdirfd, const char *newname);
 
 bool hashifyStatUnchanged(const struct stat *a, const struct stat *b);
 
+/* @n bytes for a person: "512 B", "1.5 MiB" */
+void hashifyHumanSize(uint64_t n, char *buf, size_t len);
+/* A size option: a number with an optional k, M, G or T suffix (powers of
+ * 1024), each optionally followed by "i", and an optional "B".  -1 when
+ * @s is not one or does not fit 64 bits. */
+int hashifyParseSize(const char *s, uint64_t *out);
+
 
 /* --- vserver_hashify_key.c */
 
