@@ -330,6 +330,8 @@ vserverConnectOpen(virConnectPtr conn,
 static int
 vserverConnectClose(virConnectPtr conn)
 {
+    if (conn->privateData)
+        vserverMigrateIncomingDropConn(conn->privateData, conn);
     conn->privateData = NULL;
     return 0;
 }

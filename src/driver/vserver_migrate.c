@@ -87,6 +87,8 @@ VIR_LOG_INIT("vserver.migrate");
 /* An incoming migration, from Prepare to Finish. */
 struct _vserverMigrateIncoming {
     char *name;
+    virConnectPtr conn;         /* the client that prepared it: identity
+                                 * only, never used */
     char *dir;                  /* the images are unpacked here */
     int listenFd;
     virThread thread;
@@ -1006,6 +1008,52 @@ vserverMigrateIncomingTake(vserverDriver *driver,
 }
 
 
+static void
+vserverMigrateIncomingFreeThread(void *opaque)
+{
+    vserverMigrateIncomingFree(opaque);
+}
+
+
+void
+vserverMigrateIncomingDropConn(vserverDriver *driver,
+                               virConnectPtr conn)
+{
+    g_autoptr(GPtrArray) gone = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer value;
+    size_t i;
+
+    virMutexLock(&driver->lock);
+    if (driver->incoming) {
+        g_hash_table_iter_init(&iter, driver->incoming);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+            vserverMigrateIncoming *in = value;
+
+            if (in->conn != conn)
+                continue;
+            g_ptr_array_add(gone, in);
+            g_hash_table_iter_steal(&iter);
+        }
+    }
+    virMutexUnlock(&driver->lock);
+
+    for (i = 0; i < gone->len; i++) {
+        vserverMigrateIncoming *in = g_ptr_array_index(gone, i);
+        virThread thread;
+
+        VIR_WARN("incoming migration of '%s' abandoned: the client that prepared it went away without finishing it",
+                 in->name);
+        /* a receiver may be unpacking still: not on this thread (the
+         * event loop's, when a client hangs up) */
+        if (virThreadCreateFull(&thread, false,
+                                vserverMigrateIncomingFreeThread,
+                                "vsv-migrate-drop", false, in) < 0)
+            vserverMigrateIncomingFree(in);
+    }
+}
+
+
 /* ---------------------------------------------------------------------
  * The APIs
  */
@@ -1093,6 +1141,7 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
     in->listenFd = -1;
     in->result = -1;
     in->name = g_strdup(def->name);
+    in->conn = dconn;
     if (!(in->token = virRandomToken(16)) ||
         !(in->dir = vserverProcessTempDir(cfg, "incoming")))
         goto error;

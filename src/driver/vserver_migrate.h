@@ -13,6 +13,11 @@ typedef struct _vserverMigrateIncoming vserverMigrateIncoming;
 /* Drop the incoming migrations still pending (daemon shutdown). */
 void vserverMigrateIncomingClear(vserverDriver *driver);
 
+/* Drop the incoming migrations that @conn prepared and never finished:
+ * the client went away (virsh killed, the source's daemon gone). */
+void vserverMigrateIncomingDropConn(vserverDriver *driver,
+                                    virConnectPtr conn);
+
 char *vserverDomainMigrateBegin3Params(virDomainPtr dom,
                                        virTypedParameterPtr params,
                                        int nparams, char **cookieout,
