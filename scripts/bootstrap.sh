@@ -111,7 +111,6 @@ virtvserverd is running (pid $(cat "$pidfile")) and serves vserver:///system;
 the context "demo" runs busybox init.
   virsh -c vserver:///system list --all
   virsh -c vserver:///system console demo          (leave with Ctrl+])
-  virsh -c vserver:///system lxc-enter-namespace demo --noseclabel -- /bin/ps
   $top/tools/vserver-enter demo -- /bin/sh
   $top/tools/vserver-ps
   virsh -c vserver:///system domstats demo

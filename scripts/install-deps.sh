@@ -47,6 +47,11 @@ runtime_pkgs="busybox-static iproute2 iputils-ping python3 python3-libvirt virti
 runtime_pkgs="$runtime_pkgs iptables libprotobuf-c1 libnl-3-200 libnet1
  libnftables1 libbsd0"
 
+# Perl's Sys::Virt, a client the tests drive (tests/daemon-perl.pl);
+# libvirtd and its network, nwfilter, nodedev, secret and interface drivers
+# (tests/daemon-hostdrivers.sh) come with libvirt-daemon above
+runtime_pkgs="$runtime_pkgs libsys-virt-perl"
+
 want="$libvirt_pkgs $build_pkgs $runtime_pkgs"
 
 missing=""

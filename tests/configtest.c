@@ -33,7 +33,49 @@ static const configCase cases[] = {
     { "syntax.conf", false, false, 0, 0, 0, "expecting" },
     { "zero-timeout.conf", false, false, 0, 0, 0,
       "checkpoint_timeout in " },
+    { "relative-socket-dir.conf", false, false, 0, 0, 0,
+      "host_socket_dir in " },
 };
+
+
+/* host_socket_dir: the host's libvirt sockets, not moved by a private root */
+static void
+testHostSocketDir(const char *datadir)
+{
+    g_autoptr(virVServerDriverConfig) def = virVServerDriverConfigNew("/tmp/inst");
+    g_autoptr(virVServerDriverConfig) set = virVServerDriverConfigNew(NULL);
+    g_autofree char *path = g_strdup_printf("%s/host-socket-dir.conf", datadir);
+
+    tapResult(def && STREQ(def->hostSocketDir, VSERVER_RUNSTATEDIR "/libvirt"),
+              "host_socket_dir defaults to the host's %s/libvirt, even below a private root",
+              VSERVER_RUNSTATEDIR);
+    tapResult(set && virVServerDriverConfigLoadFile(set, path) == 0 &&
+              STREQ(set->hostSocketDir, "/srv/libvirt-sockets"),
+              "host-socket-dir.conf: loads with host_socket_dir=/srv/libvirt-sockets");
+    virResetLastError();
+}
+
+
+/* allow_lxc_enter_namespace: off by default, a boolean */
+static void
+testAllowLxcEnter(const char *datadir)
+{
+    g_autoptr(virVServerDriverConfig) def = virVServerDriverConfigNew(NULL);
+    g_autoptr(virVServerDriverConfig) full = virVServerDriverConfigNew(NULL);
+    g_autoptr(virVServerDriverConfig) bad = virVServerDriverConfigNew(NULL);
+    g_autofree char *fullPath = g_strdup_printf("%s/full.conf", datadir);
+    g_autofree char *badPath = g_strdup_printf("%s/bad-allow-lxc-enter.conf", datadir);
+
+    tapResult(def && !def->allowLxcEnterNamespace,
+              "allow_lxc_enter_namespace defaults to 0");
+    tapResult(full && virVServerDriverConfigLoadFile(full, fullPath) == 0 &&
+              full->allowLxcEnterNamespace,
+              "full.conf: loads with allow_lxc_enter_namespace=1");
+    tapResult(bad && virVServerDriverConfigLoadFile(bad, badPath) < 0 &&
+              strstr(virGetLastErrorMessage(), "allow_lxc_enter_namespace"),
+              "bad-allow-lxc-enter.conf: a string is refused with an error naming the key");
+    virResetLastError();
+}
 
 
 static void
@@ -78,6 +120,8 @@ main(int argc, char **argv)
         return 2;
 
     testPaths();
+    testAllowLxcEnter(argv[1]);
+    testHostSocketDir(argv[1]);
 
     for (i = 0; i < G_N_ELEMENTS(cases); i++) {
         const configCase *c = &cases[i];

@@ -36,6 +36,7 @@ virVServerDriverConfigDispose(void *obj)
     g_free(cfg->cgroupPartition);
     g_free(cfg->shimPath);
     g_free(cfg->criuDir);
+    g_free(cfg->hostSocketDir);
 }
 
 static int
@@ -88,6 +89,8 @@ virVServerDriverConfigNew(const char *root)
     cfg->cgroupPartition = g_strdup("/machine");
     cfg->checkpointTimeout = 600;
     cfg->restoreTimeout = 600;
+    /* the host's libvirt daemons, even for a private instance */
+    cfg->hostSocketDir = g_strdup(VSERVER_RUNSTATEDIR "/libvirt");
 
     /* a build-tree daemon (tests, private instances) names its own shim */
     if (g_getenv("VSERVER_SHIM_PATH"))
@@ -110,6 +113,8 @@ static const char *virVServerConfigKeys[] = {
     "cgroup_partition",
     "checkpoint_timeout",
     "restore_timeout",
+    "allow_lxc_enter_namespace",
+    "host_socket_dir",
     NULL
 };
 
@@ -167,6 +172,7 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
 {
     g_autoptr(virConf) conf = NULL;
     g_autofree char *partition = NULL;
+    g_autofree char *sockdir = NULL;
 
     if (!virFileExists(filename))
         return 0;
@@ -179,6 +185,10 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
         return -1;
 
     if (virConfGetValueBool(conf, "validate_xml", &cfg->validateXML) < 0)
+        return -1;
+
+    if (virConfGetValueBool(conf, "allow_lxc_enter_namespace",
+                            &cfg->allowLxcEnterNamespace) < 0)
         return -1;
 
     if (virConfGetValueUInt(conf, "max_domains", &cfg->maxDomains) < 0)
@@ -202,6 +212,19 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
         }
         g_free(cfg->cgroupPartition);
         cfg->cgroupPartition = g_steal_pointer(&partition);
+    }
+
+    if (virConfGetValueString(conf, "host_socket_dir", &sockdir) < 0)
+        return -1;
+    if (sockdir) {
+        if (!g_path_is_absolute(sockdir)) {
+            virReportError(VIR_ERR_CONF_SYNTAX,
+                           _("host_socket_dir in %s must be an absolute path, not '%s'"),
+                           filename, sockdir);
+            return -1;
+        }
+        g_free(cfg->hostSocketDir);
+        cfg->hostSocketDir = g_steal_pointer(&sockdir);
     }
 
     return 0;

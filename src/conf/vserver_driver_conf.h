@@ -34,6 +34,10 @@ struct _virVServerDriverConfig {
                                      * CRIU dump (save, migration) */
     unsigned int restoreTimeout;    /* restore_timeout, seconds of a
                                      * CRIU restore */
+    bool allowLxcEnterNamespace;    /* allow_lxc_enter_namespace: hand
+                                     * out namespace fds to clients */
+    char *hostSocketDir;    /* host_socket_dir: where the host's libvirt
+                             * daemons (virt<driver>d, libvirtd) listen */
 
     char *criuDir;          /* CRIU's prefix ($VSERVER_CRIU_DIR), NULL:
                              * no checkpoint/restore on this host */

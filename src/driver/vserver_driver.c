@@ -81,6 +81,15 @@ vserverDriverGetConfig(vserverDriver *driver)
 }
 
 
+virVServerDriverConfig *
+vserverDriverGetActiveConfig(void)
+{
+    vserverDriver *driver = vserver_driver;
+
+    return driver ? vserverDriverGetConfig(driver) : NULL;
+}
+
+
 /* Returns a new reference; @refresh probes the host again (outside the
  * driver lock) and replaces the cached copy. */
 virCaps *
@@ -1676,6 +1685,8 @@ vserverDomainLxcOpenNamespace(virDomainPtr dom,
                               unsigned int flags)
 {
     const char *ns[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" };
+    vserverDriver *driver = dom->conn->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     virDomainObj *vm;
     g_autofree int *fds = NULL;
     size_t nfds = 0;
@@ -1690,6 +1701,16 @@ vserverDomainLxcOpenNamespace(virDomainPtr dom,
     if (virDomainLxcOpenNamespaceEnsureACL(dom->conn, vm->def) < 0 ||
         virDomainObjCheckActive(vm) < 0)
         goto cleanup;
+
+    /* The client (virsh) joins the namespaces itself and runs the command
+     * with its own capabilities, fds and terminal, all reachable from
+     * inside: off unless the admin wants it (docs/contexts.md). */
+    if (!cfg->allowLxcEnterNamespace) {
+        virReportError(VIR_ERR_OPERATION_DENIED,
+                       _("lxc-enter-namespace would run the command in '%s' with the client's own capabilities, fds and terminal; use 'vserver-enter %s COMMAND', which confines it like the context's init, or set allow_lxc_enter_namespace = 1 in %s"),
+                       vm->def->name, vm->def->name, cfg->configFile);
+        goto cleanup;
+    }
 
     fds = g_new0(int, G_N_ELEMENTS(ns));
     for (i = 0; i < G_N_ELEMENTS(ns); i++) {

@@ -41,6 +41,12 @@ struct _vserverDriver {
 virVServerDriverConfig *
 vserverDriverGetConfig(vserverDriver *driver);
 
+/* The loaded driver's configuration (a new reference), for code with no
+ * connection at hand (virtvserverd's dispatch, a context's network
+ * ports); NULL while the driver is not initialized. */
+virVServerDriverConfig *
+vserverDriverGetActiveConfig(void);
+
 virCaps *
 vserverDriverGetCapabilities(vserverDriver *driver,
                              bool refresh);

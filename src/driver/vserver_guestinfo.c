@@ -67,10 +67,6 @@ VIR_LOG_INIT("vserver.guestinfo");
 #define VSERVER_GUESTINFO_MAX_MOUNTINFO (4 * 1024 * 1024)
 #define VSERVER_GUESTINFO_MAX_RUN_OUTPUT 4096
 
-/* a command found by PATH inside: /usr/sbin on merged-/usr guests, /sbin
- * on the others */
-#define VSERVER_GUESTINFO_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 static const unsigned int vserverGuestInfoSupportedTypes =
     VIR_DOMAIN_GUEST_INFO_USERS |
     VIR_DOMAIN_GUEST_INFO_OS |
@@ -1149,8 +1145,8 @@ vserverGuestInfoRunInside(virVServerDriverConfig *cfg,
 
     cmd = virCommandNewArgList(cfg->shimPath, "--enter", pidstr, "--", NULL);
     virCommandAddArgSet(cmd, argv);
-    virCommandAddEnvPair(cmd, "PATH", VSERVER_GUESTINFO_PATH);
-    virCommandAddEnvPair(cmd, "LC_ALL", "C");
+    /* the shim gives the command a fixed environment of its own (PATH
+     * with the sbin directories, no locale: the C locale) */
     virCommandSetInputFD(cmd, inRead);
     virCommandSetOutputFD(cmd, &outWrite);
     virCommandSetErrorFD(cmd, &outWrite);

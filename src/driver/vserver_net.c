@@ -26,6 +26,7 @@
 #include "vserver-config.h"
 #include "vserver_net.h"
 #include "vserver_context.h"
+#include "vserver_hostdrv.h"
 
 #include "datatypes.h"
 #include "driver.h"
@@ -203,27 +204,11 @@ vserverNetValidate(virDomainDef *def,
 
 /* libvirt's network driver: virtnetworkd, as a modular daemon must reach
  * it, or else a monolithic libvirtd (Debian 12's default), whose socket a
- * daemon's own connection would never try. */
+ * daemon's own connection would never try (vserver_hostdrv.c). */
 static virConnectPtr
 vserverNetConnect(void)
 {
-    const char *legacy = VSERVER_RUNSTATEDIR "/libvirt/libvirt-sock";
-    virConnectPtr conn;
-    virErrorPtr direct_err;
-
-    if ((conn = virGetConnectNetwork()))
-        return conn;
-    if (!virFileExists(legacy))
-        return NULL;
-
-    virErrorPreserveLast(&direct_err);
-    if ((conn = virConnectOpen("network:///system?socket=" VSERVER_RUNSTATEDIR
-                               "/libvirt/libvirt-sock"))) {
-        virFreeError(direct_err);
-        return conn;
-    }
-    virErrorRestore(&direct_err);
-    return NULL;
+    return vserverHostDriverOpen("network");
 }
 
 

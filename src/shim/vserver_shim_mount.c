@@ -276,12 +276,6 @@ static const char *const procReadonly[] = {
 };
 
 
-/* Docker also covers /proc/kcore, keys, kmsg, timer_list, sched_debug,
- * acpi, scsi... with empty mounts.  Not here yet: covers cloned from a
- * tmpfs that is not itself in the context's mount table cannot be
- * checkpointed by CRIU ("doesn't have a proper root mount"), which broke
- * save and migration of every context.  kcore and kmsg stay closed by
- * the capabilities the context lacks (sys_rawio, syslog). */
 static int
 setupProc(int rootfd, vserverShimChildError *err)
 {
@@ -300,6 +294,87 @@ setupProc(int rootfd, vserverShimChildError *err)
     /* missing ones are skipped (SysRq: kernel configuration) */
     for (size_t i = 0; i < sizeof(procReadonly) / sizeof(procReadonly[0]); i++) {
         if (remountReadonly(rootfd, procReadonly[i], true, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+/* Masked, as Docker masks them: files that tell about the host's kernel
+ * (memory image, keys, timers, scheduler, latencies) read as /dev/null;
+ * directories of the host's hardware (ACPI, sound, SCSI, firmware tables,
+ * energy counters) show an empty read-only tmpfs.  Each mask is a mount
+ * of its own (a bind of the context's own /dev/null, a fresh tmpfs), so
+ * CRIU finds its source in the context's mount table and can checkpoint
+ * it.  A path the kernel does not have is skipped. */
+static const char *const maskedFiles[] = {
+    "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug",
+};
+static const char *const maskedDirs[] = {
+    "/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+};
+
+
+static int
+maskFile(int rootfd, const char *path, vserverShimChildError *err)
+{
+    int target;
+    int null = -1;
+    int tree = -1;
+    int ret = -1;
+
+    if ((target = openInRoot(rootfd, path, O_PATH)) < 0)
+        return errno == ENOENT ? 0 :
+            vserverShimError(err, errno, "cannot open '%s'", path);
+    if ((null = openInRoot(rootfd, "/dev/null", O_PATH)) < 0 ||
+        (tree = open_tree(null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_EMPTY_PATH)) < 0 ||
+        move_mount(tree, "", target, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot mask '%s'", path);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(tree);
+    closeKeepErrno(null);
+    closeKeepErrno(target);
+    return ret;
+}
+
+
+static int
+maskDir(int rootfd, const char *path, vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    if ((fd = openInRoot(rootfd, path, O_PATH | O_DIRECTORY)) < 0)
+        return errno == ENOENT ? 0 :
+            vserverShimError(err, errno, "cannot open '%s'", path);
+    rc = mountOnFd("tmpfs", fd, "tmpfs",
+                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "mode=0555,size=4k");
+    close(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot mask '%s'", path);
+    return 0;
+}
+
+
+/* After /proc, /sys and /dev (the files are masked with its null). */
+static int
+setupMasks(int rootfd, vserverShimChildError *err)
+{
+    for (size_t i = 0; i < sizeof(maskedFiles) / sizeof(maskedFiles[0]); i++) {
+        if (maskFile(rootfd, maskedFiles[i], err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof(maskedDirs) / sizeof(maskedDirs[0]); i++) {
+        if (maskDir(rootfd, maskedDirs[i], err) < 0)
             return -1;
     }
     return 0;
@@ -778,7 +853,8 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
 
     if (setupProc(rootfd, err) < 0 ||
         setupSys(conf, rootfd, err) < 0 ||
-        setupDev(conf, rootfd, consolePath, err) < 0)
+        setupDev(conf, rootfd, consolePath, err) < 0 ||
+        setupMasks(rootfd, err) < 0)
         goto error;
 
     /* pivot_root(".", ".") stacks the old root on top of the new one;
