@@ -35,7 +35,29 @@ static const configCase cases[] = {
       "checkpoint_timeout in " },
     { "relative-socket-dir.conf", false, false, 0, 0, 0,
       "host_socket_dir in " },
+    { "bad-migration-ports.conf", false, false, 0, 0, 0,
+      "migration_port_min and migration_port_max in " },
 };
+
+
+/* migration_address, migration_host, migration_port_min/max */
+static void
+testMigration(const char *datadir)
+{
+    g_autoptr(virVServerDriverConfig) def = virVServerDriverConfigNew(NULL);
+    g_autoptr(virVServerDriverConfig) set = virVServerDriverConfigNew(NULL);
+    g_autofree char *path = g_strdup_printf("%s/migration.conf", datadir);
+
+    tapResult(def && !def->migrationAddress && !def->migrationHost &&
+              def->migrationPortMin == 49152 && def->migrationPortMax == 49215,
+              "migration: any address, the host name, ports 49152 to 49215 by default");
+    tapResult(set && virVServerDriverConfigLoadFile(set, path) == 0 &&
+              STREQ_NULLABLE(set->migrationAddress, "127.0.0.1") &&
+              STREQ_NULLABLE(set->migrationHost, "dest.example") &&
+              set->migrationPortMin == 50000 && set->migrationPortMax == 50009,
+              "migration.conf: loads with migration_address, migration_host and the port range");
+    virResetLastError();
+}
 
 
 /* host_socket_dir: the host's libvirt sockets, not moved by a private root */
@@ -122,6 +144,7 @@ main(int argc, char **argv)
     testPaths();
     testAllowLxcEnter(argv[1]);
     testHostSocketDir(argv[1]);
+    testMigration(argv[1]);
 
     for (i = 0; i < G_N_ELEMENTS(cases); i++) {
         const configCase *c = &cases[i];

@@ -37,6 +37,8 @@ virVServerDriverConfigDispose(void *obj)
     g_free(cfg->shimPath);
     g_free(cfg->criuDir);
     g_free(cfg->hostSocketDir);
+    g_free(cfg->migrationAddress);
+    g_free(cfg->migrationHost);
 }
 
 static int
@@ -91,6 +93,9 @@ virVServerDriverConfigNew(const char *root)
     cfg->restoreTimeout = 600;
     /* the host's libvirt daemons, even for a private instance */
     cfg->hostSocketDir = g_strdup(VSERVER_RUNSTATEDIR "/libvirt");
+    /* libvirt's QEMU driver's range (qemu.conf) */
+    cfg->migrationPortMin = 49152;
+    cfg->migrationPortMax = 49215;
 
     /* a build-tree daemon (tests, private instances) names its own shim */
     if (g_getenv("VSERVER_SHIM_PATH"))
@@ -115,6 +120,10 @@ static const char *virVServerConfigKeys[] = {
     "restore_timeout",
     "allow_lxc_enter_namespace",
     "host_socket_dir",
+    "migration_address",
+    "migration_host",
+    "migration_port_min",
+    "migration_port_max",
     NULL
 };
 
@@ -173,6 +182,8 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
     g_autoptr(virConf) conf = NULL;
     g_autofree char *partition = NULL;
     g_autofree char *sockdir = NULL;
+    g_autofree char *migAddress = NULL;
+    g_autofree char *migHost = NULL;
 
     if (!virFileExists(filename))
         return 0;
@@ -212,6 +223,39 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
         }
         g_free(cfg->cgroupPartition);
         cfg->cgroupPartition = g_steal_pointer(&partition);
+    }
+
+    if (virConfGetValueString(conf, "migration_address", &migAddress) < 0 ||
+        virConfGetValueString(conf, "migration_host", &migHost) < 0 ||
+        virConfGetValueUInt(conf, "migration_port_min",
+                            &cfg->migrationPortMin) < 0 ||
+        virConfGetValueUInt(conf, "migration_port_max",
+                            &cfg->migrationPortMax) < 0)
+        return -1;
+    if (cfg->migrationPortMin < 1024 || cfg->migrationPortMax > 65535 ||
+        cfg->migrationPortMin > cfg->migrationPortMax) {
+        virReportError(VIR_ERR_CONF_SYNTAX,
+                       _("migration_port_min and migration_port_max in %s must make a range within 1024 to 65535, not %u to %u"),
+                       filename, cfg->migrationPortMin, cfg->migrationPortMax);
+        return -1;
+    }
+    if (migAddress && !*migAddress) {
+        virReportError(VIR_ERR_CONF_SYNTAX,
+                       _("migration_address in %s is empty"), filename);
+        return -1;
+    }
+    if (migHost && !*migHost) {
+        virReportError(VIR_ERR_CONF_SYNTAX,
+                       _("migration_host in %s is empty"), filename);
+        return -1;
+    }
+    if (migAddress) {
+        g_free(cfg->migrationAddress);
+        cfg->migrationAddress = g_steal_pointer(&migAddress);
+    }
+    if (migHost) {
+        g_free(cfg->migrationHost);
+        cfg->migrationHost = g_steal_pointer(&migHost);
     }
 
     if (virConfGetValueString(conf, "host_socket_dir", &sockdir) < 0)

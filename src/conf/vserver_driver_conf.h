@@ -38,6 +38,12 @@ struct _virVServerDriverConfig {
                                      * out namespace fds to clients */
     char *hostSocketDir;    /* host_socket_dir: where the host's libvirt
                              * daemons (virt<driver>d, libvirtd) listen */
+    char *migrationAddress; /* migration_address: where an incoming
+                             * migration listens, NULL: any address */
+    char *migrationHost;    /* migration_host: the name the source is
+                             * told to connect to, NULL: see migrate.c */
+    unsigned int migrationPortMin;  /* migration_port_min */
+    unsigned int migrationPortMax;  /* migration_port_max */
 
     char *criuDir;          /* CRIU's prefix ($VSERVER_CRIU_DIR), NULL:
                              * no checkpoint/restore on this host */

@@ -309,53 +309,105 @@ vserverMigrateConnect(const char *uri)
 }
 
 
-/* A listener for @uriIn (tcp://HOST[:PORT], or NULL: any address, any
- * port); *@uriOut says where the source must connect. */
+/* Bind a listening socket to @host (NULL: any address) and @port; -1 with
+ * errno set. */
 static int
-vserverMigrateListen(const char *uriIn,
-                     char **uriOut)
+vserverMigrateBind(const char *host,
+                   unsigned int port,
+                   int *gaiErr)
 {
-    g_autofree char *host = NULL;
-    g_autofree char *service = NULL;
+    g_autofree char *service = g_strdup_printf("%u", port);
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE };
     struct addrinfo *res = NULL;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    char portbuf[NI_MAXSERV];
-    int port = 0;
     int fd = -1;
-    int rc;
+    int save;
 
-    if (uriIn && vserverMigrateParseURI(uriIn, &host, &port) < 0)
-        return -1;
-    service = g_strdup_printf("%d", port > 0 ? port : 0);
-    if ((rc = getaddrinfo(host, service, &hints, &res)) != 0) {
-        virReportError(VIR_ERR_OPERATION_FAILED,
-                       _("cannot resolve '%s': %s"), NULLSTR(host),
-                       gai_strerror(rc));
+    if ((*gaiErr = getaddrinfo(host, service, &hints, &res)) != 0) {
+        errno = 0;
         return -1;
     }
     if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
                      res->ai_protocol)) < 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-        listen(fd, 1) < 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0 ||
-        getnameinfo((struct sockaddr *)&ss, sslen, NULL, 0, portbuf,
-                    sizeof(portbuf), NI_NUMERICSERV) != 0) {
-        virReportSystemError(errno, _("cannot listen for the migration on '%s'"),
-                             NULLSTR(uriIn));
+        listen(fd, 1) < 0) {
+        save = errno;
         VIR_FORCE_CLOSE(fd);
-        freeaddrinfo(res);
-        return -1;
+        errno = save;
     }
     freeaddrinfo(res);
-    if (!host)
-        host = virGetHostname();
-    if (strchr(host, ':'))
-        *uriOut = g_strdup_printf("tcp://[%s]:%s", host, portbuf);
+    return fd;
+}
+
+
+/* A listener for @uriIn (tcp://HOST[:PORT]): on HOST, else on
+ * migration_address (any address when unset); on PORT, else on the first
+ * free port of migration_port_min..migration_port_max.  *@uriOut says
+ * where the source must connect: the URI's host, else migration_host,
+ * else migration_address when it names one address, else this host's
+ * name. */
+static int
+vserverMigrateListen(virVServerDriverConfig *cfg,
+                     const char *uriIn,
+                     char **uriOut)
+{
+    g_autofree char *host = NULL;
+    g_autofree char *name = NULL;
+    const char *bindHost;
+    unsigned int port = 0;
+    unsigned int p;
+    int uriPort = 0;
+    int fd = -1;
+    int gaiErr = 0;
+
+    if (uriIn && vserverMigrateParseURI(uriIn, &host, &uriPort) < 0)
+        return -1;
+    bindHost = host ? host : cfg->migrationAddress;
+
+    if (uriPort > 0) {
+        port = uriPort;
+        fd = vserverMigrateBind(bindHost, port, &gaiErr);
+    } else {
+        for (p = cfg->migrationPortMin; p <= cfg->migrationPortMax; p++) {
+            if ((fd = vserverMigrateBind(bindHost, p, &gaiErr)) >= 0 ||
+                gaiErr != 0 || errno != EADDRINUSE)
+                break;
+        }
+        port = p;
+        if (fd < 0 && gaiErr == 0 && errno == EADDRINUSE) {
+            virReportError(VIR_ERR_OPERATION_FAILED,
+                           _("no free port for the migration on '%s': every port from migration_port_min %u to migration_port_max %u is in use"),
+                           NULLSTR_STAR(bindHost), cfg->migrationPortMin,
+                           cfg->migrationPortMax);
+            return -1;
+        }
+    }
+    if (fd < 0) {
+        if (gaiErr != 0)
+            virReportError(VIR_ERR_OPERATION_FAILED,
+                           _("cannot resolve '%s': %s"), NULLSTR(bindHost),
+                           gai_strerror(gaiErr));
+        else
+            virReportSystemError(errno,
+                                 _("cannot listen for the migration on '%s' port %u"),
+                                 NULLSTR_STAR(bindHost), port);
+        return -1;
+    }
+
+    if (host)
+        name = g_steal_pointer(&host);
+    else if (cfg->migrationHost)
+        name = g_strdup(cfg->migrationHost);
+    else if (cfg->migrationAddress &&
+             STRNEQ(cfg->migrationAddress, "0.0.0.0") &&
+             STRNEQ(cfg->migrationAddress, "::"))
+        name = g_strdup(cfg->migrationAddress);
     else
-        *uriOut = g_strdup_printf("tcp://%s:%s", host, portbuf);
+        name = virGetHostname();
+    if (strchr(name, ':'))
+        *uriOut = g_strdup_printf("tcp://[%s]:%u", name, port);
+    else
+        *uriOut = g_strdup_printf("tcp://%s:%u", name, port);
     return fd;
 }
 
@@ -1170,7 +1222,7 @@ vserverDomainMigratePrepare3Params(virConnectPtr dconn,
         VIR_INFO("incoming volume '%s/%s': template %s", cookie.pool,
                  cookie.vol, in->templateHere ? in->templateHere : "to be sent");
     }
-    if ((in->listenFd = vserverMigrateListen(uriIn, uri_out)) < 0)
+    if ((in->listenFd = vserverMigrateListen(cfg, uriIn, uri_out)) < 0)
         goto error;
 
     virMutexLock(&driver->lock);
