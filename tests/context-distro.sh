@@ -3,7 +3,8 @@
 # (<idmap> 0 -> 200000, its own network namespace), on a directory root
 # owned by the mapped ids (tests/distro/mkguest.sh, cached outside the
 # repository).
-#  - it boots to "running" with no failed unit, in unified cgroup mode:
+#  - it boots to "running" with no failed unit and no ACL error (the
+#    tree's ACL ids moved with its owners), in unified cgroup mode:
 #    /sys/fs/cgroup is its own cgroup2 tree, delegated (owned by its root
 #    on the host), where systemd makes its slices and scopes, while the
 #    limits stay enforced from outside;
@@ -63,6 +64,8 @@ t1=${EPOCHREALTIME/[.,]/}
 echo "# start to settled: $(( (t1 - t0) / 1000 )) ms"
 equals "systemd reports the system running" "running" "$(sys_state)"
 equals "... with no failed unit" "" "$(inside /bin/systemctl --failed --no-legend --plain)"
+equals "systemd-tmpfiles set every ACL (the tree's ACL ids are mapped)" "" \
+    "$(inside /bin/journalctl -b -q --no-pager -t systemd-tmpfiles | grep ACL)"
 equals "its /sys/fs/cgroup is a cgroup2 tree (unified mode)" "cgroup2fs" \
     "$(inside /usr/bin/stat -f -c %T /sys/fs/cgroup)"
 equals "... rooted at the context: init is in /init.scope" "0::/init.scope" \

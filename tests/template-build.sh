@@ -5,9 +5,11 @@
 # in the tree and read back, a rebuild from that recipe with the same
 # package set and no package downloads, /dev's nodes left out by the
 # pool's default, a guest volume cloned from it whose /sbin/init resolves
-# inside the tree, and bad input, a failing build and a killed build that
-# leave no volume.  Needs root, mmdebstrap and the archive mirror of the
-# host's apt sources; skipped only when that archive is unreachable.
+# inside the tree and which boots unprivileged to systemd's "running" and
+# powers off cleanly on virsh shutdown, and bad input, a failing build and
+# a killed build that leave no volume.  Needs root, mmdebstrap and the
+# archive mirror of the host's apt sources; skipped only when that archive
+# is unreachable.
 # Packages and lists are cached in /var/cache/libvirt-vserver/templates
 # (VSERVER_TEMPLATE_CACHE), outside the repository.
 set -u
@@ -233,6 +235,39 @@ init=$(/usr/bin/python3 "$work/resolve.py" "$tree" /sbin/init 2>&1)
 ok $? "/sbin/init resolves inside the tree: $init"
 check "... to an executable file of the tree" -- test -f "$tree$init" -a -x "$tree$init"
 contains "... systemd's" "systemd" "$init"
+
+# the guest volume boots: an unprivileged context (an id range the driver
+# picks) reaches "running" and powers off cleanly on virsh shutdown
+cat > "$work/g1.xml" <<XML
+<domain type='lxc' xmlns:vserver='http://libvirt-vserver.org/schemas/domain/vserver/1.0'>
+  <name>g1</name>
+  <memory unit='MiB'>512</memory>
+  <os><type>exe</type><init>/sbin/init</init></os>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='volume'><source pool='$P' volume='g1'/><target dir='/'/></filesystem>
+    <console type='pty'/>
+  </devices>
+  <vserver:context><vserver:idmap/></vserver:context>
+</domain>
+XML
+vsh define "$work/g1.xml" >/dev/null
+t0=${EPOCHREALTIME/[.,]/}
+check "a context on the clone starts (unprivileged: <vserver:idmap/>)" -- vsh start g1
+wait_until 120 distro_settled g1
+echo "# start to settled: $(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 )) ms"
+equals "... systemd reports the system running" "running" \
+    "$(in_ctx g1 /bin/systemctl is-system-running)"
+equals "... with no failed unit" "" "$(in_ctx g1 /bin/systemctl --failed --no-legend --plain)"
+t0=${EPOCHREALTIME/[.,]/}
+check "virsh shutdown" -- vsh shutdown g1
+ctx_wait_state g1 "shut off (shutdown)" 60
+echo "# shutdown took $(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 )) ms"
+equals "... systemd powered it off by itself" "shut off (shutdown)" "$(ctx_st g1)"
+ok $(grep -q 'graceful stop timed out' "$inst_dir/var/log/libvirt/vserver/g1.log"; [ $? -ne 0 ]; echo $?) \
+    "... with no SIGKILL from the shim"
+ctx_nothing_left "... and nothing of it is left" g1 "$pool"
+vsh undefine g1 >/dev/null
 check "vol-delete of the guest, then of both templates" -- \
     eval 'vsh vol-delete --pool "$P" g1 && vsh vol-delete --pool "$P" bw2 && vsh vol-delete --pool "$P" bw'
 

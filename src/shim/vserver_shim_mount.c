@@ -870,6 +870,17 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
     close(rootfd);
     rootfd = -1;
 
+    /* systemd (257 at least) mounts a service's credentials in a mount
+     * namespace of a helper of its own and expects them to propagate to
+     * init's: it makes / shared itself only outside a container, as
+     * systemd-nspawn does for its guests.  The peer groups made here are
+     * the context's own (everything was made private above).  Only with a
+     * user namespace, where systemd guests run; the others keep the
+     * private tree CRIU checkpoints. */
+    if (conf->userns && mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
+        return vserverShimError(err, errno, "cannot make the context's "
+                                "mounts shared");
+
     /* with a user namespace the shim made it read-only, locked */
     if (conf->rootReadonly && !conf->userns &&
         mount_setattr(AT_FDCWD, "/", 0, &ro, sizeof(ro)) < 0)

@@ -4,17 +4,26 @@
 #
 #   tests/distro/mkguest.sh CACHEDIR SUITE INIT SHIFT
 #
+# SUITE is a Debian code name (bookworm and trixie are tested).
+#
 # CACHEDIR/SUITE-INIT-rN.tar    mmdebstrap --variant=minbase SUITE with the
 #                               init (systemd: systemd-sysv; sysvinit:
 #                               sysvinit-core; openrc: sysvinit-core and
 #                               openrc), dbus, iproute2, procps,
-#                               openssh-server; the mirror is the one this
-#                               machine's apt uses (bench/hashify-mirror.py);
+#                               openssh-server, cron; the mirror is the one
+#                               this machine's apt uses for SUITE, else its
+#                               Debian mirror (bench/hashify-mirror.py);
 #                               sysvinit's inittab made for a context as
-#                               tools/vserver-template does
+#                               tools/vserver-template does (unlike it,
+#                               the build host's /etc/hostname is kept:
+#                               context-guestinfo.sh reads it)
 # CACHEDIR/SUITE-INIT-rN-SHIFT/ that tree with every owner moved up by
 #                               SHIFT (a directory root for <idmap> with
-#                               target SHIFT), file capabilities kept
+#                               target SHIFT), file capabilities kept, the
+#                               user and group ids of POSIX ACLs moved too
+#                               (else the guest sees them unmapped, and
+#                               systemd-tmpfiles cannot add to the ACL of
+#                               /var/log/journal)
 #
 # Prints the tree's path.  A complete cache is reused (stamp files); an
 # interrupted one is made again.  Exit 3 when the archive cannot be reached
@@ -30,16 +39,19 @@ case "$init" in
     openrc) pkgs=sysvinit-core,openrc ;;
     *) echo "mkguest: unknown init '$init' (systemd, sysvinit, openrc)" >&2; exit 2 ;;
 esac
-pkgs=$pkgs,dbus,iproute2,procps,openssh-server,passwd
+pkgs=$pkgs,dbus,iproute2,procps,openssh-server,passwd,cron
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
 # bump when what is built changes: old caches are then not used
-recipe=2
+# (r3: cron; ACL ids shifted with the owners)
+recipe=3
 tar=$cache/$suite-$init-r$recipe.tar
 if [ ! -f "$tar.done" ]; then
+    # a suite this host's apt does not use (trixie on a bookworm host):
+    # its Debian mirror carries every suite
     mirror=$(/usr/bin/python3 "$top/bench/hashify-mirror.py" "$suite" 2>/dev/null ||
              /usr/bin/python3 "$top/bench/hashify-mirror.py" bookworm)
     echo "mkguest: mmdebstrap $suite ($init) from $mirror, once (cached in $cache)" >&2
@@ -66,9 +78,21 @@ if [ ! -f "$tree.done" ]; then
     mkdir "$tree"
     tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$tar" -C "$tree"
     /usr/bin/python3 - "$tree" "$shift_by" <<'PY'
-import os, stat, sys
+import os, stat, struct, sys
 root, shift = sys.argv[1], int(sys.argv[2])
 CAP = "security.capability"
+ACLS = ("system.posix_acl_access", "system.posix_acl_default")
+
+def shift_acl(value):
+    # struct posix_acl_xattr_header (u32 version), then entries (u16 tag,
+    # u16 perm, u32 id); ACL_USER (2) and ACL_GROUP (8) carry an id
+    out = bytearray(value[:4])
+    for off in range(4, len(value), 8):
+        tag, perm, xid = struct.unpack_from("<HHI", value, off)
+        if tag in (0x02, 0x08):
+            xid += shift
+        out += struct.pack("<HHI", tag, perm, xid)
+    return bytes(out)
 for d, dirs, files in os.walk(root):
     names = dirs + files + (["."] if d == root else [])
     for n in names:
@@ -86,6 +110,14 @@ for d, dirs, files in os.walk(root):
             os.chmod(p, stat.S_IMODE(st.st_mode))
         if cap is not None:
             os.setxattr(p, CAP, cap, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        for name in ACLS:
+            try:
+                acl = os.getxattr(p, name, follow_symlinks=False)
+            except OSError:
+                continue
+            os.setxattr(p, name, shift_acl(acl), follow_symlinks=False)
 PY
     touch "$tree.done"
 fi
