@@ -141,6 +141,8 @@ vserverDomainAttachDeviceFlags(virDomainPtr dom,
     if (virDomainAttachDeviceFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
         virDomainObjUpdateModificationImpact(vm, &flags) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!(netConf = vserverDeviceParseNet(driver, vm, xml,
@@ -149,30 +151,33 @@ vserverDomainAttachDeviceFlags(virDomainPtr dom,
             !(persistentDef = virDomainObjCopyPersistentDef(vm, driver->xmlopt,
                                                             NULL)) ||
             vserverNetValidate(persistentDef, netConf) < 0)
-            goto cleanup;
+            goto endjob;
     }
     if (flags & VIR_DOMAIN_AFFECT_LIVE) {
         if (!(netLive = vserverDeviceParseNet(driver, vm, xml,
                                               VIR_DOMAIN_DEF_PARSE_INACTIVE,
                                               &devLive)))
-            goto cleanup;
+            goto endjob;
         /* one generated MAC for both definitions */
         if (netConf) {
             virMacAddrSet(&netConf->mac, &netLive->mac);
             netConf->mac_generated = netLive->mac_generated;
         }
         if (vserverDeviceAttachNetLive(driver, vm, netLive) < 0)
-            goto cleanup;
+            goto endjob;
         devLive->data.net = NULL;   /* now vm->def's */
     }
     if (netConf) {
         if (virDomainNetInsert(persistentDef, netConf) < 0)
-            goto cleanup;
+            goto endjob;
         devConf->data.net = NULL;
     }
 
     ret = vserverDeviceSave(driver, vm, !!(flags & VIR_DOMAIN_AFFECT_LIVE),
                             &persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -212,24 +217,26 @@ vserverDomainDetachDeviceFlags(virDomainPtr dom,
                                       VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE,
                                       &dev)))
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     /* find it everywhere before changing anything */
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!(persistentDef = virDomainObjCopyPersistentDef(vm, driver->xmlopt,
                                                             NULL)) ||
             (idxConf = virDomainNetFindIdx(persistentDef, net)) < 0)
-            goto cleanup;
+            goto endjob;
     }
     if (flags & VIR_DOMAIN_AFFECT_LIVE) {
         int idx = virDomainNetFindIdx(vm->def, net);
         virDomainNetDef *live;
 
         if (idx < 0)
-            goto cleanup;
+            goto endjob;
         live = vm->def->nets[idx];
         if (vserverDeviceShimNet(driver, vm, VSERVER_SHIM_NET_OP_DEL,
                                  live->ifname_guest, NULL) < 0)
-            goto cleanup;
+            goto endjob;
         virDomainNetRemove(vm->def, idx);
         vserverNetReleaseOne(vm->def, live, true);
         virDomainNetDefFree(live);
@@ -242,6 +249,9 @@ vserverDomainDetachDeviceFlags(virDomainPtr dom,
 
     ret = vserverDeviceSave(driver, vm, !!(flags & VIR_DOMAIN_AFFECT_LIVE),
                             &persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -305,26 +315,28 @@ vserverDomainUpdateDeviceFlags(virDomainPtr dom,
         !(net = vserverDeviceParseNet(driver, vm, xml,
                                       VIR_DOMAIN_DEF_PARSE_INACTIVE, &dev)))
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!(persistentDef = virDomainObjCopyPersistentDef(vm, driver->xmlopt,
                                                             NULL)) ||
             (idx = virDomainNetFindIdx(persistentDef, net)) < 0 ||
             vserverDeviceCheckNetUpdate(persistentDef->nets[idx], net) < 0)
-            goto cleanup;
+            goto endjob;
         persistentDef->nets[idx]->linkstate = net->linkstate;
     }
     if (flags & VIR_DOMAIN_AFFECT_LIVE) {
         bool up = net->linkstate != VIR_DOMAIN_NET_INTERFACE_LINK_STATE_DOWN;
 
         if ((idx = virDomainNetFindIdx(vm->def, net)) < 0)
-            goto cleanup;
+            goto endjob;
         target = vm->def->nets[idx];
         if (vserverDeviceCheckNetUpdate(target, net) < 0 ||
             vserverDeviceShimNet(driver, vm, VSERVER_SHIM_NET_OP_LINK,
                                  target->ifname_guest,
                                  up ? "up" : "down") < 0)
-            goto cleanup;
+            goto endjob;
         target->linkstate = net->linkstate;
         if (vserverProcessWriteShimConfig(driver, vm) < 0)
             VIR_WARN("cannot rewrite the shim configuration of '%s'",
@@ -333,6 +345,9 @@ vserverDomainUpdateDeviceFlags(virDomainPtr dom,
 
     ret = vserverDeviceSave(driver, vm, !!(flags & VIR_DOMAIN_AFFECT_LIVE),
                             &persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);

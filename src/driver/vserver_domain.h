@@ -43,6 +43,10 @@ struct _vserverDomainObjPrivate {
 
     /* outgoing migration (vserver_migrate.c): from the dump to Confirm */
     bool migrating;
+    /* the client driving an outgoing migration (identity only, never
+     * used): when it goes away between Perform and Confirm, the
+     * migration is cancelled */
+    virConnectPtr migrateConn;
     char *migrateDir;           /* CRIU's images, to resume from if it fails */
     /* the last completed migration job, for domjobinfo --completed */
     bool jobCompleted;
@@ -51,3 +55,13 @@ struct _vserverDomainObjPrivate {
     unsigned long long jobDowntime;   /* ms */
     unsigned long long jobBytes;
 };
+
+/* Begin a job of type @job on @vm (locked), libvirt's job model
+ * (virDomainObjBeginJob): while an asynchronous job (an outgoing
+ * migration, from Perform to Confirm) holds the domain, a job it does not
+ * allow is refused at once with an error naming it, instead of waiting for
+ * it; otherwise another job is waited for, up to libvirt's 30 s.  End it
+ * with virDomainObjEndJob(). */
+int
+vserverDomainObjBeginJob(virDomainObj *vm,
+                         virDomainJob job);

@@ -339,8 +339,10 @@ vserverConnectOpen(virConnectPtr conn,
 static int
 vserverConnectClose(virConnectPtr conn)
 {
-    if (conn->privateData)
+    if (conn->privateData) {
         vserverMigrateIncomingDropConn(conn->privateData, conn);
+        vserverMigrateOutgoingDropConn(conn->privateData, conn);
+    }
     conn->privateData = NULL;
     return 0;
 }
@@ -989,11 +991,13 @@ vserverDomainUndefineFlags(virDomainPtr dom,
 
     if (virDomainUndefineFlagsEnsureACL(dom->conn, vm->def) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     if (!vm->persistent) {
         virReportError(VIR_ERR_OPERATION_INVALID, "%s",
                        _("cannot undefine transient domain"));
-        goto cleanup;
+        goto endjob;
     }
 
     if (!virDomainObjIsActive(vm)) {
@@ -1003,20 +1007,20 @@ vserverDomainUndefineFlags(virDomainPtr dom,
             if (!(flags & VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)) {
                 virReportError(VIR_ERR_OPERATION_INVALID, "%s",
                                _("Refusing to undefine while domain managed save image exists"));
-                goto cleanup;
+                goto endjob;
             }
             if (unlink(image) < 0) {
                 virReportSystemError(errno,
                                      _("cannot remove the managed save image '%s'"),
                                      image);
-                goto cleanup;
+                goto endjob;
             }
             vm->hasManagedSave = false;
         }
     }
 
     if (virDomainDeleteConfig(cfg->configDir, cfg->autostartDir, vm) < 0)
-        goto cleanup;
+        goto endjob;
 
     event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_UNDEFINED,
                                               VIR_DOMAIN_EVENT_UNDEFINED_REMOVED);
@@ -1029,6 +1033,9 @@ vserverDomainUndefineFlags(virDomainPtr dom,
         virDomainObjListRemove(driver->domains, vm);
 
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1341,12 +1348,16 @@ vserverDomainSetMetadata(virDomainPtr dom,
 
     if (virDomainSetMetadataEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     ret = virDomainObjSetMetadata(vm, type, metadata, key, uri,
                                   driver->xmlopt, cfg->runDir,
                                   cfg->configDir, flags);
     if (ret == 0)
         event = virDomainEventMetadataChangeNewFromObj(vm, type, uri);
+
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1400,28 +1411,33 @@ vserverDomainCreateWithFlags(virDomainPtr dom,
 
     if (virDomainCreateWithFlagsEnsureACL(dom->conn, vm->def) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
     if (virDomainObjIsActive(vm)) {
         virReportError(VIR_ERR_OPERATION_INVALID, "%s",
                        _("domain is already running"));
-        goto cleanup;
+        goto endjob;
     }
 
     /* a managed save image is resumed from, and then gone */
     if ((rc = vserverSaveStartManaged(driver, vm, flags)) < 0)
-        goto cleanup;
+        goto endjob;
     if (rc == 0) {
         if (flags & VIR_DOMAIN_START_PAUSED) {
             virReportError(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
                            _("a context starts paused only when it resumes from a managed save image"));
-            goto cleanup;
+            goto endjob;
         }
         if (vserverProcessStart(driver, vm, VIR_DOMAIN_RUNNING_BOOTED, NULL) < 0)
-            goto cleanup;
+            goto endjob;
         event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_STARTED,
                                                   VIR_DOMAIN_EVENT_STARTED_BOOTED);
     }
     dom->id = vm->def->id;
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1499,8 +1515,12 @@ vserverDomainDestroyFlags(virDomainPtr dom,
     if (virDomainDestroyFlagsEnsureACL(dom->conn, vm->def) < 0 ||
         virDomainObjCheckActive(vm) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_DESTROY) < 0)
+        goto cleanup;
 
     ret = vserverProcessDestroy(driver, vm);
+
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1532,8 +1552,12 @@ vserverDomainRequestStop(virDomainPtr dom,
                   virDomainShutdownFlagsEnsureACL(dom->conn, vm->def, flags)) < 0 ||
         virDomainObjCheckActive(vm) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     ret = vserverProcessShutdown(driver, vm, reboot);
+
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1587,26 +1611,31 @@ vserverDomainSetPaused(virDomainPtr dom,
                  virDomainResumeEnsureACL(dom->conn, vm->def)) < 0 ||
         virDomainObjCheckActive(vm) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     paused = virDomainObjGetState(vm, NULL) == VIR_DOMAIN_PAUSED;
     if (paused != pause) {
         if (pause) {
             if (vserverCgroupFreeze(priv->cgroup) < 0)
-                goto cleanup;
+                goto endjob;
             virDomainObjSetState(vm, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
             event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_SUSPENDED,
                                                       VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
         } else {
             if (vserverCgroupThaw(priv->cgroup) < 0)
-                goto cleanup;
+                goto endjob;
             virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_UNPAUSED);
             event = virDomainEventLifecycleNewFromObj(vm, VIR_DOMAIN_EVENT_RESUMED,
                                                       VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
         }
         if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
-            goto cleanup;
+            goto endjob;
     }
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);

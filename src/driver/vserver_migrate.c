@@ -1106,6 +1106,72 @@ vserverMigrateIncomingDropConn(vserverDriver *driver,
 }
 
 
+typedef struct {
+    virConnectPtr conn;
+    GPtrArray *vms;
+} vserverMigrateOutgoingScan;
+
+
+static int
+vserverMigrateOutgoingFind(virDomainObj *vm,
+                           void *opaque)
+{
+    vserverMigrateOutgoingScan *scan = opaque;
+    vserverDomainObjPrivate *priv;
+
+    virObjectLock(vm);
+    priv = vm->privateData;
+    if (priv->migrateConn == scan->conn)
+        g_ptr_array_add(scan->vms, virObjectRef(vm));
+    virObjectUnlock(vm);
+    return 0;
+}
+
+
+/* What Confirm with "cancelled" does: the context resumes here from its
+ * images; the job ends. */
+static void
+vserverMigrateOutgoingCancel(void *opaque)
+{
+    virDomainObj *vm = opaque;
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    virObjectLock(vm);
+    if (priv->migrateConn &&
+        vm->job->asyncJob == VIR_ASYNC_JOB_MIGRATION_OUT) {
+        VIR_WARN("outgoing migration of '%s' abandoned: the client that drove it went away before Confirm",
+                 vm->def->name);
+        priv->migrateConn = NULL;
+        if (vserverMigrateConfirmPhase(priv->driver, vm, NULL, 0, 0, true) < 0)
+            virResetLastError();
+        virDomainObjEndAsyncJob(vm);
+    }
+    virDomainObjEndAPI(&vm);
+}
+
+
+void
+vserverMigrateOutgoingDropConn(vserverDriver *driver,
+                               virConnectPtr conn)
+{
+    vserverMigrateOutgoingScan scan = { conn, g_ptr_array_new() };
+    size_t i;
+
+    virDomainObjListForEach(driver->domains, false,
+                            vserverMigrateOutgoingFind, &scan);
+    for (i = 0; i < scan.vms->len; i++) {
+        virDomainObj *vm = g_ptr_array_index(scan.vms, i);
+        virThread thread;
+
+        /* a restore: not on the event loop's thread */
+        if (virThreadCreateFull(&thread, false, vserverMigrateOutgoingCancel,
+                                "vsv-migrate-cancel", false, vm) < 0)
+            vserverMigrateOutgoingCancel(vm);
+    }
+    g_ptr_array_free(scan.vms, true);
+}
+
+
 /* ---------------------------------------------------------------------
  * The APIs
  */
@@ -1287,13 +1353,40 @@ vserverDomainMigratePerform3Params(virDomainPtr dom,
     if (virDomainMigratePerform3ParamsEnsureACL(dom->conn, vm->def) < 0)
         goto cleanup;
 
-    if (flags & VIR_MIGRATE_PEER2PEER)
+    /* libvirt's job model: the migration holds the domain from here to
+     * Confirm (to the end of this call, peer to peer); meanwhile any
+     * other change, a start above all, is refused
+     * (vserverDomainObjBeginJob): the context must not run twice */
+    if (vm->job->asyncJob != VIR_ASYNC_JOB_NONE) {
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("domain '%s' is busy: %s in progress"),
+                       vm->def->name,
+                       virDomainAsyncJobTypeToString(vm->job->asyncJob));
+        goto cleanup;
+    }
+    if (virDomainObjBeginAsyncJob(vm, VIR_ASYNC_JOB_MIGRATION_OUT,
+                                  VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
+                                  flags) < 0)
+        goto cleanup;
+
+    if (flags & VIR_MIGRATE_PEER2PEER) {
         ret = vserverMigratePeer2Peer(driver, vm, dconnuri, params, nparams,
                                       flags);
-    else
+        virDomainObjEndAsyncJob(vm);
+    } else {
+        vserverDomainObjPrivate *priv = vm->privateData;
+
         ret = vserverMigratePerformPhase(driver, vm, uri, cookiein,
                                          cookieinlen, cookieout,
                                          cookieoutlen);
+        if (priv->migrating) {
+            /* the context is in its images: Confirm (or the client's
+             * going away) ends the job */
+            priv->migrateConn = dom->conn;
+        } else {
+            virDomainObjEndAsyncJob(vm);
+        }
+    }
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -1458,9 +1551,15 @@ vserverDomainMigrateConfirm3Params(virDomainPtr dom,
 
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
-    if (virDomainMigrateConfirm3ParamsEnsureACL(dom->conn, vm->def) == 0)
+    if (virDomainMigrateConfirm3ParamsEnsureACL(dom->conn, vm->def) == 0) {
+        vserverDomainObjPrivate *priv = vm->privateData;
+
         ret = vserverMigrateConfirmPhase(driver, vm, cookiein, cookieinlen,
                                          flags, cancelled);
+        priv->migrateConn = NULL;
+        if (vm->job->asyncJob == VIR_ASYNC_JOB_MIGRATION_OUT)
+            virDomainObjEndAsyncJob(vm);
+    }
     virDomainObjEndAPI(&vm);
     return ret;
 }

@@ -18,6 +18,12 @@ void vserverMigrateIncomingClear(vserverDriver *driver);
 void vserverMigrateIncomingDropConn(vserverDriver *driver,
                                     virConnectPtr conn);
 
+/* Cancel the outgoing migrations that @conn drove past Perform and never
+ * confirmed: each context resumes from its images (as Confirm with
+ * "cancelled" does). */
+void vserverMigrateOutgoingDropConn(vserverDriver *driver,
+                                    virConnectPtr conn);
+
 char *vserverDomainMigrateBegin3Params(virDomainPtr dom,
                                        virTypedParameterPtr params,
                                        int nparams, char **cookieout,

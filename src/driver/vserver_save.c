@@ -677,10 +677,15 @@ vserverDomainSaveFlags(virDomainPtr dom,
     if (virDomainSaveFlagsEnsureACL(dom->conn, vm->def) < 0 ||
         vserverSaveCheckDomain(vm) < 0)
         goto cleanup;
-    if (dxml && !(newdef = vserverSaveReplacementDef(driver, vm->def, dxml)))
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    if (dxml && !(newdef = vserverSaveReplacementDef(driver, vm->def, dxml)))
+        goto endjob;
     ret = vserverSaveContext(driver, vm, to, newdef,
                              vserverSaveWantPaused(flags, false));
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -814,22 +819,27 @@ vserverDomainManagedSave(virDomainPtr dom,
     if (virDomainManagedSaveEnsureACL(dom->conn, vm->def) < 0 ||
         vserverSaveCheckDomain(vm) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
     if (!vm->persistent) {
         virReportError(VIR_ERR_OPERATION_INVALID, "%s",
                        _("cannot do managed save for transient domain"));
-        goto cleanup;
+        goto endjob;
     }
     saveDir = g_build_filename(cfg->stateDir, "save", NULL);
     if (g_mkdir_with_parents(saveDir, 0700) < 0) {
         virReportSystemError(errno, _("cannot create '%s'"), saveDir);
-        goto cleanup;
+        goto endjob;
     }
     path = vserverSaveManagedPath(cfg, vm);
     if (vserverSaveContext(driver, vm, path, NULL,
                            vserverSaveWantPaused(flags, false)) < 0)
-        goto cleanup;
+        goto endjob;
     vm->hasManagedSave = true;
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -890,13 +900,18 @@ vserverDomainManagedSaveRemove(virDomainPtr dom,
     if (virDomainManagedSaveRemoveEnsureACL(dom->conn, vm->def) < 0 ||
         !(path = vserverSaveManagedImage(driver, vm)))
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
     if (unlink(path) < 0) {
         virReportSystemError(errno, _("cannot remove the managed save image '%s'"),
                              path);
-        goto cleanup;
+        goto endjob;
     }
     vm->hasManagedSave = false;
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);

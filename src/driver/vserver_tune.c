@@ -97,12 +97,14 @@ vserverDomainSetMemoryFlags(virDomainPtr dom,
     if (virDomainSetMemoryFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
         vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     if (newmem < 1024) {
         virReportError(VIR_ERR_INVALID_ARG,
                        _("memory of %lu KiB is too small for a context (at least 1024 KiB)"),
                        newmem);
-        goto cleanup;
+        goto endjob;
     }
 
     if (flags & VIR_DOMAIN_MEM_MAXIMUM) {
@@ -113,7 +115,7 @@ vserverDomainSetMemoryFlags(virDomainPtr dom,
             if (!virMemoryLimitIsSet(def->mem.hard_limit) &&
                 vserverCgroupSetMemoryLimit(((vserverDomainObjPrivate *)vm->privateData)->cgroup,
                                             cur) < 0)
-                goto cleanup;
+                goto endjob;
             virDomainDefSetMemoryTotal(def, newmem);
             def->mem.cur_balloon = cur;
         }
@@ -128,13 +130,13 @@ vserverDomainSetMemoryFlags(virDomainPtr dom,
             virReportError(VIR_ERR_INVALID_ARG,
                            _("memory of %lu KiB is more than the domain's maximum"),
                            newmem);
-            goto cleanup;
+            goto endjob;
         }
         if (def) {
             if (!virMemoryLimitIsSet(def->mem.hard_limit) &&
                 vserverCgroupSetMemoryLimit(((vserverDomainObjPrivate *)vm->privateData)->cgroup,
                                             newmem) < 0)
-                goto cleanup;
+                goto endjob;
             def->mem.cur_balloon = newmem;
         }
         if (persistentDef)
@@ -142,6 +144,9 @@ vserverDomainSetMemoryFlags(virDomainPtr dom,
     }
 
     ret = vserverTuneSave(driver, vm, def, persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -218,6 +223,8 @@ vserverDomainSetMemoryParameters(virDomainPtr dom,
     if (virDomainSetMemoryParametersEnsureACL(dom->conn, vm->def, flags) < 0 ||
         vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     for (i = 0; i < 2; i++) {
         virDomainDef *d = i == 0 ? def : persistentDef;
@@ -240,7 +247,7 @@ vserverDomainSetMemoryParameters(virDomainPtr dom,
         }
         if (vserverTuneCheckMemtune(d) < 0) {
             d->mem = mt;
-            goto cleanup;
+            goto endjob;
         }
         if (d == def) {
             /* swap (memory + swap) must stay >= the memory limit at every
@@ -259,12 +266,15 @@ vserverDomainSetMemoryParameters(virDomainPtr dom,
                  vserverCgroupSetMemorySwapHardLimit(priv->cgroup,
                                                      d->mem.swap_hard_limit) < 0)) {
                 d->mem = mt;
-                goto cleanup;
+                goto endjob;
             }
         }
     }
 
     ret = vserverTuneSave(driver, vm, def, persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -389,6 +399,8 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
     if (virDomainSetSchedulerParametersFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
         vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     for (i = 0; i < nparams; i++) {
         virTypedParameterPtr p = &params[i];
@@ -396,7 +408,7 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
         if (STREQ(p->field, VIR_DOMAIN_SCHEDULER_CPU_SHARES)) {
             if (def) {
                 if (vserverCgroupSetCpuShares(priv->cgroup, p->value.ul) < 0)
-                    goto cleanup;
+                    goto endjob;
                 def->cputune.shares = p->value.ul;
                 def->cputune.sharesSpecified = true;
             }
@@ -410,7 +422,7 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
                 continue;
             if (def) {
                 if (vserverCgroupSetCpuCfsPeriod(priv->cgroup, p->value.ul) < 0)
-                    goto cleanup;
+                    goto endjob;
                 def->cputune.period = p->value.ul;
             }
             if (persistentDef)
@@ -421,7 +433,7 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
             if (def) {
                 if (vserverCgroupSetCpuCfsQuota(priv->cgroup,
                                                 p->value.l < 0 ? -1 : p->value.l) < 0)
-                    goto cleanup;
+                    goto endjob;
                 def->cputune.quota = p->value.l;
             }
             if (persistentDef)
@@ -430,6 +442,9 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
     }
 
     ret = vserverTuneSave(driver, vm, def, persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);
@@ -542,6 +557,8 @@ vserverDomainSetBlkioParameters(virDomainPtr dom,
     if (virDomainSetBlkioParametersEnsureACL(dom->conn, vm->def, flags) < 0 ||
         vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
         goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
 
     for (i = 0; i < nparams; i++) {
         unsigned int weight = params[i].value.ui;
@@ -550,11 +567,11 @@ vserverDomainSetBlkioParameters(virDomainPtr dom,
             virReportError(VIR_ERR_INVALID_ARG,
                            _("blkio weight %u is out of range [100, 1000]"),
                            weight);
-            goto cleanup;
+            goto endjob;
         }
         if (def) {
             if (vserverCgroupSetBlkioWeight(priv->cgroup, weight) < 0)
-                goto cleanup;
+                goto endjob;
             def->blkio.weight = weight;
         }
         if (persistentDef)
@@ -562,6 +579,9 @@ vserverDomainSetBlkioParameters(virDomainPtr dom,
     }
 
     ret = vserverTuneSave(driver, vm, def, persistentDef);
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);

@@ -1,0 +1,133 @@
+#!/bin/bash
+# libvirt's job model across a client-driven migration (root, CRIU): two
+# daemons on this host, a context on a directory root both see; the
+# client (tests/migrate-steps.c) stops between Perform and Confirm, when
+# the context is in its images and about to run on the destination.
+#  - meanwhile, on the source: virsh start, undefine and setmem are
+#    refused at once with an error naming the migration (a start would
+#    run the context twice), while list and domstate answer;
+#  - Confirm ends the job: the context runs on the destination;
+#  - a client that goes away between Perform and Confirm cancels the
+#    migration: the context runs again on the source from its images,
+#    and the destination drops what it prepared.
+# Skipped when the build has no CRIU.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+steps=${MIGRATE_STEPS:-$BUILDDIR/tests/migrate-steps}
+if [ ! -x "$BUILDDIR/criu/sbin/criu" ]; then
+    echo "1..0 # SKIP CRIU was not built (meson option criu)"
+    exit 0
+fi
+if [ ! -x "$steps" ]; then
+    echo "1..0 # SKIP no $steps (built by meson)"
+    exit 0
+fi
+
+inst_setup
+dirA=$inst_dir
+uriA=$uri
+dirB=$(mktemp -d /tmp/vserver-test.XXXXXX)
+holder=
+jobs_cleanup() {
+    [ -n "$holder" ] && kill "$holder" 2>/dev/null
+    exec 7>&- 2>/dev/null
+    inst_dir=$dirB uri=$uriB inst_contexts_cleanup
+    "$instance" stop "$dirB" >/dev/null 2>&1 || "$instance" kill "$dirB" >/dev/null 2>&1
+    rm -rf "$dirB"
+    inst_dir=$dirA uri=$uriA
+    inst_cleanup
+}
+trap jobs_cleanup EXIT
+# each daemon's contexts in a cgroup partition of its own (as
+# vserver-instance makes it); an incoming migration listens on loopback
+for d in "$dirA" "$dirB"; do
+    mkdir -p "$d/etc/libvirt"
+    printf 'cgroup_partition = "/vserver-instance-%s"\nmigration_address = "127.0.0.1"\n' \
+        "$(basename "$d")" > "$d/etc/libvirt/vserver.conf"
+    "$instance" start "$d" >/dev/null
+done
+uriB=$("$instance" uri "$dirB")
+vA() { virsh -q -c "$uriA" "$@"; }
+vB() { virsh -q -c "$uriB" "$@"; }
+
+work=$dirA/work
+rootfs=$work/rootfs
+mkdir -p "$work"
+mkrootfs "$rootfs"
+chmod 0755 "$dirA"
+counter='i=0; while :; do i=$((i+1)); echo $i >> /count; sleep 0.2; done'
+ctx_xml jc "$rootfs" "$counter" > "$work/jc.xml"
+vA define "$work/jc.xml" >/dev/null
+check "start the counting context on A" -- vA start jc
+wait_until 10 test -s "$rootfs/count"
+
+state_is() { [ "$(virsh -q -c "$1" domstate --reason jc 2>&1)" = "$2" ]; }
+last_count() { tail -n 1 "$rootfs/count"; }
+above_count() { [ "$(last_count)" -gt "$1" ]; }
+counts_on() { local a; a=$(last_count); wait_until 10 above_count "$(( a + 2 ))"; }
+
+# steps N SRC DST: the client migrates jc from SRC to DST and stops after
+# Perform, holding on until fd 7 is written or closed
+steps() {
+    rm -f "$work/hold$1"
+    mkfifo "$work/hold$1"
+    "$steps" "$2" "$3" jc < "$work/hold$1" > "$work/steps$1.out" 2>&1 &
+    holder=$!
+    exec 7> "$work/hold$1"
+    wait_until 60 grep -q -e '^performed' -e '^error=' "$work/steps$1.out"
+}
+
+# --- 1. A -> B, paused between Perform and Confirm
+steps 1 "$uriA" "$uriB"
+if grep -q '^performed' "$work/steps1.out"; then
+    ok 0 "Begin, Prepare and Perform A -> B"
+    equals "after Perform the context is in its images on A" "shut off (migrated)" \
+        "$(vA domstate --reason jc 2>&1)"
+    out=$(vA start jc 2>&1)
+    rc=$?
+    ok $(( rc == 0 )) "meanwhile, virsh start on A is refused (the context would run twice)"
+    contains "... at once, with an error naming the migration" "busy: an outgoing migration in progress" "$out"
+    out=$(vA undefine jc 2>&1)
+    ok $(( $? == 0 )) "meanwhile, virsh undefine on A is refused"
+    contains "... naming the migration" "an outgoing migration" "$out"
+    out=$(vA setmem jc 64M --config 2>&1)
+    ok $(( $? == 0 )) "meanwhile, virsh setmem on A is refused"
+    check "meanwhile, virsh list on A answers" -- vA list --all
+    equals "... and no second init runs on A" "shut off (migrated)" "$(vA domstate --reason jc 2>&1)"
+
+    echo confirm >&7
+    check "Finish and Confirm end the migration" -- wait_until 60 grep -q '^confirmed' "$work/steps1.out"
+    wait "$holder" 2>/dev/null
+    holder=
+    exec 7>&-
+    check "the context runs on B" -- wait_until 20 state_is "$uriB" "running (migrated)"
+    check "... and counts on" -- counts_on
+    check "A takes changes again once the job has ended" -- vA setmem jc 128M --config
+else
+    ok 1 "Begin, Prepare and Perform A -> B"; sed 's/^/# /' "$work/steps1.out"
+fi
+
+# --- 2. B -> A, and the client goes away after Perform
+steps 2 "$uriB" "$uriA"
+if grep -q '^performed' "$work/steps2.out"; then
+    ok 0 "Begin, Prepare and Perform B -> A"
+    exec 7>&-
+    wait "$holder" 2>/dev/null
+    holder=
+    check "the client gone before Confirm, the context runs on B again, from its images" -- \
+        wait_until 60 state_is "$uriB" "running (migration canceled)"
+    check "... and counts on" -- counts_on
+    check "... B says why" -- grep -q "outgoing migration of 'jc' abandoned" \
+        "$dirB/var/log/libvirt/virtvserverd.log"
+    check "A dropped the migration it prepared" -- \
+        wait_until 20 sh -c "! ls -d '$dirA'/run/libvirt/vserver/incoming.* >/dev/null 2>&1"
+    check "B takes changes again" -- vB setmem jc 120M
+else
+    ok 1 "Begin, Prepare and Perform B -> A"; sed 's/^/# /' "$work/steps2.out"
+fi
+
+vB destroy jc >/dev/null 2>&1
+vA undefine jc >/dev/null 2>&1
+vB undefine jc >/dev/null 2>&1
+tap_done
