@@ -689,8 +689,19 @@ vserverTuneStatsBalloon(virDomainObj *vm,
                                    "balloon.current") < 0)
         return -1;
     if (cgroup) {
+        unsigned long long cur = vm->def->mem.cur_balloon;
+
         if (vserverCgroupGetMemoryUsage(cgroup, &used) < 0 ||
             virTypedParamListAddULLong(params, used / 1024, "balloon.rss") < 0)
+            return -1;
+        /* What a guest's balloon driver reports as usable and unused: the
+         * context's allotment (<currentMemory>) and the part of it its
+         * cgroup does not use.  Clients chart current - unused as the
+         * memory in use (virt-manager's memory graph). */
+        if (virTypedParamListAddULLong(params, cur, "balloon.available") < 0 ||
+            virTypedParamListAddULLong(params,
+                                       used / 1024 < cur ? cur - used / 1024 : 0,
+                                       "balloon.unused") < 0)
             return -1;
     }
     return 0;
