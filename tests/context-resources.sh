@@ -97,6 +97,14 @@ ct=$(printf '%s\n' "$stats" | sed -n 's/^ *cpu\.time=//p')
 ok $? "domstats: cpu.time is counted (${ct:-none} ns)"
 contains "domstats: balloon.current is the current memory" "balloon.current=98304" "$stats"
 contains "domstats: a physpages beancounter" "=physpages" "$stats"
+# virsh dommemstat: the same figures, read from the memory cgroup
+ms=$(vsh dommemstat res 2>&1)
+msv() { printf '%s\n' "$ms" | awk -v k="$1" '$1 == k {print $2}'; }
+equals "dommemstat: actual is the current memory" 98304 "$(msv actual)"
+rss=$(msv rss)
+[ "${rss:-0}" -gt 0 ] 2>/dev/null && [ "$rss" -le 98304 ]
+ok $? "dommemstat: rss is what the memory cgroup uses, within the limit (${rss:-none} KiB)"
+equals "dommemstat: unused is actual - rss" "$(( 98304 - ${rss:-0} ))" "$(msv unused)"
 
 # --- setmem / setmaxmem
 check "setmem --live" -- vsh setmem res 65536 --live

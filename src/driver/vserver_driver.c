@@ -1938,6 +1938,7 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainSetSchedulerParametersFlags = vserverDomainSetSchedulerParametersFlags,
     .domainSetBlkioParameters = vserverDomainSetBlkioParameters,
     .domainGetBlkioParameters = vserverDomainGetBlkioParameters,
+    .domainMemoryStats = vserverDomainMemoryStats,
     .connectGetAllDomainStats = vserverConnectGetAllDomainStats,
     .domainAttachDevice = vserverDomainAttachDevice,
     .domainSave = vserverDomainSave,

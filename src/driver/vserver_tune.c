@@ -708,6 +708,56 @@ vserverTuneStatsBalloon(virDomainObj *vm,
 }
 
 
+/* virsh dommemstat: the balloon figures of domstats (KiB) */
+int
+vserverDomainMemoryStats(virDomainPtr dom,
+                         virDomainMemoryStatPtr stats,
+                         unsigned int nr_stats,
+                         unsigned int flags)
+{
+    virDomainObj *vm;
+    vserverDomainObjPrivate *priv;
+    unsigned long long used = 0;
+    unsigned long long cur;
+    struct {
+        int tag;
+        unsigned long long val;
+    } all[4];
+    unsigned int i;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    priv = vm->privateData;
+    if (virDomainMemoryStatsEnsureACL(dom->conn, vm->def) < 0 ||
+        virDomainObjCheckActive(vm) < 0 ||
+        vserverCgroupGetMemoryUsage(priv->cgroup, &used) < 0)
+        goto cleanup;
+
+    cur = vm->def->mem.cur_balloon;
+    used /= 1024;
+    all[0].tag = VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON;
+    all[0].val = cur;
+    all[1].tag = VIR_DOMAIN_MEMORY_STAT_RSS;
+    all[1].val = used;
+    all[2].tag = VIR_DOMAIN_MEMORY_STAT_AVAILABLE;
+    all[2].val = cur;
+    all[3].tag = VIR_DOMAIN_MEMORY_STAT_UNUSED;
+    all[3].val = used < cur ? cur - used : 0;
+    for (i = 0; i < G_N_ELEMENTS(all) && i < nr_stats; i++) {
+        stats[i].tag = all[i].tag;
+        stats[i].val = all[i].val;
+    }
+    ret = i;
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
 static int
 vserverTuneStatsVcpu(virDomainObj *vm,
                      virTypedParamList *params)

@@ -34,6 +34,10 @@ int vserverDomainGetSchedulerParameters(virDomainPtr dom,
 int vserverDomainSetBlkioParameters(virDomainPtr dom,
                                     virTypedParameterPtr params,
                                     int nparams, unsigned int flags);
+int vserverDomainMemoryStats(virDomainPtr dom,
+                             virDomainMemoryStatPtr stats,
+                             unsigned int nr_stats,
+                             unsigned int flags);
 int vserverDomainGetBlkioParameters(virDomainPtr dom,
                                     virTypedParameterPtr params,
                                     int *nparams, unsigned int flags);
