@@ -56,7 +56,7 @@ check "the context survives SIGKILL of the daemon" -- pid_alive "$p"
 equals "after the daemon restart: same init pid" "$p" "$(ctx_initpid life)"
 equals "after the daemon restart: running" "running (booted)" "$(ctx_st life)"
 equals "after the daemon restart: the same single shim" "$shim" "$(ctx_shims life)"
-equals "after the daemon restart: lxc-enter-namespace works" "life" "$(ctx_enter life hostname 2>&1)"
+equals "after the daemon restart: vserver-enter works" "life" "$(ctx_enter life hostname 2>&1)"
 "$instance" stop "$inst_dir"
 "$instance" start "$inst_dir" >/dev/null
 equals "after a clean daemon restart: same init pid" "$p" "$(ctx_initpid life)"

@@ -1,8 +1,7 @@
 #!/bin/bash
 # Real contexts (root): what a context sees and what it cannot do.  Most
 # probes run in the init's own process tree (init is a script that writes
-# its findings to a bind-mounted host dir), since lxc-enter-namespace keeps
-# virsh's own capabilities and cgroups.  Every escape is tried, not just
+# its findings to a bind-mounted host dir), where nothing else joins.  Every escape is tried, not just
 # the setting that should prevent it read back.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -160,6 +159,13 @@ mounts_in=$(res mountinfo | awk '{print $5}' | LC_ALL=C sort | tr '\n' ' ')
 proc_covers=
 for p in bus fs irq sysrq-trigger; do
     [ -e "/proc/$p" ] && proc_covers="$proc_covers /proc/$p"
+done
+# and the masks over the host's kernel and hardware files (the shim's
+# maskedFiles and maskedDirs), where this host has them
+for p in /proc/kcore /proc/keys /proc/latency_stats /proc/timer_list \
+         /proc/timer_stats /proc/sched_debug /proc/acpi /proc/asound /proc/scsi \
+         /sys/firmware /sys/devices/virtual/powercap; do
+    [ -e "$p" ] && proc_covers="$proc_covers $p"
 done
 equals "the mount table inside is exactly the context's own" \
     "$(printf '%s\n' / /dev /dev/console /dev/pts /dev/shm /mnt/extra /mnt/ram /mnt/ro /out /proc /proc/sys /sys $proc_covers | LC_ALL=C sort | tr '\n' ' ')" \
@@ -341,6 +347,9 @@ ctx_xml evil "$evilroot" "cat /etc/vs-evil-$$/marker /etc/vs-evil2-$$/marker > /
     "$(ctx_bind "$work/evilsrc" "/mnt/evil/vs-evil-$$")$(ctx_bind "$work/evilsrc" "/mnt/evil2/vs-evil2-$$")$(ctx_bind "$work/out-evil" /out)" \
     > "$work/evil.xml"
 out_evil=$(vsh create "$work/evil.xml" 2>&1)
+# the shim resolves mount targets inside the root (openat2 RESOLVE_IN_ROOT,
+# vserver_shim_mount.c): the context starts and the binds land in the
+# rootfs's own /etc; the host's /etc is checked below either way
 if vsh domid evil >/dev/null 2>&1; then
     ok 0 "a context with bind targets below planted symlinks starts"
     wait_until 5 test -s "$work/out-evil/seen"
@@ -349,8 +358,8 @@ evil-$$" "$(cat "$work/out-evil/seen")"
     check "the target dirs were made inside the rootfs" -- test -d "$evilroot/etc/vs-evil-$$" -a -d "$evilroot/etc/vs-evil2-$$"
     vsh destroy evil >/dev/null
 else
-    # refusing is safe too; either way the host's /etc must be untouched
-    ok 0 "a context with bind targets below planted symlinks is refused: $out_evil"
+    ok 1 "a context with bind targets below planted symlinks starts"
+    printf '%s\n' "$out_evil" | head -n 5 | sed 's/^/# refused: /'
 fi
 check "the host's /etc got no directory from the absolute symlink" -- test ! -e "/etc/vs-evil-$$"
 check "the host's /etc got no directory from the ../ symlink" -- test ! -e "/etc/vs-evil2-$$"
@@ -377,15 +386,15 @@ equals "init has only its console open: fds 0 1 2" "0 1 2" \
     "$(ls "/proc/$p/fd" | sort -n | tr '\n' ' ' | sed 's/ $//')"
 vsh destroy who >/dev/null
 
-# --- 8. lxc-enter-namespace
+# --- 8. vserver-enter (ctx_enter): the command runs confined like init
 ctx_xml enter "$rootfs" "exec sleep 100000" > "$work/enter.xml"
 vsh create "$work/enter.xml" >/dev/null
 p=$(vsh domid enter)
-equals "lxc-enter-namespace runs the command inside (hostname)" "enter" "$(ctx_enter enter hostname)"
-contains "lxc-enter-namespace: ps shows the context's init as 1" "    1 sleep 100000" \
+equals "vserver-enter runs the command inside (hostname)" "enter" "$(ctx_enter enter hostname)"
+contains "vserver-enter: ps shows the context's init as 1" "    1 sleep 100000" \
     "$(ctx_enter enter 'ps -o pid,args')"
-# the entered process seen from the host (its own /proc/self/cgroup would
-# be relative to the context's cgroup namespace, if it joined that)
+# the entered process seen from the host (its own /proc/self/cgroup is
+# relative to the context's cgroup namespace)
 emarker=$((700000 + $$ % 99999)).25
 ctx_enter enter "exec sleep $emarker" 2>/dev/null &
 enter_bg=$!
@@ -393,26 +402,21 @@ wait_until 5 pgrep -f "^sleep $emarker"
 ep=$(pgrep -f "^sleep $emarker" | head -n 1)
 entered_cg=$(cat "/proc/$ep/cgroup" 2>/dev/null)
 init_cg=$(cat "/proc/$p/cgroup")
-not_joined=
 while IFS=: read -r _ h _; do
+    case "$h" in name=*) continue ;; esac
     want=$(printf '%s\n' "$init_cg" | awk -F: -v h="$h" '$2 == h {print $3}')
     got=$(printf '%s\n' "$entered_cg" | awk -F: -v h="$h" '$2 == h {print $3}')
-    case "$h" in
-        cpu|cpuset|memory|freezer|blkio|"")
-            equals "the entered process is in the context's ${h:-cgroup2} group" "$want" "$got" ;;
-        *)
-            [ "$want" = "$got" ] || not_joined="$not_joined $h (stays in $got)" ;;
-    esac
+    equals "the entered process is in the context's ${h:-cgroup2} group" "$want" "$got"
 done <<< "$init_cg"
-echo "# informational: lxc-enter-namespace does not join:${not_joined:- (joins all)}"
-echo "# informational: entered process CapBnd $(bnd "$ep"), CapEff $(grep CapEff "/proc/$ep/status" | cut -f2);" \
-    "context init CapBnd $(bnd "$p") (the entered process keeps virsh's, client side)"
+equals "the entered process has init's bounding set" "$(bnd "$p")" "$(bnd "$ep")"
+equals "the entered process has init's effective set" \
+    "$(grep CapEff "/proc/$p/status" | cut -f2)" "$(grep CapEff "/proc/$ep/status" | cut -f2)"
 equals "the entered process is in the context's pid namespace" \
     "$(readlink "/proc/$p/ns/pid")" "$(readlink "/proc/$ep/ns/pid")"
 equals "the entered process is in the context's mount namespace" \
     "$(readlink "/proc/$p/ns/mnt")" "$(readlink "/proc/$ep/ns/mnt")"
-echo "# informational: entered process cgroup namespace is the context's:" \
-    "$([ "$(readlink "/proc/$p/ns/cgroup")" = "$(readlink "/proc/$ep/ns/cgroup")" ] && echo yes || echo no)"
+equals "the entered process is in the context's cgroup namespace" \
+    "$(readlink "/proc/$p/ns/cgroup")" "$(readlink "/proc/$ep/ns/cgroup")"
 kill "$ep" 2>/dev/null
 wait "$enter_bg" 2>/dev/null
 vsh destroy enter >/dev/null

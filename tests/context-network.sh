@@ -141,8 +141,6 @@ host_ping() {
 flags_of() { printf '%s\n' "$1" | sed -n 's/^[^<]*<\([^>]*\)>.*/\1/p' | tr ',' '\n'; }
 # is_up "IP -o LINK LINE": the administrative UP flag is set
 is_up() { flags_of "$1" | grep -qx UP; }
-# listening PID PORT: a TCP listener on PORT in the netns of PID
-listening() { nsenter -t "$1" -n ss -Hltn "sport = :$2" 2>/dev/null | grep -q .; }
 # ctx_serve DOMAIN PORT FILE: a one-shot TCP server inside (busybox nc)
 # that writes what it receives to /out/FILE and answers "served-by-DOMAIN";
 # returns when it listens
@@ -153,7 +151,7 @@ ctx_serve() {
         >/dev/null 2>&1 &
     bg_pids="$bg_pids $!"
     p=$(ctx_pid "$1")
-    wait_until 10 listening "$p" "$2"
+    wait_until 10 ctx_listening "$p" "$2"
 }
 # ctx_send DOMAIN ADDR PORT DATA: a TCP client inside; prints the answer
 ctx_send() { ctx_enter "$1" "echo $4 | nc -w 5 $2 $3"; }
@@ -201,7 +199,7 @@ EOF
 : > "$work/host.log"
 /usr/bin/python3 "$work/listen.py" 7100 "$work/host.log" &
 bg_pids="$bg_pids $!"
-wait_until 5 listening $$ 7100
+wait_until 5 ctx_listening $$ 7100
 check "the host listens on 0.0.0.0:7100 (test namespace)" -- \
     sh -c "ss -Hltn 'sport = :7100' | grep -q '0.0.0.0:7100'"
 

@@ -33,9 +33,11 @@ mkrootfs "$rootfs"
 
 # a counter as init, in a private network namespace of its own, with a
 # TCP server (port 7000) fed by a client counting over 127.0.0.1, and a
-# listener (port 7001) nobody has connected to yet
+# listener (port 7001) nobody has connected to yet; the client connects
+# once the server listens (state 0A on :1B58 = 7000), waited for up to 5 s
 counter='i=0; while :; do i=$((i+1)); echo $i >> /count; echo "tick $i"; sleep 0.2; done'
-tcp='sleep 1000000 | nc -l -p 7000 > /recv & nc -l -p 7001 > /recv2 & sleep 0.3;
+tcp='sleep 1000000 | nc -l -p 7000 > /recv & nc -l -p 7001 > /recv2 &
+w=0; until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ":1B58 [0-9A-F]*:0000 0A " || [ $w -ge 100 ]; do w=$((w+1)); sleep 0.05; done;
 (j=0; while :; do j=$((j+1)); echo $j; sleep 0.2; done) | nc 127.0.0.1 7000 & '
 ctx_xml cnt "$rootfs" "$tcp $counter" \
     "<features><privnet/></features>" > "$work/cnt.xml"
@@ -43,20 +45,15 @@ check "start the counting context" -- vsh create "$work/cnt.xml"
 p=$(ctx_initpid cnt)
 wait_until 10 test -s "$rootfs/count"
 wait_until 10 test -s "$rootfs/recv"
-sleep 1
 
-# seq_ok FILE: FILE holds 1, 2, 3, ... with no gap and no repeat
-seq_ok() {
-    awk 'NR != $1 { bad = 1 } END { exit bad || NR == 0 }' "$1"
-}
-lines_over() { test "$(wc -l < "$1")" -gt "$2"; }  # lines_over FILE N
-count_advances() {  # count_advances FILE: FILE grows within 5 s
-    wait_until 5 lines_over "$1" "$(( $(wc -l < "$1") + 2 ))"
+count_advances() {  # count_advances FILE: FILE grows (3 lines) within 5 s
+    lines_grow "$1" 3 5
 }
 # estab PID: the established TCP connections on port 7000 in PID's netns
 estab() {
     nsenter -t "$1" -n ss -Htn state established '( sport = :7000 or dport = :7000 )' 2>/dev/null | wc -l
 }
+wait_until 10 above 1 estab "$p"
 equals "before the save: the connection inside the context (both ends)" 2 "$(estab "$p")"
 
 # console_read: two seconds of the console through the stream API
@@ -107,8 +104,8 @@ rc=$?
 kill "$killer"; wait "$killer" 2>/dev/null
 ok $(( ! rc )) "save with CRIU killed during the dump fails"
 printf "%s\n" "${out:0:200}" | sed "s/^/# /"
-check "... the context runs on as before (same init, counting)" -- \
-    sh -c "test '$(ctx_initpid cnt)' = '$p' && a=\$(tail -n 1 '$rootfs/count') && sleep 1 && test \$(tail -n 1 '$rootfs/count') -gt \$a"
+same_init_counting() { [ "$(ctx_initpid cnt)" = "$p" ] && counter_grows "$rootfs/count"; }
+check "... the context runs on as before (same init, counting)" -- same_init_counting
 check "... no save file, no partial one" -- test ! -e "$img" -a ! -e "$img.part"
 check "... its TCP connection still carries data" -- count_advances "$rootfs/recv"
 out=$(vsh save cnt "$img" 2>&1)
@@ -118,7 +115,7 @@ at_save=$(tail -n 1 "$rootfs/count")
 equals "after the save the domain is gone (a transient one)" "" "$(vsh list --all --name 2>&1 | grep -x cnt)"
 check "its init is gone" -- pid_gone "$p"
 check "and its shim" -- ctx_shim_gone cnt
-sleep 1
+sleep "$still_window"   # a negative check: a fixed window (lib.sh)
 equals "nothing counts meanwhile" "$at_save" "$(tail -n 1 "$rootfs/count")"
 check "the save file exists" -- test -s "$img"
 contains "save-image-dumpxml names the domain" "<name>cnt</name>" "$(vsh save-image-dumpxml "$img" 2>&1)"
@@ -178,7 +175,7 @@ wait_until 10 test -s "$rootfs/count"
 check "save --paused" -- vsh save --paused cnt "$img"
 check "restore of an image saved --paused" -- vsh restore "$img"
 equals "... leaves the context paused" "paused (user)" "$(ctx_st cnt)"
-a=$(tail -n 1 "$rootfs/count"); sleep 1
+a=$(tail -n 1 "$rootfs/count"); sleep "$still_window"   # a fixed window: a negative check
 equals "... and frozen: nothing counts" "$a" "$(tail -n 1 "$rootfs/count")"
 vsh resume cnt >/dev/null
 check "after resume it counts on" -- count_advances "$rootfs/count"
@@ -242,12 +239,13 @@ contains "... saying why" "managed save image exists" "$out"
 at=$(tail -n 1 "$rootfs/count")
 "$instance" stop "$inst_dir" >/dev/null && "$instance" start "$inst_dir" >/dev/null
 check "after a daemon restart it still has the image" -- has_image
-sleep 0.5
+sleep "$still_window"   # a fixed window: a negative check
 equals "... and nothing counted meanwhile" "$at" "$(tail -n 1 "$rootfs/count")"
 check "start resumes from the image" -- vsh start mcnt
 equals "... restored, not booted" "running (restored)" "$(ctx_st mcnt)"
+wait_until 5 above "$at" counter_value "$rootfs/count"
 check "... the counter goes on with no gap and no restart" -- \
-    sh -c "sleep 1; test \$(tail -n 1 '$rootfs/count') -gt $at && awk 'NR != \$1 { exit 1 }' '$rootfs/count'"
+    sh -c "test \$(tail -n 1 '$rootfs/count') -gt $at && awk 'NR != \$1 { exit 1 }' '$rootfs/count'"
 check "... and the image is gone" -- test ! -e "$managed" -a -z "$(has_image && echo y)"
 
 vsh autostart mcnt >/dev/null
@@ -255,8 +253,9 @@ check "managedsave of an autostarted context" -- msave
 at=$(tail -n 1 "$rootfs/count")
 "$instance" stop "$inst_dir" >/dev/null && "$instance" start "$inst_dir" >/dev/null
 check "the daemon's autostart resumes it from the image" -- ctx_wait_state mcnt "running (restored)"
+wait_until 5 above "$at" counter_value "$rootfs/count"
 check "... counting on from $at, no gap" -- \
-    sh -c "sleep 1; test \$(tail -n 1 '$rootfs/count') -gt $at && awk 'NR != \$1 { exit 1 }' '$rootfs/count'"
+    sh -c "test \$(tail -n 1 '$rootfs/count') -gt $at && awk 'NR != \$1 { exit 1 }' '$rootfs/count'"
 check "... image gone" -- test ! -e "$managed"
 vsh autostart --disable mcnt >/dev/null
 
@@ -302,7 +301,7 @@ ctx_xml vcnt "$rootfs" "sleep 1000000 | nc -l -p 7002 > /recvx & $counter" "" "
     </interface>" > "$work/vcnt.xml"
 vsh create "$work/vcnt.xml" >/dev/null
 wait_until 10 test -s "$rootfs/count"
-sleep 0.5
+wait_until 10 ctx_listening "$(ctx_initpid vcnt)" 7002
 (j=0; while :; do j=$((j+1)); echo $j; sleep 0.2; done) | busybox nc 10.79.0.2 7002 &
 client=$!
 bgpids="$bgpids $client"
@@ -347,10 +346,12 @@ wait_until 10 inside "test -s /count && test -s /recv"
 check "save of a context on an overlay root" -- vsh save ocnt "$img"
 check "restore" -- vsh restore "$img"
 at=$(inside 'tail -n 1 /count')
-wait_until 5 sh -c "test \$(virsh -q -c '$uri' lxc-enter-namespace ocnt --noseclabel -- /bin/tail -n 1 /count) -gt $((at + 2))"
+wait_until 5 above "$((at + 2))" inside 'tail -n 1 /count'
 equals "the counter in the overlay goes on, no gap, no restart" "ok" \
     "$(inside 'awk "NR != \$1 { bad = 1 } END { print (bad || NR < 5) ? \"bad \" NR : \"ok\" }" /count')"
-a=$(inside 'wc -l < /recv'); sleep 3; b=$(inside 'wc -l < /recv')
+a=$(inside 'wc -l < /recv')
+wait_until 10 above "$((a + 2))" inside 'wc -l < /recv'
+b=$(inside 'wc -l < /recv')
 ok $(( ! (b > a + 2) )) "the TCP connection in it carries on ($a then $b numbers received)"
 equals "... both ends established" 2 "$(estab "$(ctx_initpid ocnt)")"
 check "... every number once, in order" -- inside 'awk "NR != \$1 { exit 1 }" /recv' 

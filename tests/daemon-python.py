@@ -8,20 +8,7 @@ import time
 
 import libvirt
 
-n = 0
-failed = 0
-
-
-def ok(cond, desc, diag=None):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n, desc))
-    if not cond and diag:
-        print("# %s" % diag)
-    sys.stdout.flush()
-
+from taplib import done, ok
 
 uri = sys.argv[1]
 rootfs = sys.argv[2]
@@ -118,5 +105,4 @@ ok(conn.listAllDomains() == [], "no domains after undefine")
 conn.domainEventDeregisterAny(cb)
 conn.close()
 stop = True
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+sys.exit(done())

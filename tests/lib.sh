@@ -85,6 +85,45 @@ wait_until() {
     done
 }
 
+# above N COMMAND...: COMMAND prints a whole number greater than N
+above() {
+    local n=$1 v; shift
+    v=$("$@" 2>/dev/null) && [ -n "$v" ] && [ "$v" -gt "$n" ] 2>/dev/null
+}
+
+# counter_value FILE: the number on FILE's last line (a counter a context
+# writes, one number a line or just the latest one); empty if none yet
+counter_value() { tail -n 1 "$1" 2>/dev/null; }
+
+# counter_grows FILE [BY] [SECONDS]: FILE's counter goes up by at least BY
+# (default 1) from its value now, within SECONDS (default 5)
+counter_grows() {
+    local from
+    from=$(counter_value "$1")
+    wait_until "${3:-5}" above "$(( ${from:-0} + ${2:-1} - 1 ))" counter_value "$1"
+}
+
+# lines_grow FILE [BY] [SECONDS]: FILE gains at least BY lines (default 1)
+# within SECONDS (default 5)
+lines_grow() {
+    wait_until "${3:-5}" above "$(( $(wc -l < "$1") + ${2:-1} - 1 ))" line_count "$1"
+}
+line_count() { wc -l < "$1"; }
+
+# seq_ok FILE: FILE holds 1, 2, 3, ... with no gap and no repeat
+seq_ok() {
+    awk 'NR != $1 { bad = 1 } END { exit bad || NR == 0 }' "$1"
+}
+
+# ctx_listening PID PORT: a TCP listener on PORT in the network namespace
+# of PID
+ctx_listening() { nsenter -t "$1" -n ss -Hltn "sport = :$2" 2>/dev/null | grep -q .; }
+
+# the fixed time a negative check watches for something NOT to happen (a
+# paused or saved context's counter staying put): no condition can end
+# such a wait early, so it is a window, not a deadline
+still_window=1
+
 # xml_escape TEXT: TEXT made safe for XML character data and attributes
 xml_escape() {
     printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
