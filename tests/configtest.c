@@ -35,6 +35,8 @@ static const configCase cases[] = {
       "checkpoint_timeout in " },
     { "relative-socket-dir.conf", false, false, 0, 0, 0,
       "host_socket_dir in " },
+    { "zero-hook-timeout.conf", false, false, 0, 0, 0,
+      "hook_timeout in " },
     { "bad-migration-ports.conf", false, false, 0, 0, 0,
       "migration_port_min and migration_port_max in " },
 };
@@ -48,6 +50,8 @@ testMigration(const char *datadir)
     g_autoptr(virVServerDriverConfig) set = virVServerDriverConfigNew(NULL);
     g_autofree char *path = g_strdup_printf("%s/migration.conf", datadir);
 
+    tapResult(def && def->hookTimeout == 30,
+              "hook_timeout defaults to 30 s");
     tapResult(def && !def->migrationAddress && !def->migrationHost &&
               def->migrationPortMin == 49152 && def->migrationPortMax == 49215,
               "migration: any address, the host name, ports 49152 to 49215 by default");

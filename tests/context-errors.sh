@@ -73,6 +73,27 @@ equals "... it runs" "running" "$(vsh domstate h)"
 check "failing stopped and release hooks do not stop destroy" -- vsh destroy h
 nothing_left "... nothing is left" h
 rm -f "$work"/fail-* "$hookdir/vserver"
+
+# a hook that never ends, and leaves a child holding its output: killed,
+# with its child, at hook_timeout; the start fails naming the bound
+echo "hook_timeout = 2" >> "$inst_dir/etc/libvirt/vserver.conf"
+"$instance" start "$inst_dir" >/dev/null
+hang_marker=$((800000 + $$ % 99999)).5
+printf '#!/bin/sh\n[ "$2" = prepare ] || exit 0\nsleep %s &\nexec sleep %s\n' \
+    "$hang_marker" "$hang_marker" > "$hookdir/vserver"
+chmod 0755 "$hookdir/vserver"
+t0=$SECONDS
+out=$(timeout 60 virsh -q -c "$uri" start h 2>&1)
+rc=$?
+took=$(( SECONDS - t0 ))
+ok $(( rc == 0 )) "a hook that hangs makes start fail (after ${took} s)"
+ok $(( took > 10 )) "... within hook_timeout (2 s) and the 5 s grace"
+contains "... naming the bound" "did not finish within hook_timeout (2 s) and was killed" "$out"
+equals "... the domain stays shut off" "shut off" "$(vsh domstate h)"
+hook_gone() { ! pgrep -f "^sleep $hang_marker" >/dev/null; }
+check "... the hook and the child it left are gone" -- wait_until 10 hook_gone
+pkill -f "^sleep $hang_marker" 2>/dev/null
+rm -f "$hookdir/vserver"
 vsh undefine h >/dev/null
 
 # --- refused starts

@@ -91,6 +91,7 @@ virVServerDriverConfigNew(const char *root)
     cfg->cgroupPartition = g_strdup("/machine");
     cfg->checkpointTimeout = 600;
     cfg->restoreTimeout = 600;
+    cfg->hookTimeout = 30;
     /* the host's libvirt daemons, even for a private instance */
     cfg->hostSocketDir = g_strdup(VSERVER_RUNSTATEDIR "/libvirt");
     /* libvirt's QEMU driver's range (qemu.conf) */
@@ -118,6 +119,7 @@ static const char *virVServerConfigKeys[] = {
     "cgroup_partition",
     "checkpoint_timeout",
     "restore_timeout",
+    "hook_timeout",
     "allow_lxc_enter_namespace",
     "host_socket_dir",
     "migration_address",
@@ -208,7 +210,9 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
     if (virVServerDriverConfigGetTimeout(conf, filename, "checkpoint_timeout",
                                          &cfg->checkpointTimeout) < 0 ||
         virVServerDriverConfigGetTimeout(conf, filename, "restore_timeout",
-                                         &cfg->restoreTimeout) < 0)
+                                         &cfg->restoreTimeout) < 0 ||
+        virVServerDriverConfigGetTimeout(conf, filename, "hook_timeout",
+                                         &cfg->hookTimeout) < 0)
         return -1;
 
     if (virConfGetValueString(conf, "cgroup_partition", &partition) < 0)

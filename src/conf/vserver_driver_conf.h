@@ -42,6 +42,8 @@ struct _virVServerDriverConfig {
                              * migration listens, NULL: any address */
     char *migrationHost;    /* migration_host: the name the source is
                              * told to connect to, NULL: see migrate.c */
+    unsigned int hookTimeout;       /* hook_timeout, seconds a hook script
+                                     * may run */
     unsigned int migrationPortMin;  /* migration_port_min */
     unsigned int migrationPortMax;  /* migration_port_max */
 

@@ -10,6 +10,9 @@
 
 #include <config.h>
 
+/* coreutils */
+#define VSERVER_HOOK_TIMEOUT_PROGRAM "/usr/bin/timeout"
+
 #include "vserver_hook.h"
 
 #include "vircommand.h"
@@ -50,9 +53,11 @@ int
 vserverHookRun(const char *hookDir,
                const char *name,
                vserverHookOp op,
-               const char *xml)
+               const char *xml,
+               unsigned int timeout)
 {
     g_autofree char *path = g_build_filename(hookDir, "vserver", NULL);
+    g_autofree char *seconds = g_strdup_printf("%u", timeout);
     g_autoptr(virCommand) cmd = NULL;
     g_autofree char *output = NULL;
     g_autofree char *errbuf = NULL;
@@ -61,7 +66,12 @@ vserverHookRun(const char *hookDir,
     if (!virFileIsExecutable(path))
         return 0;
 
-    cmd = virCommandNewArgList(path, name, vserverHookOpTypeToString(op),
+    /* timeout(1) runs the hook in a process group of its own, signals the
+     * whole group at the bound and kills it 5 s later: nothing the hook
+     * started keeps its pipes, and with them this thread, any longer */
+    cmd = virCommandNewArgList(VSERVER_HOOK_TIMEOUT_PROGRAM, "--kill-after=5",
+                               seconds, path, name,
+                               vserverHookOpTypeToString(op),
                                vserverHookSubOp(op), "-", NULL);
     virCommandAddEnvPassCommon(cmd);
     virCommandSetInputBuffer(cmd, xml);
@@ -70,6 +80,13 @@ vserverHookRun(const char *hookDir,
 
     if (virCommandRun(cmd, &status) < 0)
         return -1;
+    /* 124: timed out; 137: killed after the grace period */
+    if (status == 124 || status == 137) {
+        virReportError(VIR_ERR_HOOK_SCRIPT_FAILED,
+                       _("hook script %s %s %s did not finish within hook_timeout (%u s) and was killed"),
+                       path, name, vserverHookOpTypeToString(op), timeout);
+        return -1;
+    }
     if (status != 0) {
         virReportError(VIR_ERR_HOOK_SCRIPT_FAILED,
                        _("hook script %s %s %s failed with status %d: %s"),

@@ -23,10 +23,13 @@ typedef enum {
 VIR_ENUM_DECL(vserverHookOp);
 
 /* Run "<hookDir>/vserver NAME OP SUBOP -" with @xml on stdin, as libvirt's
- * own drivers call their hook scripts.  A missing script is not an error;
- * a failing one is (callers decide whether that aborts anything). */
+ * own drivers call their hook scripts, for at most @timeout seconds (then
+ * it and what it started are killed).  A missing script is not an error;
+ * a failing or killed one is (callers decide whether that aborts
+ * anything). */
 int
 vserverHookRun(const char *hookDir,
                const char *name,
                vserverHookOp op,
-               const char *xml);
+               const char *xml,
+               unsigned int timeout);

@@ -117,7 +117,8 @@ vserverProcessHook(virVServerDriverConfig *cfg,
 
     if (!xml)
         return -1;
-    return vserverHookRun(cfg->hookDir, vm->def->name, op, xml);
+    return vserverHookRun(cfg->hookDir, vm->def->name, op, xml,
+                          cfg->hookTimeout);
 }
 
 

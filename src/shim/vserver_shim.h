@@ -137,7 +137,7 @@ int vserverShimOverlayPrepare(const vserverShimConfig *conf,
  * namespace of the shim's own that the child is then cloned from: the
  * mounts that come from the host (the root, @rootMountFd attached or the
  * root directory bound, the configured binds and tmpfs, the host's /sys
- * and its cover without a network namespace, the root's read-only flag),
+ * without a network namespace, the root's read-only flag),
  * so that the child's namespace gets them locked.  Leaves the working
  * directory on the root.  0 or -1 with @err filled. */
 int vserverShimMountHostStage(const vserverShimConfig *conf,

@@ -307,7 +307,7 @@ vserverShimContainerNetDown(const vserverShimConfig *conf)
 
 
 /* For a context with a user namespace, the shim makes the mounts that
- * come from the host (root, binds, tmpfs, the covers) itself, as the
+ * come from the host (root, binds, tmpfs, the host's /sys) itself, as the
  * host's root, in a mount namespace of its own, and clones the child from
  * there: the kernel copies them into the child's namespace, which its
  * user namespace owns, locked (mount_namespaces(7)), so the context's

@@ -406,27 +406,37 @@ mountCgroupDelegated(int rootfd, vserverShimChildError *err)
 
 /* Without a network namespace of its own, a user-namespaced context may
  * not mount sysfs (only a user namespace that owns the network namespace
- * may): it sees the host's, read-only, and the host's cgroup tree (every
- * other context's usage) stays out of sight under an empty cover, or the
- * context's own cgroup2 tree on top of it. */
+ * may): it sees the host's, read-only, and only the sysfs itself: the
+ * bind is not recursive, so none of the file systems mounted below the
+ * host's /sys (its cgroup trees, debugfs, tracefs, bpf, securityfs...)
+ * come along, and /sys/fs/cgroup is an empty directory, under the
+ * context's own cgroup2 tree when it has one.  The shim makes it, as the
+ * host's root, so the bind is locked in the context (see
+ * vserverShimMountHostStage). */
 static int
 setupHostSys(int rootfd, vserverShimChildError *err)
 {
-    int fd;
-    int rc;
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    int target;
+    int tree = -1;
+    int ret = -1;
 
-    if (bindInto(rootfd, "/sys", "/sys", true, NULL, err) < 0)
+    if ((target = ensureInRoot(rootfd, "/sys", true, 0555, NULL, err)) < 0)
         return -1;
-    if ((fd = openInRoot(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY)) < 0)
-        return errno == ENOENT ? 0 :
-            vserverShimError(err, errno, "cannot open /sys/fs/cgroup");
-    rc = mountOnFd("tmpfs", fd, "tmpfs",
-                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "mode=0755,size=4k");
-    close(fd);
-    if (rc < 0)
-        return vserverShimError(err, errno, "cannot hide /sys/fs/cgroup");
-    return 0;
+    if ((tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE |
+                          OPEN_TREE_CLOEXEC)) < 0 ||
+        mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+        move_mount(tree, "", target, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot bind the host's /sys");
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(tree);
+    closeKeepErrno(target);
+    return ret;
 }
 
 
@@ -436,7 +446,7 @@ setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
     int fd;
     int rc;
 
-    /* the host's /sys and its cover are the shim's (setupHostSys) */
+    /* the host's /sys is the shim's (setupHostSys) */
     if (conf->userns && !conf->netns)
         return conf->cgroupDelegate ? mountCgroupDelegated(rootfd, err) : 0;
 
