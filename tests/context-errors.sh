@@ -74,6 +74,31 @@ check "failing stopped and release hooks do not stop destroy" -- vsh destroy h
 nothing_left "... nothing is left" h
 rm -f "$work"/fail-* "$hookdir/vserver"
 
+# the end of a context is handled off the event loop: while its stopped
+# hook runs (held here until the test lets it go), the daemon keeps
+# answering other clients
+printf '#!/bin/sh\n[ "$2" = stopped ] || exit 0\ntouch %s\nwhile [ ! -e %s ]; do sleep 0.1; done\n' \
+    "$work/hook-waiting" "$work/hook-release" > "$hookdir/vserver"
+chmod 0755 "$hookdir/vserver"
+rm -f "$work/hook-waiting" "$work/hook-release"
+vsh start h >/dev/null
+kill -KILL "$(ctx_initpid h)"
+if wait_until 20 test -e "$work/hook-waiting"; then
+    t0=${EPOCHREALTIME/[.,]/}
+    out=$(timeout 10 virsh -q -c "$uri" version 2>&1)
+    rc=$?
+    ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+    ok $rc "while a context's stopped hook runs, the daemon answers another client (virsh version, ${ms} ms)"
+    ok $(( ms > 5000 )) "... at once, not after the hook"
+    # what needs that domain's lock waits for its cleanup (the hook)
+else
+    ok 1 "the stopped hook of the crashed context runs"
+fi
+touch "$work/hook-release"
+check "once the hook ends, the context is shut off (crashed)" -- \
+    wait_until 20 ctx_state_is h "shut off (crashed)"
+rm -f "$hookdir/vserver" "$work/hook-waiting" "$work/hook-release"
+
 # a hook that never ends, and leaves a child holding its output: killed,
 # with its child, at hook_timeout; the start fails naming the bound
 echo "hook_timeout = 2" >> "$inst_dir/etc/libvirt/vserver.conf"

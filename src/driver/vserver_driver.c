@@ -148,6 +148,9 @@ vserverStateCleanup(void)
     if (!driver)
         return -1;
 
+    /* the events still queued are handled first; later ones on the
+     * event loop, as a daemon on its way out has no other use for it */
+    vserverMonitorWorkersStop();
     vserverMigrateIncomingClear(driver);
     virObjectUnref(driver->domains);
     vserverStorageStateCleanup();
@@ -265,6 +268,9 @@ vserverStateInitialize(bool privileged,
     if (virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
                                        cfg->autostartDir, false,
                                        driver->xmlopt, NULL, NULL) < 0)
+        goto error;
+    /* before the first shim connection: its events go to them */
+    if (vserverMonitorWorkersStart() < 0)
         goto error;
     vserverProcessReconnectAll(driver);
     vserverSaveLoadManaged(driver);

@@ -24,6 +24,7 @@
 #include "virlog.h"
 #include "virobject.h"
 #include "virstring.h"
+#include "virthreadpool.h"
 #include "virtime.h"
 #include "virutil.h"
 
@@ -48,6 +49,12 @@ VIR_ENUM_IMPL(vserverShimExitReason,
 
 #define VSERVER_MONITOR_TIMEOUT_MS 5000
 
+/* What the shim said in one read: its lines, and whether it hung up. */
+typedef struct {
+    GPtrArray *lines;
+    bool eof;
+} vserverMonitorBatch;
+
 struct _vserverMonitor {
     virObjectLockable parent;
 
@@ -57,17 +64,40 @@ struct _vserverMonitor {
     virDomainObj *vm;
     vserverMonitorEventFunc cb;
 
+    /* batches read on the event loop, handled in order by a worker */
+    GQueue pending;
+    bool queued;                /* a worker job is out for this monitor */
+
     size_t len;
     char buf[256];
 };
 
 static virClass *vserverMonitorClass;
 
+/* Shim events are handled here, not on the event loop: what a context's
+ * end takes (killing and removing its cgroups, hooks, netlink teardown,
+ * the storage driver's lock) must not keep the daemon from reading its
+ * clients meanwhile. */
+static virThreadPool *vserverMonitorWorkers;
+static virMutex vserverMonitorWorkersLock = VIR_MUTEX_INITIALIZER;
+
+static void
+vserverMonitorBatchFree(vserverMonitorBatch *batch)
+{
+    if (!batch)
+        return;
+    g_ptr_array_unref(batch->lines);
+    g_free(batch);
+}
+
 static void
 vserverMonitorDispose(void *obj)
 {
     vserverMonitor *mon = obj;
+    vserverMonitorBatch *batch;
 
+    while ((batch = g_queue_pop_head(&mon->pending)))
+        vserverMonitorBatchFree(batch);
     VIR_FORCE_CLOSE(mon->fd);
     virObjectUnref(mon->vm);
 }
@@ -251,6 +281,78 @@ vserverMonitorOpenConsole(const char *socketPath,
 }
 
 
+/* Hand every pending batch of @mon, in order, to its callback, with the
+ * domain locked. */
+static void
+vserverMonitorHandle(vserverMonitor *mon)
+{
+    for (;;) {
+        vserverMonitorBatch *batch;
+        vserverMonitorEventFunc cb;
+        virDomainObj *vm;
+        size_t i;
+
+        virObjectLock(mon);
+        if (!(batch = g_queue_pop_head(&mon->pending))) {
+            mon->queued = false;
+            virObjectUnlock(mon);
+            return;
+        }
+        vm = virObjectRef(mon->vm);
+        cb = mon->cb;
+        virObjectUnlock(mon);
+
+        virObjectLock(vm);
+        for (i = 0; i < batch->lines->len; i++)
+            cb(mon, vm, g_ptr_array_index(batch->lines, i));
+        if (batch->eof)
+            cb(mon, vm, NULL);
+        virObjectUnlock(vm);
+        virObjectUnref(vm);
+        vserverMonitorBatchFree(batch);
+    }
+}
+
+
+static void
+vserverMonitorWorker(void *jobdata,
+                     void *opaque G_GNUC_UNUSED)
+{
+    vserverMonitor *mon = jobdata;
+
+    vserverMonitorHandle(mon);
+    virObjectUnref(mon);
+}
+
+
+int
+vserverMonitorWorkersStart(void)
+{
+    virMutexLock(&vserverMonitorWorkersLock);
+    if (!vserverMonitorWorkers)
+        vserverMonitorWorkers = virThreadPoolNewFull(0, 4, 0,
+                                                     vserverMonitorWorker,
+                                                     "vsv-shim-events",
+                                                     NULL, NULL);
+    virMutexUnlock(&vserverMonitorWorkersLock);
+    return vserverMonitorWorkers ? 0 : -1;
+}
+
+
+void
+vserverMonitorWorkersStop(void)
+{
+    virThreadPool *pool;
+
+    virMutexLock(&vserverMonitorWorkersLock);
+    pool = g_steal_pointer(&vserverMonitorWorkers);
+    virMutexUnlock(&vserverMonitorWorkersLock);
+    /* waits for the jobs it has */
+    if (pool)
+        virThreadPoolFree(pool);
+}
+
+
 static void
 vserverMonitorIO(int watch G_GNUC_UNUSED,
                  int fd G_GNUC_UNUSED,
@@ -258,12 +360,10 @@ vserverMonitorIO(int watch G_GNUC_UNUSED,
                  void *opaque)
 {
     vserverMonitor *mon = opaque;
-    g_auto(GStrv) lines = NULL;
     g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(g_free);
-    virDomainObj *vm;
-    vserverMonitorEventFunc cb;
+    vserverMonitorBatch *batch;
     bool eof = false;
-    size_t i;
+    bool inline_;
 
     virObjectLock(mon);
     if (mon->closed) {
@@ -303,17 +403,32 @@ vserverMonitorIO(int watch G_GNUC_UNUSED,
         virEventRemoveHandle(mon->watch);
         mon->watch = -1;
     }
-    vm = virObjectRef(mon->vm);
-    cb = mon->cb;
+    if (got->len == 0 && !eof) {
+        virObjectUnlock(mon);
+        return;
+    }
+    batch = g_new0(vserverMonitorBatch, 1);
+    batch->lines = g_steal_pointer(&got);
+    batch->eof = eof;
+    g_queue_push_tail(&mon->pending, batch);
+    if (!mon->queued) {
+        virMutexLock(&vserverMonitorWorkersLock);
+        if (vserverMonitorWorkers &&
+            virThreadPoolSendJob(vserverMonitorWorkers, 0,
+                                 virObjectRef(mon)) == 0) {
+            mon->queued = true;
+        } else {
+            virObjectUnref(mon);
+            virResetLastError();
+        }
+        virMutexUnlock(&vserverMonitorWorkersLock);
+    }
+    inline_ = !mon->queued;
     virObjectUnlock(mon);
 
-    virObjectLock(vm);
-    for (i = 0; i < got->len; i++)
-        cb(mon, vm, g_ptr_array_index(got, i));
-    if (eof)
-        cb(mon, vm, NULL);
-    virObjectUnlock(vm);
-    virObjectUnref(vm);
+    /* no workers (not started, or gone at shutdown): here, as before */
+    if (inline_)
+        vserverMonitorHandle(mon);
 }
 
 

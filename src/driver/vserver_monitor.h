@@ -37,6 +37,14 @@ int
 vserverMonitorParseLine(const char *line,
                         const char **args);
 
+/* The workers that handle shim events off the event loop (the driver's
+ * state start and end); without them the events are handled on the
+ * event loop's thread. */
+int
+vserverMonitorWorkersStart(void);
+void
+vserverMonitorWorkersStop(void);
+
 vserverMonitor *
 vserverMonitorOpen(const char *socketPath,
                    virDomainObj *vm,
