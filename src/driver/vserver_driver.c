@@ -1,8 +1,10 @@
 /*
  * vserver_driver.c: libvirt hypervisor driver for VServer-style contexts
  *
- * Dispatch of the connect, node and domain APIs; registration of the
- * connect and state drivers.  Context lifecycle lives in its own files.
+ * Dispatch of the connect and domain APIs; registration of the connect
+ * and state drivers (the state driver is vserver_state.c).  The driver core (the driver object,
+ * its configuration, domain lookup and parsing) is vserver_driver_core.c,
+ * the node APIs vserver_node.c; context lifecycle lives in its own files.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -10,7 +12,6 @@
 #include <config.h>
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "vserver_device.h"
 #include "vserver_save.h"
 #include "vserver_migrate.h"
+#include "vserver_node.h"
+#include "vserver_state.h"
 #include "vserver_domain.h"
 #include "vserver_guestinfo.h"
 #include "vserver_idmap.h"
@@ -32,16 +35,12 @@
 #include "driver.h"
 #include "domain_event.h"
 #include "virfdstream.h"
-#include "virprocess.h"
 #include "viraccessapicheck.h"
 #include "viraccessapichecklxc.h"
 #include "virerror.h"
 #include "virfile.h"
-#include "virhostcpu.h"
-#include "virhostmem.h"
 #include "virlog.h"
 #include "virstring.h"
-#include "virsysinfo.h"
 #include "virutil.h"
 #include "viruuid.h"
 
@@ -51,262 +50,6 @@ VIR_LOG_INIT("vserver.driver");
 
 int vserverRegister(void);
 
-static vserverDriver *vserver_driver;
-static virSysinfoDef *vserver_sysinfo;
-
-
-static void
-vserverDriverLock(vserverDriver *driver)
-{
-    virMutexLock(&driver->lock);
-}
-
-
-static void
-vserverDriverUnlock(vserverDriver *driver)
-{
-    virMutexUnlock(&driver->lock);
-}
-
-
-virVServerDriverConfig *
-vserverDriverGetConfig(vserverDriver *driver)
-{
-    virVServerDriverConfig *cfg;
-
-    vserverDriverLock(driver);
-    cfg = virObjectRef(driver->config);
-    vserverDriverUnlock(driver);
-    return cfg;
-}
-
-
-virVServerDriverConfig *
-vserverDriverGetActiveConfig(void)
-{
-    vserverDriver *driver = vserver_driver;
-
-    return driver ? vserverDriverGetConfig(driver) : NULL;
-}
-
-
-/* Returns a new reference; @refresh probes the host again (outside the
- * driver lock) and replaces the cached copy. */
-virCaps *
-vserverDriverGetCapabilities(vserverDriver *driver,
-                             bool refresh)
-{
-    virCaps *caps = NULL;
-
-    if (!refresh) {
-        vserverDriverLock(driver);
-        if (driver->caps)
-            caps = virObjectRef(driver->caps);
-        vserverDriverUnlock(driver);
-        if (caps)
-            return caps;
-    }
-
-    if (!(caps = vserverCapabilitiesNew()))
-        return NULL;
-
-    vserverDriverLock(driver);
-    virObjectUnref(driver->caps);
-    driver->caps = virObjectRef(caps);
-    vserverDriverUnlock(driver);
-    return caps;
-}
-
-
-virDomainObj *
-vserverDomObjFromDomain(virDomainPtr domain)
-{
-    vserverDriver *driver = domain->conn->privateData;
-    virDomainObj *vm;
-    char uuidstr[VIR_UUID_STRING_BUFLEN];
-
-    if (!(vm = virDomainObjListFindByUUID(driver->domains, domain->uuid))) {
-        virUUIDFormat(domain->uuid, uuidstr);
-        virReportError(VIR_ERR_NO_DOMAIN,
-                       _("no domain with matching uuid '%s' (%s)"),
-                       uuidstr, domain->name);
-        return NULL;
-    }
-    return vm;
-}
-
-
-/* ---------------------------------------------------------------------
- * State driver
- */
-
-static int
-vserverStateCleanup(void)
-{
-    vserverDriver *driver = vserver_driver;
-
-    if (!driver)
-        return -1;
-
-    /* the events still queued are handled first; later ones on the
-     * event loop, as a daemon on its way out has no other use for it */
-    vserverMonitorWorkersStop();
-    vserverMigrateIncomingClear(driver);
-    virObjectUnref(driver->domains);
-    vserverStorageStateCleanup();
-    virObjectUnref(driver->domainEventState);
-    virObjectUnref(driver->xmlopt);
-    virObjectUnref(driver->caps);
-    virObjectUnref(driver->config);
-    virMutexDestroy(&driver->lock);
-    g_clear_pointer(&vserver_sysinfo, virSysinfoDefFree);
-    g_clear_pointer(&vserver_driver, g_free);
-    return 0;
-}
-
-
-static int
-vserverMakeDirs(virVServerDriverConfig *cfg)
-{
-    const char *dirs[] = {
-        cfg->configDir, cfg->autostartDir, cfg->stateDir,
-        cfg->runDir, cfg->logDir,
-    };
-    size_t i;
-
-    for (i = 0; i < G_N_ELEMENTS(dirs); i++) {
-        if (g_mkdir_with_parents(dirs[i], 0700) < 0) {
-            virReportSystemError(errno, _("cannot create directory '%s'"),
-                                 dirs[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-
-static virDrvStateInitResult
-vserverStateInitialize(bool privileged,
-                       const char *root,
-                       bool monolithic G_GNUC_UNUSED,
-                       virStateInhibitCallback callback G_GNUC_UNUSED,
-                       void *opaque G_GNUC_UNUSED)
-{
-    vserverDriver *driver;
-    virVServerDriverConfig *cfg;
-
-    if (root) {
-        virReportError(VIR_ERR_INVALID_ARG, "%s",
-                       _("the vserver driver does not support embedded mode"));
-        return VIR_DRV_STATE_INIT_ERROR;
-    }
-
-    /* Contexts need namespaces, cgroups and mounts: root only. */
-    if (!privileged) {
-        VIR_INFO("Not running privileged, disabling the vserver driver");
-        return VIR_DRV_STATE_INIT_SKIPPED;
-    }
-
-    driver = g_new0(vserverDriver, 1);
-    if (virMutexInit(&driver->lock) < 0) {
-        g_free(driver);
-        return VIR_DRV_STATE_INIT_ERROR;
-    }
-    vserver_driver = driver;
-
-    if (!(driver->config = virVServerDriverConfigNew(g_getenv(VSERVER_ROOT_ENV))))
-        goto error;
-    cfg = driver->config;
-
-    if (virVServerDriverConfigLoadFile(cfg, cfg->configFile) < 0)
-        goto error;
-
-    if (vserverMakeDirs(cfg) < 0)
-        goto error;
-
-    if (!(driver->caps = vserverCapabilitiesNew()))
-        goto error;
-
-    if (!(driver->xmlopt = vserverDomainXMLConfInit(driver)))
-        goto error;
-
-    if (!(driver->domains = virDomainObjListNew()))
-        goto error;
-
-    if (!(driver->domainEventState = virObjectEventStateNew()))
-        goto error;
-
-    /* one shim socket per running context: allow as many as the hard
-     * limit lets us */
-    {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                VIR_WARN("cannot raise the open file limit: %s",
-                         g_strerror(errno));
-        }
-    }
-
-    /* sysinfo is informative: a host without DMI still runs contexts */
-    if (!(vserver_sysinfo = virSysinfoRead()))
-        virResetLastError();
-
-    /* pools before contexts: a running context may use their volumes */
-    if (vserverStorageStateInitialize(cfg->configDir, cfg->runDir) < 0)
-        goto error;
-
-    /* running contexts first (their status lives in the run dir), then
-     * the persistent definitions, which become their next boot config;
-     * only then re-attach, so that a context found stopped meanwhile is
-     * known to be persistent and stays defined */
-    if (virDomainObjListLoadAllConfigs(driver->domains, cfg->runDir,
-                                       NULL, true,
-                                       driver->xmlopt, NULL, NULL) < 0)
-        goto error;
-    if (virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
-                                       cfg->autostartDir, false,
-                                       driver->xmlopt, NULL, NULL) < 0)
-        goto error;
-    /* before the first shim connection: its events go to them */
-    if (vserverMonitorWorkersStart() < 0)
-        goto error;
-    vserverProcessReconnectAll(driver);
-    vserverSaveLoadManaged(driver);
-
-    vserverProcessAutostartAll(driver);
-
-    return VIR_DRV_STATE_INIT_COMPLETE;
-
- error:
-    vserverStateCleanup();
-    return VIR_DRV_STATE_INIT_ERROR;
-}
-
-
-static int
-vserverStateReload(void)
-{
-    vserverDriver *driver = vserver_driver;
-    g_autoptr(virVServerDriverConfig) cfg = NULL;
-
-    if (!driver)
-        return 0;
-
-    cfg = vserverDriverGetConfig(driver);
-    return virDomainObjListLoadAllConfigs(driver->domains, cfg->configDir,
-                                          cfg->autostartDir, false,
-                                          driver->xmlopt, NULL, NULL);
-}
-
-
-static virStateDriver vserverStateDriver = {
-    .name = VSERVER_DRIVER_NAME,
-    .stateInitialize = vserverStateInitialize,
-    .stateCleanup = vserverStateCleanup,
-    .stateReload = vserverStateReload,
-};
 
 
 /* ---------------------------------------------------------------------
@@ -565,117 +308,6 @@ vserverConnectGetDomainCapabilities(virConnectPtr conn,
 
 
 /* ---------------------------------------------------------------------
- * Node
- */
-
-static int
-vserverNodeGetInfo(virConnectPtr conn,
-                   virNodeInfoPtr nodeinfo)
-{
-    if (virNodeGetInfoEnsureACL(conn) < 0)
-        return -1;
-
-    return virCapabilitiesGetNodeInfo(nodeinfo);
-}
-
-
-static int
-vserverNodeGetCPUStats(virConnectPtr conn,
-                       int cpuNum,
-                       virNodeCPUStatsPtr params,
-                       int *nparams,
-                       unsigned int flags)
-{
-    if (virNodeGetCPUStatsEnsureACL(conn) < 0)
-        return -1;
-
-    return virHostCPUGetStats(cpuNum, params, nparams, flags);
-}
-
-
-static int
-vserverNodeGetMemoryStats(virConnectPtr conn,
-                          int cellNum,
-                          virNodeMemoryStatsPtr params,
-                          int *nparams,
-                          unsigned int flags)
-{
-    if (virNodeGetMemoryStatsEnsureACL(conn) < 0)
-        return -1;
-
-    return virHostMemGetStats(cellNum, params, nparams, flags);
-}
-
-
-static int
-vserverNodeGetCellsFreeMemory(virConnectPtr conn,
-                              unsigned long long *freeMems,
-                              int startCell,
-                              int maxCells)
-{
-    if (virNodeGetCellsFreeMemoryEnsureACL(conn) < 0)
-        return -1;
-
-    return virHostMemGetCellsFree(freeMems, startCell, maxCells);
-}
-
-
-static unsigned long long
-vserverNodeGetFreeMemory(virConnectPtr conn)
-{
-    unsigned long long freeMem;
-
-    if (virNodeGetFreeMemoryEnsureACL(conn) < 0)
-        return 0;
-
-    if (virHostMemGetInfo(NULL, &freeMem) < 0)
-        return 0;
-
-    return freeMem;
-}
-
-
-static int
-vserverNodeGetMemoryParameters(virConnectPtr conn,
-                               virTypedParameterPtr params,
-                               int *nparams,
-                               unsigned int flags)
-{
-    if (virNodeGetMemoryParametersEnsureACL(conn) < 0)
-        return -1;
-
-    return virHostMemGetParameters(params, nparams, flags);
-}
-
-
-static int
-vserverNodeGetCPUMap(virConnectPtr conn,
-                     unsigned char **cpumap,
-                     unsigned int *online,
-                     unsigned int flags)
-{
-    if (virNodeGetCPUMapEnsureACL(conn) < 0)
-        return -1;
-
-    return virHostCPUGetMap(cpumap, online, flags);
-}
-
-
-static int
-vserverNodeGetSecurityModel(virConnectPtr conn,
-                            virSecurityModelPtr secmodel)
-{
-    if (virNodeGetSecurityModelEnsureACL(conn) < 0)
-        return -1;
-
-    /* no LSM confinement of contexts: an empty model, as libvirt reports
-     * for a driver whose security driver is 'none' */
-    memset(secmodel, 0, sizeof(*secmodel));
-    return 0;
-}
-
-
-/* ---------------------------------------------------------------------
  * Domain listing and lookup
  */
 
@@ -901,21 +533,6 @@ vserverDomainListAdd(vserverDriver *driver,
                                  flags, oldDef);
     vserverIdmapUnlock();
     return vm;
-}
-
-
-virDomainDef *
-vserverDomainDefParse(vserverDriver *driver,
-                      virVServerDriverConfig *cfg,
-                      const char *xml,
-                      bool validate)
-{
-    if ((validate || cfg->validateXML) &&
-        vserverDomainValidateSchema(xml) < 0)
-        return NULL;
-
-    return virDomainDefParseString(xml, driver->xmlopt, NULL,
-                                   VIR_DOMAIN_DEF_PARSE_INACTIVE);
 }
 
 

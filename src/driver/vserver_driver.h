@@ -38,6 +38,10 @@ struct _vserverDriver {
     GHashTable *incoming;
 };
 
+/* The loaded driver, NULL before the state driver starts it or after it
+ * ends (vserver_driver_core.c). */
+extern vserverDriver *vserver_driver;
+
 virVServerDriverConfig *
 vserverDriverGetConfig(vserverDriver *driver);
 
