@@ -21,16 +21,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-/* libvirt_internal.h, exported as LIBVIRT_PRIVATE */
-int virDomainMigratePrepare3Params(virConnectPtr dconn,
-                                   virTypedParameterPtr params,
-                                   int nparams,
-                                   const char *cookiein,
-                                   int cookieinlen,
-                                   char **cookieout,
-                                   int *cookieoutlen,
-                                   char **uri_out,
-                                   unsigned int flags);
+#include "libvirt-private.h"
 
 
 static char *

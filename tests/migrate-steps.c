@@ -23,34 +23,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-/* libvirt_internal.h, exported as LIBVIRT_PRIVATE */
-char *virDomainMigrateBegin3Params(virDomainPtr domain,
-                                   virTypedParameterPtr params, int nparams,
-                                   char **cookieout, int *cookieoutlen,
-                                   unsigned int flags);
-int virDomainMigratePrepare3Params(virConnectPtr dconn,
-                                   virTypedParameterPtr params, int nparams,
-                                   const char *cookiein, int cookieinlen,
-                                   char **cookieout, int *cookieoutlen,
-                                   char **uri_out, unsigned int flags);
-int virDomainMigratePerform3Params(virDomainPtr domain, const char *dconnuri,
-                                   virTypedParameterPtr params, int nparams,
-                                   const char *cookiein, int cookieinlen,
-                                   char **cookieout, int *cookieoutlen,
-                                   unsigned int flags);
-virDomainPtr virDomainMigrateFinish3Params(virConnectPtr dconn,
-                                           virTypedParameterPtr params,
-                                           int nparams,
-                                           const char *cookiein,
-                                           int cookieinlen,
-                                           char **cookieout,
-                                           int *cookieoutlen,
-                                           unsigned int flags,
-                                           int cancelled);
-int virDomainMigrateConfirm3Params(virDomainPtr domain,
-                                   virTypedParameterPtr params, int nparams,
-                                   const char *cookiein, int cookieinlen,
-                                   unsigned int flags, int cancelled);
+#include "libvirt-private.h"
 
 
 static int
