@@ -26,45 +26,17 @@
 #include <unistd.h>
 
 #include "vserver_shim.h"
+#include "tap.h"
 
 #define S(str) ((char *)(str))
 #define PY "/usr/bin/python3"
 
-static int tapCount;
-static int tapFailed;
 static char brName[IFNAMSIZ];       /* the bridge contexts A and B share */
 static char parentName[IFNAMSIZ];   /* macvlan parent; also "not a bridge" */
 
 
-static void __attribute__((format(printf, 2, 3)))
-tapResult(bool ok, const char *fmt, ...)
-{
-    va_list ap;
-
-    tapCount++;
-    if (!ok)
-        tapFailed++;
-    printf("%sok %d - ", ok ? "" : "not ", tapCount);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 
-static void __attribute__((format(printf, 1, 2)))
-tapDiag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 
 static int __attribute__((format(printf, 1, 2)))
@@ -780,6 +752,5 @@ main(void)
     contextStop(ctxB);
     contextStop(ctxC);
     contextStop(ctxD);
-    printf("1..%d\n", tapCount);
-    return tapFailed ? 1 : 0;
+    return tapDone();
 }

@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define G_GNUC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #include "tap.h"
 
 #define DEADLINE_MS 10000

@@ -6,8 +6,14 @@
 
 #pragma once
 
-#include <stdio.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* glib's, where the test has it; the libc-only tests (the shim's) not */
+#ifndef G_GNUC_PRINTF
+# define G_GNUC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
 
 static int tapCount;
 static int tapFailed;

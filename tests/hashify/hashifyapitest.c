@@ -22,40 +22,13 @@
 #include <openssl/sha.h>
 
 #include "vserver_hashify.h"
+#include "../tap.h"
 
-static int tapCount;
-static int tapFailed;
 static char *top;
 
 
-static void __attribute__((format(printf, 2, 3)))
-ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    tapCount++;
-    if (!cond)
-        tapFailed++;
-    printf("%sok %d - ", cond ? "" : "not ", tapCount);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 
-static void __attribute__((format(printf, 1, 2)))
-diag(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("# ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
 
 
 static char *
@@ -243,22 +216,22 @@ main(void)
     free(p);
 
     vserverHashifySettingsInit(&settings);
-    ok(vserverHashifyExcludesCheck((const char *const[]){ "tmp", NULL }, &err) < 0 &&
+    tapResult(vserverHashifyExcludesCheck((const char *const[]){ "tmp", NULL }, &err) < 0 &&
        err.code == EINVAL, "an exclude pattern without a leading '/' is refused");
     vserverHashifyErrorClear(&err);
 
-    ok(!vserverHashifyStoreOpen(top, &settings, 0, &err) && err.code == ENOENT,
+    tapResult(!vserverHashifyStoreOpen(top, &settings, 0, &err) && err.code == ENOENT,
        "opening a missing store without CREATE fails with ENOENT");
     vserverHashifyErrorClear(&err);
     store = vserverHashifyStoreOpen(top, &settings, VSERVER_HASHIFY_STORE_CREATE, &err);
-    ok(store != NULL, "store created%s%s", err.message ? ": " : "",
+    tapResult(store != NULL, "store created%s%s", err.message ? ": " : "",
        err.message ? err.message : "");
     if (!store)
         goto done;
     {
         struct stat st;
         p = pathOf(".hash");
-        ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700,
+        tapResult(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700,
            "the store directory is private (0700)");
         free(p);
     }
@@ -266,7 +239,7 @@ main(void)
     /* --- keys */
     memset(&k1, 0x5a, sizeof(k1));
     vserverHashifyKeyFormat(&k1, hex);
-    ok(vserverHashifyKeyParse(hex, &k2) == 0 && memcmp(&k1, &k2, sizeof(k1)) == 0 &&
+    tapResult(vserverHashifyKeyParse(hex, &k2) == 0 && memcmp(&k1, &k2, sizeof(k1)) == 0 &&
        vserverHashifyKeyParse("zz", &k2) < 0, "keys format and parse back");
 
     fd = writeFile("t/a", 'a', 3000, 0640, 1000000000, "v1");
@@ -277,16 +250,16 @@ main(void)
                     "user.test", "v1", true, 1000000000, &k2);
     }
     rc = vserverHashifyKeyFromFd(store, fd, &k1, NULL, &err);
-    ok(rc == 0 && memcmp(&k1, &k2, sizeof(k1)) == 0,
+    tapResult(rc == 0 && memcmp(&k1, &k2, sizeof(k1)) == 0,
        "the key of a file is SHA-256 of the documented serialisation");
     vserverHashifyErrorClear(&err);
 
     metaFor(&meta, 'a', 3000, 0640, 1000000000, "v1");
-    ok(hashStream(store, &meta, 'a', 3000, &k3) == 0 && memcmp(&k1, &k3, sizeof(k1)) == 0,
+    tapResult(hashStream(store, &meta, 'a', 3000, &k3) == 0 && memcmp(&k1, &k3, sizeof(k1)) == 0,
        "streaming the metadata then the content gives the same key");
     {
         vserverHashifyHasher *h = vserverHashifyHasherNew(store, &meta, &err);
-        ok(h && vserverHashifyHasherUpdate(h, "aa", 2) == 0 &&
+        tapResult(h && vserverHashifyHasherUpdate(h, "aa", 2) == 0 &&
            vserverHashifyHasherFinal(h, &k3, &err) < 0 && err.code == EIO,
            "a stream shorter than the metadata's size is refused");
         vserverHashifyErrorClear(&err);
@@ -294,7 +267,7 @@ main(void)
     }
 
     /* --- linking while importing */
-    ok(vserverHashifyStoreLinkAt(store, dirfd, "a", fd, &k1, &meta, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyStoreLinkAt(store, dirfd, "a", fd, &k1, &meta, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_CREATED, "the first imported file becomes the object");
     close(fd);
     vserverHashifyKeyFormat(&k1, hex);
@@ -303,19 +276,19 @@ main(void)
         struct stat st;
         if (asprintf(&obj, "%s/.hash/%.2s/%s", top, hex, hex + 2) < 0)
             abort();
-        ok(stat(obj, &st) == 0 && st.st_ino == inoOf("t/a"),
+        tapResult(stat(obj, &st) == 0 && st.st_ino == inoOf("t/a"),
            "the object is .hash/XX/<rest of the hex key> and is the file's inode");
         free(obj);
     }
 
     fd = writeFile("t/b", 'a', 3000, 0640, 1000000000, "v1");
-    ok(vserverHashifyStoreLinkAt(store, dirfd, "b", fd, &k1, &meta, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyStoreLinkAt(store, dirfd, "b", fd, &k1, &meta, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_LINKED && inoOf("t/b") == inoOf("t/a"),
        "an identical imported file is replaced by a link to the object");
     close(fd);
 
     fd = writeFile("t/c", 'a', 3000, 0644, 1000000000, "v1");
-    ok(vserverHashifyStoreLinkAt(store, dirfd, "c", fd, &k1, &meta, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyStoreLinkAt(store, dirfd, "c", fd, &k1, &meta, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
        r.reason == VSERVER_HASHIFY_SKIP_CHANGED && inoOf("t/c") != inoOf("t/a"),
        "a file whose metadata is not what was hashed is not linked");
@@ -326,20 +299,20 @@ main(void)
     fd = writeFile("t/d", 'a', 3000, 0640, 1000000000, "v1");
     close(fd);
     p = pathOf("t/d");
-    ok(vserverHashifyLinkFile(store, p, VSERVER_HASHIFY_LINK_DRY_RUN, &r, &err) == 0 &&
+    tapResult(vserverHashifyLinkFile(store, p, VSERVER_HASHIFY_LINK_DRY_RUN, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_LINKED && inoOf("t/d") != inoOf("t/a"),
        "a dry run reports the link and does not make it");
-    ok(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_LINKED && inoOf("t/d") == inoOf("t/a"),
        "vserverHashifyLinkFile links an identical file");
-    ok(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_ALREADY, "a second time it is already linked");
     free(p);
 
     p = pathOf("t/link");
     if (symlink("a", p) < 0)
-        diag("symlink: %s", strerror(errno));
-    ok(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
+        tapDiag("symlink: %s", strerror(errno));
+    tapResult(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
        r.reason == VSERVER_HASHIFY_SKIP_SPECIAL, "a symlink is never linked");
     free(p);
@@ -347,7 +320,7 @@ main(void)
     fd = writeFile("t/empty", 'a', 0, 0640, 1000000000, NULL);
     close(fd);
     p = pathOf("t/empty");
-    ok(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
        r.reason == VSERVER_HASHIFY_SKIP_SMALL, "an empty file is never linked");
     free(p);
@@ -358,12 +331,12 @@ main(void)
         char *e = pathOf("t/e");
         char *e2 = pathOf("t/e2");
         if (link(e, e2) < 0)
-            diag("link: %s", strerror(errno));
-        ok(vserverHashifyLinkFile(store, e, 0, &r, &err) == 0 &&
+            tapDiag("link: %s", strerror(errno));
+        tapResult(vserverHashifyLinkFile(store, e, 0, &r, &err) == 0 &&
            r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
            r.reason == VSERVER_HASHIFY_SKIP_OUTSIDE_LINKS,
            "a single file with another name is left alone by default");
-        ok(vserverHashifyLinkFile(store, e, VSERVER_HASHIFY_LINK_ANY_NLINK, &r, &err) == 0 &&
+        tapResult(vserverHashifyLinkFile(store, e, VSERVER_HASHIFY_LINK_ANY_NLINK, &r, &err) == 0 &&
            r.outcome == VSERVER_HASHIFY_LINK_CREATED,
            "... and linked with VSERVER_HASHIFY_LINK_ANY_NLINK");
         free(e);
@@ -377,7 +350,7 @@ main(void)
     fd = writeFile("t/f", 'a', 3000, 0640, 1000000000, "v1");
     close(fd);
     p = pathOf("t/f");
-    ok(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
+    tapResult(vserverHashifyLinkFile(store, p, 0, &r, &err) == 0 &&
        r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
        r.reason == VSERVER_HASHIFY_SKIP_MISMATCH && inoOf("t/f") != inoOf("t/a"),
        "a store object whose mode was changed through a link is not linked to");
@@ -389,7 +362,7 @@ main(void)
     /* --- statistics: a (= b = d), e (= e2); objects a and e */
     memset(&ss, 0, sizeof(ss));
     rc = vserverHashifyStoreGetStats(store, &ss, &err);
-    ok(rc == 0 && ss.objects == 2 && ss.bytesStored == 5000 &&
+    tapResult(rc == 0 && ss.objects == 2 && ss.bytesStored == 5000 &&
        ss.links == 3 + 2 && ss.bytesSaved == 2 * 3000 + 1 * 2000 &&
        ss.unreferenced == 0,
        "store statistics: objects %llu, bytes %llu, links %llu, saved %llu",
@@ -398,7 +371,7 @@ main(void)
 
     /* --- garbage collection */
     other = vserverHashifyStoreOpen(top, &settings, 0, &err);
-    ok(other && vserverHashifyStoreGc(store, NULL, 0, 0, &gs, &err) < 0 && err.code == EBUSY,
+    tapResult(other && vserverHashifyStoreGc(store, NULL, 0, 0, &gs, &err) < 0 && err.code == EBUSY,
        "gc refuses while another handle has the store open");
     vserverHashifyErrorClear(&err);
     vserverHashifyStoreClose(other);
@@ -409,10 +382,10 @@ main(void)
     p = pathOf("t/e2");
     unlink(p);
     free(p);
-    ok(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_DRY_RUN, &gs, &err) == 0 &&
+    tapResult(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_DRY_RUN, &gs, &err) == 0 &&
        gs.objectsRemoved == 1 && vserverHashifyStoreGetStats(store, &ss, &err) == 0 &&
        ss.objects == 2, "a gc dry run counts the unreferenced object and keeps it");
-    ok(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_VERIFY, &gs, &err) == 0 &&
+    tapResult(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_VERIFY, &gs, &err) == 0 &&
        gs.objectsRemoved == 1 && gs.bytesRemoved == 2000 && gs.objectsVerified == 1 &&
        gs.badObjects == 0,
        "gc removes the object nothing links to and verifies the other");
@@ -422,9 +395,9 @@ main(void)
     fd = open(p, O_WRONLY | O_CLOEXEC);
     free(p);
     if (fd < 0 || pwrite(fd, "X", 1, 10) != 1)
-        diag("write: %s", strerror(errno));
+        tapDiag("write: %s", strerror(errno));
     close(fd);
-    ok(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_VERIFY, &gs, &err) == 0 &&
+    tapResult(vserverHashifyStoreGc(store, NULL, 0, VSERVER_HASHIFY_GC_VERIFY, &gs, &err) == 0 &&
        gs.badObjects == 1 && vserverHashifyStoreGetStats(store, &ss, &err) == 0 &&
        ss.objects == 0, "gc --verify unshares an object that was written to");
 
@@ -442,7 +415,7 @@ main(void)
             fd = writeFile(name, 'm', 100, 0644, 1, NULL);
             close(fd);
         }
-        ok(vserverHashifyTrees(store, trees, 1, &opts, &stats, &err) < 0 &&
+        tapResult(vserverHashifyTrees(store, trees, 1, &opts, &stats, &err) < 0 &&
            err.code == ECANCELED, "a cancelled run stops with ECANCELED");
         vserverHashifyErrorClear(&err);
     }
@@ -461,20 +434,20 @@ main(void)
         st2 = vserverHashifyStoreOpen(u, &s2, VSERVER_HASHIFY_STORE_CREATE, &err);
         fd = writeFile("u/a", 'q', 4000, 0644, 5, NULL);
         close(fd);
-        ok(st2 && vserverHashifyLinkFile(st2, ua, 0, &r, &err) == 0 &&
+        tapResult(st2 && vserverHashifyLinkFile(st2, ua, 0, &r, &err) == 0 &&
            r.outcome == VSERVER_HASHIFY_LINK_CREATED, "object made with mtime not keyed");
         fd = open(ua, O_WRONLY | O_CLOEXEC);
         if (fd < 0 || pwrite(fd, "Z", 1, 100) != 1)
-            diag("write: %s", strerror(errno));
+            tapDiag("write: %s", strerror(errno));
         close(fd);
         fd = writeFile("u/b", 'q', 4000, 0644, 5, NULL);
         close(fd);
-        ok(st2 && vserverHashifyLinkFile(st2, ub, 0, &r, &err) == 0 &&
+        tapResult(st2 && vserverHashifyLinkFile(st2, ub, 0, &r, &err) == 0 &&
            r.outcome == VSERVER_HASHIFY_LINK_SKIPPED &&
            r.reason == VSERVER_HASHIFY_SKIP_MISMATCH && inoOf("u/b") != inoOf("u/a"),
            "a file is not linked to an object whose content was changed in place");
         fd = open(ub, O_RDONLY | O_CLOEXEC);
-        ok(fd >= 0 && pread(fd, buf, 1, 100) == 1 && buf[0] == 'q',
+        tapResult(fd >= 0 && pread(fd, buf, 1, 100) == 1 && buf[0] == 'q',
            "... and keeps its own content");
         close(fd);
         vserverHashifyStoreClose(st2);
@@ -488,6 +461,5 @@ main(void)
     vserverHashifyErrorClear(&err);
     close(dirfd);
     nftw(top, rmEntry, 16, FTW_DEPTH | FTW_PHYS);
-    printf("1..%d\n", tapCount);
-    return tapFailed ? 1 : 0;
+    return tapDone();
 }
