@@ -277,3 +277,25 @@ virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
 
     return 0;
 }
+
+
+/*
+ * Where this project's schemas are: $VSERVER_SCHEMA_DIR (private
+ * instances and tests run from the build tree), then the installed copy,
+ * then the source tree this build came from.
+ */
+char *
+vserverSchemaPath(const char *name)
+{
+    const char *envdir = g_getenv("VSERVER_SCHEMA_DIR");
+    g_autofree char *path = NULL;
+
+    if (envdir && *envdir)
+        return g_build_filename(envdir, name, NULL);
+
+    path = g_build_filename(VSERVER_SCHEMADIR, name, NULL);
+    if (virFileExists(path))
+        return g_steal_pointer(&path);
+
+    return g_build_filename(VSERVER_SRC_SCHEMADIR, name, NULL);
+}

@@ -60,3 +60,8 @@ virVServerDriverConfigNew(const char *root);
 int
 virVServerDriverConfigLoadFile(virVServerDriverConfig *cfg,
                                const char *filename);
+
+/* Full path of this project's schema @name (vserver-domain.rng,
+ * vserver-pool.rng, ...). */
+char *
+vserverSchemaPath(const char *name);

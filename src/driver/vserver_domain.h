@@ -19,9 +19,6 @@ vserverDomainXMLConfInit(void *driver);
 int
 vserverDomainValidateSchema(const char *xml);
 
-/* Full path of this project's schema @name (vserver-domain.rng, ...). */
-char *
-vserverSchemaPath(const char *name);
 
 typedef struct _vserverDomainObjPrivate vserverDomainObjPrivate;
 struct _vserverDomainObjPrivate {

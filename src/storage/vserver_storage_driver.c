@@ -29,7 +29,7 @@
 #include "vserver_storage_driver_priv.h"
 #include "vserver_pool.h"
 #include "vserver_storage_jobs.h"
-#include "vserver_domain.h"
+#include "vserver_driver_conf.h"
 
 #include "datatypes.h"
 #include "storage_event.h"
