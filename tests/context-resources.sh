@@ -106,6 +106,41 @@ rss=$(msv rss)
 ok $? "dommemstat: rss is what the memory cgroup uses, within the limit (${rss:-none} KiB)"
 equals "dommemstat: unused is actual - rss" "$(( 98304 - ${rss:-0} ))" "$(msv unused)"
 
+# virsh cpu-stats: in total, and per host CPU where cgroup v1 counts them
+cs=$(vsh cpu-stats res --total 2>&1)
+ct=$(printf '%s\n' "$cs" | awk '$1 == "cpu_time" {print $2}')
+awk -v t="${ct:-0}" 'BEGIN { exit !(t > 0) }'
+ok $? "cpu-stats --total: cpu_time is counted (${ct:-none} s)"
+contains "cpu-stats --total: user and system time" "system_time" "$cs"
+if [ -e "/sys/fs/cgroup/cpuacct/$base/res.libvirt-vserver/cpuacct.usage_percpu" ]; then
+    pc=$(vsh cpu-stats res --start 0 --count 1 2>&1)
+    contains "cpu-stats --start 0: the first host CPU's time" "CPU0:" "$pc"
+else
+    echo "# no cgroup v1 cpuacct here: per-CPU figures are not available"
+fi
+# no LSM: an empty security label, as libvirt's 'none' security driver gives
+equals "the security label is empty (no LSM confines contexts)" "['', False]" \
+    "$(/usr/bin/python3 -c "import libvirt; print(libvirt.open('$uri').lookupByName('res').securityLabel())" 2>&1)"
+# virsh send-process-signal: a pid as the context sees it
+inner=$(ctx_enter res 'sleep 100001 >/dev/null 2>&1 & echo $!')
+alive_inside() { ctx_enter res "kill -0 $inner" >/dev/null 2>&1; }
+# gone, or a zombie: the init here (sleep) reaps no children
+gone_inside() {
+    local st
+    st=$(ctx_enter res "cut -d' ' -f3 /proc/$inner/stat 2>/dev/null")
+    [ -z "$st" ] || [ "$st" = Z ]
+}
+if [ -n "$inner" ] && alive_inside; then
+    check "send-process-signal to a process by its pid inside ($inner)" -- \
+        vsh send-process-signal res "$inner" sigterm
+    check "... which ends it" -- wait_until 10 gone_inside
+else
+    ok 1 "a process started inside runs (pid '$inner')"
+fi
+o=$(vsh send-process-signal res 99999 sigterm 2>&1)
+ok $(( $? == 0 )) "send-process-signal to a pid the context does not have is refused"
+contains "... naming it" "no process 99999 in 'res'" "$o"
+
 # --- setmem / setmaxmem
 check "setmem --live" -- vsh setmem res 65536 --live
 equals "setmem --live: memory.limit_in_bytes follows" "$(kib 65536)" "$(cg memory memory.limit_in_bytes)"

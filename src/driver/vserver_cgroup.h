@@ -221,6 +221,10 @@ vserverCgroupRemove(vserverCgroup *cg);
 /* --- usage (vserver_cgroup_stats.c) */
 
 int
+vserverCgroupGetPercpuUsage(vserverCgroup *cg,
+                            unsigned long long **usage,
+                            size_t *ncpus);
+int
 vserverCgroupGetCpuUsage(vserverCgroup *cg,
                          unsigned long long *total_ns,
                          unsigned long long *user_ns,

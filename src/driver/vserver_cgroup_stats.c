@@ -56,6 +56,48 @@ vserverCgroupGetCpuUsage(vserverCgroup *cg,
 }
 
 
+/* Per-CPU usage in ns: cgroup v1's cpuacct.usage_percpu; cgroup2 has no
+ * per-CPU figures. */
+int
+vserverCgroupGetPercpuUsage(vserverCgroup *cg,
+                            unsigned long long **usage,
+                            size_t *ncpus)
+{
+    vserverCgroupDir *dir = vserverCgroupDirNeed(cg, VSERVER_CGROUP_CONTROLLER_CPUACCT);
+    g_autofree char *content = NULL;
+    g_auto(GStrv) words = NULL;
+    g_autofree unsigned long long *values = NULL;
+    size_t n = 0;
+    size_t i;
+
+    if (!dir)
+        return -1;
+    if (dir->unified) {
+        virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
+                       _("per-CPU statistics need cgroup v1's cpuacct.usage_percpu; this context's CPU accounting is cgroup2 (use --total)"));
+        return -1;
+    }
+    if (vserverCgroupReadFile(dir->path, "cpuacct.usage_percpu", &content) < 0)
+        return -1;
+    words = g_strsplit_set(g_strstrip(content), " \n", -1);
+    values = g_new0(unsigned long long, g_strv_length(words) + 1);
+    for (i = 0; words[i]; i++) {
+        if (!*words[i])
+            continue;
+        if (virStrToLong_ullp(words[i], NULL, 10, &values[n]) < 0) {
+            virReportError(VIR_ERR_INTERNAL_ERROR,
+                           _("invalid value '%s' in %s/cpuacct.usage_percpu"),
+                           words[i], dir->path);
+            return -1;
+        }
+        n++;
+    }
+    *usage = g_steal_pointer(&values);
+    *ncpus = n;
+    return 0;
+}
+
+
 int
 vserverCgroupGetMemoryUsage(vserverCgroup *cg,
                             unsigned long long *bytes)

@@ -1400,6 +1400,118 @@ vserverDomainLxcOpenNamespace(virDomainPtr dom,
 }
 
 
+/* No LSM confines contexts: an empty label, as libvirt's drivers report
+ * with the 'none' security driver (virsh dominfo, lxc-enter-namespace
+ * without --noseclabel) */
+static int
+vserverDomainGetSecurityLabel(virDomainPtr dom,
+                              virSecurityLabelPtr seclabel)
+{
+    virDomainObj *vm;
+    int ret = -1;
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    if (virDomainGetSecurityLabelEnsureACL(dom->conn, vm->def) == 0) {
+        memset(seclabel, 0, sizeof(*seclabel));
+        ret = 0;
+    }
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
+/* The host pid of the process that is @nspid in the context's pid
+ * namespace, among the processes of its cgroups; 0 if none is. */
+static pid_t
+vserverDomainFindProcess(vserverDomainObjPrivate *priv,
+                         long long nspid)
+{
+    g_autofree pid_t *pids = NULL;
+    size_t npids = 0;
+    size_t i;
+
+    if (vserverCgroupGetPids(priv->cgroup, &pids, &npids) < 0)
+        return -1;
+    for (i = 0; i < npids; i++) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pids[i]);
+        g_autofree char *status = NULL;
+        g_auto(GStrv) lines = NULL;
+        size_t j;
+
+        if (virFileReadAllQuiet(path, 16384, &status) < 0)
+            continue;           /* gone meanwhile */
+        lines = g_strsplit(status, "\n", -1);
+        for (j = 0; lines[j]; j++) {
+            const char *last;
+            long long inner;
+
+            if (!g_str_has_prefix(lines[j], "NSpid:"))
+                continue;
+            /* the innermost namespace's pid comes last */
+            last = strrchr(lines[j], '\t');
+            if (last && virStrToLong_ll(last + 1, NULL, 10, &inner) == 0 &&
+                inner == nspid)
+                return pids[i];
+            break;
+        }
+    }
+    return 0;
+}
+
+
+/* virsh send-process-signal NAME PID SIG: PID as the context sees it (1 is
+ * its init), looked up among its own processes */
+static int
+vserverDomainSendProcessSignal(virDomainPtr dom,
+                               long long pid_value,
+                               unsigned int signum,
+                               unsigned int flags)
+{
+    virDomainObj *vm;
+    pid_t victim;
+    int ret = -1;
+
+    virCheckFlags(0, -1);
+
+    if (signum >= VIR_DOMAIN_PROCESS_SIGNAL_LAST) {
+        virReportError(VIR_ERR_INVALID_ARG,
+                       _("signum value %d is out of range"), signum);
+        return -1;
+    }
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    if (virDomainSendProcessSignalEnsureACL(dom->conn, vm->def) < 0)
+        goto cleanup;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
+        goto cleanup;
+    if (virDomainObjCheckActive(vm) < 0)
+        goto endjob;
+
+    if (pid_value <= 0 || pid_value > INT_MAX ||
+        (victim = vserverDomainFindProcess(vm->privateData, pid_value)) == 0) {
+        virReportError(VIR_ERR_INVALID_ARG,
+                       _("no process %lld in '%s'"), pid_value, vm->def->name);
+        goto endjob;
+    }
+    if (victim < 0)
+        goto endjob;
+    /* libvirt's signal numbers are Linux's */
+    if (kill(victim, signum) < 0) {
+        virReportSystemError(errno, _("cannot send signal %u to process %lld of '%s'"),
+                             signum, pid_value, vm->def->name);
+        goto endjob;
+    }
+    ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
 /* ---------------------------------------------------------------------
  * Events
  */
@@ -1562,6 +1674,9 @@ static virHypervisorDriver vserverHypervisorDriver = {
     .domainSetBlkioParameters = vserverDomainSetBlkioParameters,
     .domainGetBlkioParameters = vserverDomainGetBlkioParameters,
     .domainMemoryStats = vserverDomainMemoryStats,
+    .domainGetCPUStats = vserverDomainGetCPUStats,
+    .domainGetSecurityLabel = vserverDomainGetSecurityLabel,
+    .domainSendProcessSignal = vserverDomainSendProcessSignal,
     .connectGetAllDomainStats = vserverConnectGetAllDomainStats,
     .domainAttachDevice = vserverDomainAttachDevice,
     .domainSave = vserverDomainSave,

@@ -708,6 +708,89 @@ vserverTuneStatsBalloon(virDomainObj *vm,
 }
 
 
+/* virsh cpu-stats: the context's CPU time from its cpuacct (v1) or cpu
+ * (cgroup2) group, in total and, on cgroup v1, per host CPU */
+int
+vserverDomainGetCPUStats(virDomainPtr dom,
+                         virTypedParameterPtr params,
+                         unsigned int nparams,
+                         int start_cpu,
+                         unsigned int ncpus,
+                         unsigned int flags)
+{
+    virDomainObj *vm;
+    vserverDomainObjPrivate *priv;
+    int ret = -1;
+
+    virCheckFlags(VIR_TYPED_PARAM_STRING_OKAY, -1);
+
+    if (!(vm = vserverDomObjFromDomain(dom)))
+        return -1;
+    priv = vm->privateData;
+    if (virDomainGetCPUStatsEnsureACL(dom->conn, vm->def) < 0 ||
+        virDomainObjCheckActive(vm) < 0)
+        goto cleanup;
+
+    if (start_cpu == -1) {
+        unsigned long long total, user, sys;
+        const char *names[] = { VIR_DOMAIN_CPU_STATS_CPUTIME,
+                                VIR_DOMAIN_CPU_STATS_USERTIME,
+                                VIR_DOMAIN_CPU_STATS_SYSTEMTIME };
+        unsigned long long values[3];
+        unsigned int i;
+
+        if (nparams == 0) {
+            ret = G_N_ELEMENTS(names);
+            goto cleanup;
+        }
+        if (vserverCgroupGetCpuUsage(priv->cgroup, &total, &user, &sys) < 0)
+            goto cleanup;
+        values[0] = total;
+        values[1] = user;
+        values[2] = sys;
+        for (i = 0; i < nparams && i < G_N_ELEMENTS(names); i++) {
+            if (virTypedParameterAssign(&params[i], names[i],
+                                        VIR_TYPED_PARAM_ULLONG, values[i]) < 0)
+                goto cleanup;
+        }
+        ret = i;
+    } else {
+        g_autofree unsigned long long *usage = NULL;
+        size_t n = 0;
+        unsigned int i;
+
+        if (vserverCgroupGetPercpuUsage(priv->cgroup, &usage, &n) < 0)
+            goto cleanup;
+        if (nparams == 0 && ncpus == 0) {
+            ret = n;            /* how many CPUs there are */
+            goto cleanup;
+        }
+        if (nparams == 0) {
+            ret = 1;            /* how many figures per CPU */
+            goto cleanup;
+        }
+        if (start_cpu >= (int)n) {
+            virReportError(VIR_ERR_INVALID_ARG,
+                           _("start_cpu %d is beyond the host's %zu CPUs"),
+                           start_cpu, n);
+            goto cleanup;
+        }
+        for (i = 0; i < ncpus && start_cpu + i < n; i++) {
+            if (virTypedParameterAssign(&params[i * nparams],
+                                        VIR_DOMAIN_CPU_STATS_CPUTIME,
+                                        VIR_TYPED_PARAM_ULLONG,
+                                        usage[start_cpu + i]) < 0)
+                goto cleanup;
+        }
+        ret = 1;
+    }
+
+ cleanup:
+    virDomainObjEndAPI(&vm);
+    return ret;
+}
+
+
 /* virsh dommemstat: the balloon figures of domstats (KiB) */
 int
 vserverDomainMemoryStats(virDomainPtr dom,

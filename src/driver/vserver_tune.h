@@ -34,6 +34,12 @@ int vserverDomainGetSchedulerParameters(virDomainPtr dom,
 int vserverDomainSetBlkioParameters(virDomainPtr dom,
                                     virTypedParameterPtr params,
                                     int nparams, unsigned int flags);
+int vserverDomainGetCPUStats(virDomainPtr dom,
+                             virTypedParameterPtr params,
+                             unsigned int nparams,
+                             int start_cpu,
+                             unsigned int ncpus,
+                             unsigned int flags);
 int vserverDomainMemoryStats(virDomainPtr dom,
                              virDomainMemoryStatPtr stats,
                              unsigned int nr_stats,
