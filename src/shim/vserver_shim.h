@@ -133,6 +133,10 @@ void vserverShimContainerNetDown(const vserverShimConfig *conf);
 int vserverShimOverlayPrepare(const vserverShimConfig *conf,
                               vserverShimChildError *err);
 
+/* The name below /dev of the @i-th node of every context's minimal /dev
+ * (null, zero, ...), or NULL past the last. */
+const char *vserverShimStdDeviceName(size_t i);
+
 /* In the shim, for a context with a user namespace, in a mount
  * namespace of the shim's own that the child is then cloned from: the
  * mounts that come from the host (the root, @rootMountFd attached or the

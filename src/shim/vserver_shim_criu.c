@@ -23,6 +23,19 @@
  *     bridge, addresses, up, routes; CRIU leaves it down and bare).  A
  *     macvlan is external by its parent (macvlan[GUEST]:PARENT), at dump
  *     and at restore.
+ *   - with <idmap> (a user namespace; docs/dev/criu-idmap.md): the
+ *     /dev nodes (binds of the host's), the configured binds and, without
+ *     a network namespace, the host's /sys are external mounts by their
+ *     target (keys dev-NAME, hostdev<i>, bind<i>, sys).  CRIU opens their
+ *     sources from inside the new user namespace, where only non-recursive
+ *     binds of reachable paths can be cloned, and where only a source
+ *     that is read-only there gives a bind whose read-only flag is locked:
+ *     so the restore stages them, read-only where the context had them
+ *     read-only, in a 0755 tmpfs of its own mount namespace.  CRIU never
+ *     applies the root's flags: the root is staged as a mount of its own,
+ *     read-only for a <readonly/> root.
+ * Keyrings are not checkpointed: every restore runs in a fresh session
+ * keyring, which the restored tasks inherit, not the daemon's.
  * Cgroups are left to CRIU's default (soft): the driver has made the
  * context's cgroups, with its limits, before a restore, and CRIU puts the
  * tasks into them: the config's `cgroup-root` maps the dumped context's
@@ -32,6 +45,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +53,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -67,6 +82,14 @@ typedef struct {
 } shimCriu;
 
 #define CONSOLE_KEY_FILE "console-key"
+
+/* The restore's stage of external mount sources (a context with a user
+ * namespace), a tmpfs on @dir in the restore's mount namespace. */
+typedef struct {
+    char dir[64];
+    bool made;
+    bool mounted;
+} shimCriuStage;
 
 
 static int
@@ -146,6 +169,17 @@ shimCriuTtyKey(int fd, char *key, size_t len, vserverShimChildError *err)
 }
 
 
+/* "mnt[TARGET]:KEY", a mount of the context dumped as external. */
+static int
+shimCriuAddMnt(shimCriu *c, const char *target, const char *key)
+{
+    char ext[4400];
+
+    snprintf(ext, sizeof(ext), "mnt[%.4096s]:%.32s", target, key);
+    return c->add_external(ext);
+}
+
+
 /* The externals for the context's interfaces (@restore: veth too). */
 static int
 shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
@@ -165,6 +199,52 @@ shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
                      net->link);
         }
         if (c->add_external(ext) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+/* With a user namespace: the mounts whose sources are the host's, as
+ * externals by their target (dump), or by key onto what @stage holds
+ * (restore, @stage non-NULL).  The keys depend on the configuration
+ * only, so the restore computes them again from the same definition. */
+static int
+shimCriuMountExternals(const vserverShimConfig *conf, shimCriu *c,
+                       const shimCriuStage *stage)
+{
+    char ext[4200];
+    char key[32];
+    const char *name;
+
+    if (!conf->userns)
+        return 0;
+    for (size_t i = 0; (name = vserverShimStdDeviceName(i)); i++) {
+        snprintf(key, sizeof(key), "dev-%s", name);
+        snprintf(ext, sizeof(ext), "/dev/%s", name);
+        if (stage ? c->add_ext_mount(key, ext) < 0 :
+            shimCriuAddMnt(c, ext, key) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < conf->ndevices; i++) {
+        snprintf(key, sizeof(key), "hostdev%zu", i);
+        if (stage ? c->add_ext_mount(key, conf->devices[i].path) < 0 :
+            shimCriuAddMnt(c, conf->devices[i].path, key) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < conf->nmounts; i++) {
+        if (conf->mounts[i].type != VSERVER_SHIM_MOUNT_BIND)
+            continue;
+        snprintf(key, sizeof(key), "bind%zu", i);
+        snprintf(ext, sizeof(ext), "%s/%s", stage ? stage->dir : "", key);
+        if (stage ? c->add_ext_mount(key, ext) < 0 :
+            shimCriuAddMnt(c, conf->mounts[i].dst, key) < 0)
+            return -1;
+    }
+    if (!conf->netns) {
+        snprintf(ext, sizeof(ext), "%s/sys", stage ? stage->dir : "");
+        if (stage ? c->add_ext_mount("sys", ext) < 0 :
+            shimCriuAddMnt(c, "/sys", "sys") < 0)
             return -1;
     }
     return 0;
@@ -197,13 +277,102 @@ shimCriuNamedCgroups(shimCriu *c)
 }
 
 
+/* A non-recursive clone of @src (read-only if @readonly) on @stage's
+ * @name: CRIU clones it again from inside the new user namespace, where
+ * a source with submounts (locked there) cannot be cloned alone, and
+ * where a source that is read-only gives a bind whose flag is locked. */
+static int
+shimCriuStageBind(const shimCriuStage *stage, const char *src,
+                  const char *name, bool readonly, vserverShimChildError *err)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    char path[128];
+    struct stat st;
+    int tree = -1;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", stage->dir, name);
+    if (stat(src, &st) < 0)
+        return vserverShimError(err, errno, "bind source '%s'", src);
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdir(path, 0755) < 0)
+            return vserverShimError(err, errno, "cannot create '%s'", path);
+    } else {
+        if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+                       0644)) < 0)
+            return vserverShimError(err, errno, "cannot create '%s'", path);
+        close(fd);
+    }
+    if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE |
+                          OPEN_TREE_CLOEXEC)) < 0 ||
+        (readonly &&
+         mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) ||
+        move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        int saved = errno;
+
+        if (tree >= 0)
+            close(tree);
+        return vserverShimError(err, saved, "cannot stage '%s' for the "
+                                "restore", src);
+    }
+    close(tree);
+    return 0;
+}
+
+
+/* The stage of a context with a user namespace: a tmpfs that every user
+ * can search (CRIU opens the sources as the context's root), with the
+ * configured binds and, without a network namespace, the host's /sys. */
+static int
+shimCriuStageMake(const vserverShimConfig *conf, shimCriuStage *stage,
+                  vserverShimChildError *err)
+{
+    char name[32];
+
+    snprintf(stage->dir, sizeof(stage->dir), "/run/vserver-criu.XXXXXX");
+    if (!mkdtemp(stage->dir))
+        return vserverShimError(err, errno, "cannot create '%s'", stage->dir);
+    stage->made = true;
+    if (mount("vserver-stage", stage->dir, "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=0755,size=64k") < 0)
+        return vserverShimError(err, errno, "cannot mount a tmpfs on '%s'",
+                                stage->dir);
+    stage->mounted = true;
+    for (size_t i = 0; i < conf->nmounts; i++) {
+        const vserverShimMount *m = &conf->mounts[i];
+
+        if (m->type != VSERVER_SHIM_MOUNT_BIND)
+            continue;
+        snprintf(name, sizeof(name), "bind%zu", i);
+        if (shimCriuStageBind(stage, m->src, name, m->readonly, err) < 0)
+            return -1;
+    }
+    if (!conf->netns && shimCriuStageBind(stage, "/sys", "sys", true, err) < 0)
+        return -1;
+    return 0;
+}
+
+
+static void
+shimCriuStageRemove(shimCriuStage *stage)
+{
+    if (stage->mounted)
+        umount2(stage->dir, MNT_DETACH);
+    if (stage->made)
+        rmdir(stage->dir);
+    stage->mounted = stage->made = false;
+}
+
+
 /* The restore runs in a mount namespace of the shim's own (a slave of
  * the host's: nothing goes back), so that what CRIU mounts for itself
  * (its cgroup yard) never shows on the host, even when it fails half
  * way; an overlay root is mounted there on conf->root. */
 static int
-shimCriuPrivateMounts(const vserverShimConfig *conf, vserverShimChildError *err)
+shimCriuPrivateMounts(const vserverShimConfig *conf, shimCriuStage *stage,
+                      vserverShimChildError *err)
 {
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     int mntfd;
     int rc;
 
@@ -211,16 +380,39 @@ shimCriuPrivateMounts(const vserverShimConfig *conf, vserverShimChildError *err)
         mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return vserverShimError(err, errno, "cannot make a mount namespace "
                                 "for the restore");
-    if (!conf->rootLower)
+    if (conf->rootLower) {
+        if ((mntfd = vserverShimOverlayPrepare(conf, err)) < 0)
+            return -1;
+        rc = move_mount(mntfd, "", AT_FDCWD, conf->root,
+                        MOVE_MOUNT_F_EMPTY_PATH);
+        close(mntfd);
+        if (rc < 0)
+            return vserverShimError(err, errno, "cannot attach the overlay "
+                                    "root on '%s'", conf->root);
+    } else if (conf->userns &&
+               mount(conf->root, conf->root, NULL, MS_BIND, NULL) < 0) {
+        /* a mount of its own: the flag below is then the root's */
+        return vserverShimError(err, errno, "cannot bind the root '%s'",
+                                conf->root);
+    }
+    if (!conf->userns)
         return 0;
-    if ((mntfd = vserverShimOverlayPrepare(conf, err)) < 0)
-        return -1;
-    rc = move_mount(mntfd, "", AT_FDCWD, conf->root, MOVE_MOUNT_F_EMPTY_PATH);
-    close(mntfd);
-    if (rc < 0)
-        return vserverShimError(err, errno, "cannot attach the overlay root "
-                                "on '%s'", conf->root);
+    /* usernsd binds it for the restored tree from this namespace, where
+     * its read-only flag is locked for the context's user namespace */
+    if (conf->rootReadonly &&
+        mount_setattr(AT_FDCWD, conf->root, 0, &ro, sizeof(ro)) < 0) {
+        vserverShimError(err, errno, "cannot make the root '%s' read-only",
+                         conf->root);
+        goto error;
+    }
+    if (shimCriuStageMake(conf, stage, err) < 0)
+        goto error;
     return 0;
+
+ error:
+    shimCriuStageRemove(stage);
+    umount2(conf->root, MNT_DETACH);
+    return -1;
 }
 
 
@@ -417,6 +609,47 @@ shimCriuOpenImages(const char *dir, vserverShimChildError *err)
 }
 
 
+/* With a user namespace, the restored root task reads images itself,
+ * first as the host's root (before its id maps are written), then as the
+ * context's root: the unpacked images become readable by everyone, as
+ * CRIU writes them (they hold the context's own memory); the daemon's
+ * 0700 run directory above them keeps other users out. */
+static int
+shimCriuImagesReadable(int dirfd, vserverShimChildError *err)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd;
+
+    if ((fd = openat(dirfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0 ||
+        !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return vserverShimError(err, errno, "cannot list the images");
+    }
+    while ((de = readdir(d))) {
+        struct stat st;
+
+        if (de->d_type != DT_REG &&
+            (de->d_type != DT_UNKNOWN ||
+             fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+             !S_ISREG(st.st_mode)))
+            continue;
+        if (fchmodat(dirfd, de->d_name, 0644, 0) < 0) {
+            vserverShimError(err, errno, "cannot make the image '%s' "
+                             "readable", de->d_name);
+            closedir(d);
+            return -1;
+        }
+    }
+    closedir(d);
+    if (fchmod(dirfd, 0755) < 0)
+        return vserverShimError(err, errno, "cannot make the images "
+                                "readable");
+    return 0;
+}
+
+
 int
 vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
                     int consoleSlave, const char *dir, unsigned int timeout,
@@ -451,6 +684,7 @@ vserverShimCriuDump(const vserverShimConfig *conf, pid_t initPid,
     c.set_log_file("dump.log");
     if (c.add_external(key) < 0 ||
         c.add_external("mnt[/dev/console]:console") < 0 ||
+        shimCriuMountExternals(conf, &c, NULL) < 0 ||
         shimCriuNetExternals(conf, &c, false) < 0) {
         vserverShimError(err, ENOMEM, "cannot set up the dump");
     } else {
@@ -486,6 +720,7 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
                        unsigned int timeout, vserverShimChildError *err)
 {
     shimCriu c;
+    shimCriuStage stage = { .made = false };
     char key[64] = "";
     char keyFile[4096];
     FILE *f;
@@ -507,11 +742,25 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     fclose(f);
     key[strcspn(key, "\n")] = '\0';
 
-    if (shimCriuPrivateMounts(conf, err) < 0)
+    if (shimCriuPrivateMounts(conf, &stage, err) < 0)
         return -1;
+    /* the console pty must belong to the context's root to be opened from
+     * inside its user namespace (a getty on /dev/console) */
+    if (conf->userns &&
+        chown(consolePath, vserverShimHostIdOfRoot(conf->uidmap),
+              vserverShimHostIdOfRoot(conf->gidmap)) < 0) {
+        vserverShimError(err, errno, "cannot hand the console to the "
+                         "context's root");
+        goto unmount;
+    }
+    /* criu swrk and the tree it restores inherit the shim's session
+     * keyring, the daemon's: they get a fresh one, as init at a start */
+    if (vserverShimKeyringJoin(err) < 0)
+        goto unmount;
     if ((dirfd = shimCriuOpenImages(dir, err)) < 0)
         goto unmount;
-    if (shimCriuLoad(conf, &c, err) < 0) {
+    if ((conf->userns && shimCriuImagesReadable(dirfd, err) < 0) ||
+        shimCriuLoad(conf, &c, err) < 0) {
         close(dirfd);
         goto unmount;
     }
@@ -520,6 +769,7 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     if (c.set_root(conf->root) < 0 ||
         c.add_inherit_fd(consoleSlave, key) < 0 ||
         c.add_ext_mount("console", consolePath) < 0 ||
+        shimCriuMountExternals(conf, &c, &stage) < 0 ||
         (conf->cgroupRoot && c.add_cg_root(NULL, conf->cgroupRoot) < 0) ||
         shimCriuNamedCgroups(&c) < 0 ||
         shimCriuNetExternals(conf, &c, true) < 0) {
@@ -562,8 +812,10 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     }
 
  unmount:
-    /* the context holds the overlay now; the shim's copy goes */
-    if (conf->rootLower)
+    /* the context holds the root and the staged sources now (or nothing
+     * does): the shim's copies go */
+    shimCriuStageRemove(&stage);
+    if (conf->rootLower || conf->userns)
         umount2(conf->root, MNT_DETACH);
     return pid;
 }

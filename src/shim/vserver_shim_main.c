@@ -432,9 +432,12 @@ serveCheckpoint(shimState *st, int fd, vserverShimVerb verb, const char *args)
                          "'%s <seconds> <dir>'", vserverShimVerbName(verb));
     } else if (st->initPid <= 0) {
         vserverShimError(&err, 0, "the context is not running");
-    } else if (st->conf.userns) {
+    } else if (st->conf.userns && st->conf.nnets > 0) {
+        /* CRIU cannot make a veth again from inside a user namespace
+         * (docs/dev/criu-idmap.md, R4): refused before the dump kills it */
         vserverShimError(&err, 0, "unsupported: checkpoint of a context "
-                         "with <idmap> (a user namespace)");
+                         "with <idmap> (a user namespace) and an "
+                         "<interface>");
     } else {
         st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
         if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,

@@ -49,6 +49,15 @@ static const stdDevice stdDevices[] = {
 };
 
 
+const char *
+vserverShimStdDeviceName(size_t i)
+{
+    if (i >= sizeof(stdDevices) / sizeof(stdDevices[0]))
+        return NULL;
+    return stdDevices[i].name;
+}
+
+
 /* Who is to own what the shim creates in the root: the creator (NULL),
  * or, when the shim prepares a user-namespaced context's mounts as the
  * host's root, the context's root by its host ids. */
