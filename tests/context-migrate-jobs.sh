@@ -10,6 +10,8 @@
 #  - a client that goes away between Perform and Confirm cancels the
 #    migration: the context runs again on the source from its images,
 #    and the destination drops what it prepared.
+#  - a context with <idmap> migrates there and back (no gap, the same id
+#    map); with an <interface> it is refused before anything stops.
 # Skipped when the build has no CRIU.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -130,4 +132,47 @@ fi
 vB destroy jc >/dev/null 2>&1
 vA undefine jc >/dev/null 2>&1
 vB undefine jc >/dev/null 2>&1
+
+# --- 3. a context with <idmap> (a user namespace) migrates, there and back
+idroot=$work/rootfs-id
+cp -a "$rootfs" "$idroot"
+rm -f "$idroot/count"
+chown -R 100000:100000 "$idroot"
+idmap="<idmap><uid start='0' target='100000' count='65536'/><gid start='0' target='100000' count='65536'/></idmap>"
+ctx_xml mi "$idroot" "$counter" "<features><privnet/></features>$idmap" > "$work/mi.xml"
+id_count() { tail -n 1 "$idroot/count"; }
+id_above() { [ "$(id_count)" -gt "$1" ]; }
+id_counts_on() { local a; a=$(id_count); wait_until 10 id_above "$(( a + 2 ))"; }
+mi_state() { [ "$(virsh -q -c "$1" domstate --reason mi 2>&1)" = "$2" ]; }
+uidmap_of() { tr -s ' ' < "/proc/$(virsh -q -c "$1" domid mi)/uid_map"; }
+if vA create "$work/mi.xml" >/dev/null && wait_until 10 test -s "$idroot/count"; then
+    want_map=$(uidmap_of "$uriA")
+    check "virsh migrate --live of an <idmap> context A -> B" -- vA migrate --live mi "$uriB"
+    check "... it runs on B" -- wait_until 20 mi_state "$uriB" "running (migrated)"
+    check "... and counts on" -- wait_until 10 id_counts_on
+    equals "... with the same id map" "$want_map" "$(uidmap_of "$uriB")"
+    check "and back B -> A" -- vB migrate --live mi "$uriA"
+    check "... it runs on A" -- wait_until 20 mi_state "$uriA" "running (migrated)"
+    check "... and counts on" -- wait_until 10 id_counts_on
+    check "... with no gap and no repeat" -- seq_ok "$idroot/count"
+else
+    ok 1 "an <idmap> context starts on A"
+fi
+vA destroy mi >/dev/null 2>&1
+vB destroy mi >/dev/null 2>&1
+
+# ... but not with an <interface>: CRIU cannot make its veth again inside
+# a user namespace; refused before anything stops
+ctx_xml mn "$idroot" "exec sleep 100000" "$idmap" \
+    "<interface type='ethernet'><target dev='vsmj$$'/></interface>" > "$work/mn.xml"
+if vA create "$work/mn.xml" >/dev/null; then
+    p=$(vA domid mn)
+    out=$(vA migrate --live mn "$uriB" 2>&1)
+    ok $(( $? == 0 )) "an <idmap> context with an <interface> is refused"
+    contains "... naming why" "<idmap> (a user namespace) and an <interface>" "$out"
+    equals "... and runs on, the same init" "$p" "$(vA domid mn)"
+    vA destroy mn >/dev/null 2>&1
+else
+    ok 1 "an <idmap> context with an interface starts on A"
+fi
 tap_done
