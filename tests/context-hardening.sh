@@ -4,13 +4,10 @@
 # <idmap>.  Each probe runs in init's own tree and writes its findings to a
 # bind-mounted host dir; tests/context-syscalls.c makes the system calls.
 set -u
-# the test (and the daemon it starts) in a session keyring of its own, so
-# that the key added below is the daemon's (tests/session-keyring.py)
-if [ -z "${VSERVER_TEST_KEYRING:-}" ]; then
-    export VSERVER_TEST_KEYRING=1
-    exec /usr/bin/python3 "$(dirname "$0")/session-keyring.py" "$BASH" "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+# the test and the daemon it starts share a session keyring, so that a key
+# the test adds is the daemon's
+in_session_keyring "$@"
 
 helper=${CONTEXT_SYSCALLS:-$BUILDDIR/tests/context-syscalls}
 if [ ! -x "$helper" ]; then

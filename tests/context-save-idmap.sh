@@ -16,13 +16,10 @@
 # findings to the writable bind; tests/context-syscalls.c makes the key
 # system calls.  Skipped when the build has no CRIU.
 set -u
-# the test (and the daemon it starts) in a session keyring of its own
-# (tests/session-keyring.py says why)
-if [ -z "${VSERVER_TEST_KEYRING:-}" ]; then
-    export VSERVER_TEST_KEYRING=1
-    exec /usr/bin/python3 "$(dirname "$0")/session-keyring.py" "$BASH" "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
+# the test and the daemon it starts share a session keyring, so that a key
+# the test adds is the daemon's
+in_session_keyring "$@"
 
 if [ ! -x "$BUILDDIR/criu/sbin/criu" ]; then
     echo "1..0 # SKIP CRIU was not built (meson option criu)"

@@ -16,6 +16,12 @@
  *       read that key, and search the session keyring for it by the
  *       description given as the third argument: key-read=ok or an errno,
  *       key-search=ok or an errno.
+ *   context-syscalls in-session COMMAND [ARG]...
+ *       (on the host) join a new session keyring, then exec COMMAND.  A
+ *       process started without one (no PAM session, as under CI) gets a
+ *       private keyring from add_key, which dies with it: a key a test
+ *       adds "to the daemon's session keyring" would be nobody's, and a
+ *       check that a context cannot read it would prove nothing.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -219,7 +225,16 @@ keys(int argc, char **argv)
                                      argv[3], 0));
         return 0;
     }
-    fprintf(stderr, "usage: context-syscalls [key-add DESC | key-read SERIAL DESC]\n");
+    if (argc >= 3 && strcmp(argv[1], "in-session") == 0) {
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0) {
+            perror("keyctl(KEYCTL_JOIN_SESSION_KEYRING)");
+            return 1;
+        }
+        execvp(argv[2], argv + 2);
+        perror(argv[2]);
+        return 127;
+    }
+    fprintf(stderr, "usage: context-syscalls [key-add DESC | key-read SERIAL DESC | in-session COMMAND...]\n");
     return 2;
 }
 

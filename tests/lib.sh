@@ -54,6 +54,16 @@ tap_done() {
     [ "$tap_failed" -eq 0 ]
 }
 
+# in_session_keyring "$@": run this test again in a session keyring of its
+# own, which the daemon it starts inherits (context-syscalls in-session
+# says why)
+in_session_keyring() {
+    [ -n "${VSERVER_TEST_KEYRING:-}" ] && return 0
+    export VSERVER_TEST_KEYRING=1
+    exec "${CONTEXT_SYSCALLS:-$BUILDDIR/tests/context-syscalls}" in-session \
+        "$BASH" "$0" "$@"
+}
+
 inst_setup() {
     inst_dir=$(mktemp -d /tmp/vserver-test.XXXXXX)
     trap inst_cleanup EXIT

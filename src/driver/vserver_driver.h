@@ -36,6 +36,9 @@ struct _vserverDriver {
 
     /* incoming migrations, by domain name (vserver_migrate.c); under lock */
     GHashTable *incoming;
+    /* outgoing ones past Perform: domain -> its client (vserver_migrate.c);
+     * under lock */
+    GHashTable *outgoing;
 };
 
 /* The loaded driver, NULL before the state driver starts it or after it

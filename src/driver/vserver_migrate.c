@@ -141,6 +141,7 @@ void
 vserverMigrateIncomingClear(vserverDriver *driver)
 {
     g_clear_pointer(&driver->incoming, g_hash_table_unref);
+    g_clear_pointer(&driver->outgoing, g_hash_table_unref);
 }
 
 
@@ -1109,25 +1110,32 @@ vserverMigrateIncomingDropConn(vserverDriver *driver,
 }
 
 
-typedef struct {
-    virConnectPtr conn;
-    GPtrArray *vms;
-} vserverMigrateOutgoingScan;
-
-
-static int
-vserverMigrateOutgoingFind(virDomainObj *vm,
-                           void *opaque)
+/* The outgoing migrations past Perform, by domain (a reference each) to
+ * the connection that drives them, under the driver's lock: a client's
+ * going away finds its own here without locking every domain (one may be
+ * held for minutes by a save). */
+static void
+vserverMigrateOutgoingTrack(vserverDriver *driver,
+                            virDomainObj *vm,
+                            virConnectPtr conn)
 {
-    vserverMigrateOutgoingScan *scan = opaque;
-    vserverDomainObjPrivate *priv;
+    virMutexLock(&driver->lock);
+    if (!driver->outgoing)
+        driver->outgoing = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                                 virObjectUnref, NULL);
+    g_hash_table_replace(driver->outgoing, virObjectRef(vm), conn);
+    virMutexUnlock(&driver->lock);
+}
 
-    virObjectLock(vm);
-    priv = vm->privateData;
-    if (priv->migrateConn == scan->conn)
-        g_ptr_array_add(scan->vms, virObjectRef(vm));
-    virObjectUnlock(vm);
-    return 0;
+
+static void
+vserverMigrateOutgoingUntrack(vserverDriver *driver,
+                              virDomainObj *vm)
+{
+    virMutexLock(&driver->lock);
+    if (driver->outgoing)
+        g_hash_table_remove(driver->outgoing, vm);
+    virMutexUnlock(&driver->lock);
 }
 
 
@@ -1140,6 +1148,7 @@ vserverMigrateOutgoingCancel(void *opaque)
     vserverDomainObjPrivate *priv = vm->privateData;
 
     virObjectLock(vm);
+    /* Confirm may have come meanwhile */
     if (priv->migrateConn &&
         vm->job->asyncJob == VIR_ASYNC_JOB_MIGRATION_OUT) {
         VIR_WARN("outgoing migration of '%s' abandoned: the client that drove it went away before Confirm",
@@ -1157,21 +1166,34 @@ void
 vserverMigrateOutgoingDropConn(vserverDriver *driver,
                                virConnectPtr conn)
 {
-    vserverMigrateOutgoingScan scan = { conn, g_ptr_array_new() };
+    g_autoptr(GPtrArray) vms = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer key;
+    gpointer value;
     size_t i;
 
-    virDomainObjListForEach(driver->domains, false,
-                            vserverMigrateOutgoingFind, &scan);
-    for (i = 0; i < scan.vms->len; i++) {
-        virDomainObj *vm = g_ptr_array_index(scan.vms, i);
+    virMutexLock(&driver->lock);
+    if (driver->outgoing) {
+        g_hash_table_iter_init(&iter, driver->outgoing);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+            if (value != conn)
+                continue;
+            /* the table's reference goes to the cancelling thread */
+            g_ptr_array_add(vms, key);
+            g_hash_table_iter_steal(&iter);
+        }
+    }
+    virMutexUnlock(&driver->lock);
+
+    for (i = 0; i < vms->len; i++) {
+        virDomainObj *vm = g_ptr_array_index(vms, i);
         virThread thread;
 
-        /* a restore: not on the event loop's thread */
+        /* a restore: not on the thread that saw the client go */
         if (virThreadCreateFull(&thread, false, vserverMigrateOutgoingCancel,
                                 "vsv-migrate-cancel", false, vm) < 0)
             vserverMigrateOutgoingCancel(vm);
     }
-    g_ptr_array_free(scan.vms, true);
 }
 
 
@@ -1386,6 +1408,7 @@ vserverDomainMigratePerform3Params(virDomainPtr dom,
             /* the context is in its images: Confirm (or the client's
              * going away) ends the job */
             priv->migrateConn = dom->conn;
+            vserverMigrateOutgoingTrack(driver, vm, dom->conn);
         } else {
             virDomainObjEndAsyncJob(vm);
         }
@@ -1560,6 +1583,7 @@ vserverDomainMigrateConfirm3Params(virDomainPtr dom,
         ret = vserverMigrateConfirmPhase(driver, vm, cookiein, cookieinlen,
                                          flags, cancelled);
         priv->migrateConn = NULL;
+        vserverMigrateOutgoingUntrack(driver, vm);
         if (vm->job->asyncJob == VIR_ASYNC_JOB_MIGRATION_OUT)
             virDomainObjEndAsyncJob(vm);
     }

@@ -10,7 +10,8 @@
 
 typedef struct _vserverMigrateIncoming vserverMigrateIncoming;
 
-/* Drop the incoming migrations still pending (daemon shutdown). */
+/* Drop the incoming migrations still pending and forget the outgoing
+ * ones (daemon shutdown). */
 void vserverMigrateIncomingClear(vserverDriver *driver);
 
 /* Drop the incoming migrations that @conn prepared and never finished:

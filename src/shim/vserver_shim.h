@@ -137,6 +137,13 @@ int vserverShimOverlayPrepare(const vserverShimConfig *conf,
  * (null, zero, ...), or NULL past the last. */
 const char *vserverShimStdDeviceName(size_t i);
 
+/* Attach a clone of the mount at @src (with what is mounted below it when
+ * @recursive, read-only when @readonly) on @target relative to
+ * @targetfd ("" for @targetfd itself).  0, or -1 with @err filled. */
+int vserverShimCloneMount(const char *src, int targetfd, const char *target,
+                          bool recursive, bool readonly,
+                          vserverShimChildError *err);
+
 /* In the shim, for a context with a user namespace, in a mount
  * namespace of the shim's own that the child is then cloned from: the
  * mounts that come from the host (the root, @rootMountFd attached or the

@@ -285,10 +285,8 @@ static int
 shimCriuStageBind(const shimCriuStage *stage, const char *src,
                   const char *name, bool readonly, vserverShimChildError *err)
 {
-    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     char path[128];
     struct stat st;
-    int tree = -1;
     int fd;
 
     snprintf(path, sizeof(path), "%s/%s", stage->dir, name);
@@ -303,20 +301,7 @@ shimCriuStageBind(const shimCriuStage *stage, const char *src,
             return vserverShimError(err, errno, "cannot create '%s'", path);
         close(fd);
     }
-    if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE |
-                          OPEN_TREE_CLOEXEC)) < 0 ||
-        (readonly &&
-         mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) ||
-        move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-        int saved = errno;
-
-        if (tree >= 0)
-            close(tree);
-        return vserverShimError(err, saved, "cannot stage '%s' for the "
-                                "restore", src);
-    }
-    close(tree);
-    return 0;
+    return vserverShimCloneMount(src, AT_FDCWD, path, false, readonly, err);
 }
 
 

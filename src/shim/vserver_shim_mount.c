@@ -186,16 +186,47 @@ mountOnFd(const char *source, int targetfd, const char *fstype,
 }
 
 
+int
+vserverShimCloneMount(const char *src, int targetfd, const char *target,
+                      bool recursive, bool readonly,
+                      vserverShimChildError *err)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    unsigned int sub = recursive ? AT_RECURSIVE : 0;
+    int tree;
+    int ret = -1;
+
+    if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          sub)) < 0)
+        return vserverShimError(err, errno, "cannot clone mount of '%s'", src);
+    if (readonly &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | sub, &attr, sizeof(attr)) < 0) {
+        vserverShimError(err, errno, "cannot make '%s' read-only", src);
+        goto cleanup;
+    }
+    if (move_mount(tree, "", targetfd, target,
+                   MOVE_MOUNT_F_EMPTY_PATH |
+                   (*target ? 0 : MOVE_MOUNT_T_EMPTY_PATH)) < 0) {
+        vserverShimError(err, errno, "cannot mount '%s' on '%s'", src,
+                         *target ? target : "its target");
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    closeKeepErrno(tree);
+    return ret;
+}
+
+
 /* Attach a recursive clone of host @src at @dst inside the root. */
 static int
 bindInto(int rootfd, const char *src, const char *dst, bool readonly,
          const mountOwner *owner, vserverShimChildError *err)
 {
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
     struct stat sb;
-    int tree = -1;
-    int target = -1;
-    int ret = -1;
+    int target;
+    int ret;
 
     if (stat(src, &sb) < 0)
         return vserverShimError(err, errno, "bind source '%s'", src);
@@ -204,27 +235,7 @@ bindInto(int rootfd, const char *src, const char *dst, bool readonly,
                                S_ISDIR(sb.st_mode) ? 0755 : 0644, owner,
                                err)) < 0)
         return -1;
-
-    if ((tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                          AT_RECURSIVE)) < 0) {
-        vserverShimError(err, errno, "cannot clone mount of '%s'", src);
-        goto cleanup;
-    }
-    if (readonly &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                      &attr, sizeof(attr)) < 0) {
-        vserverShimError(err, errno, "cannot make '%s' read-only", src);
-        goto cleanup;
-    }
-    if (move_mount(tree, "", target, "",
-                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-        vserverShimError(err, errno, "cannot mount '%s' on '%s'", src, dst);
-        goto cleanup;
-    }
-    ret = 0;
-
- cleanup:
-    closeKeepErrno(tree);
+    ret = vserverShimCloneMount(src, target, "", true, readonly, err);
     closeKeepErrno(target);
     return ret;
 }
@@ -425,25 +436,12 @@ mountCgroupDelegated(int rootfd, vserverShimChildError *err)
 static int
 setupHostSys(int rootfd, vserverShimChildError *err)
 {
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
     int target;
-    int tree = -1;
-    int ret = -1;
+    int ret;
 
     if ((target = ensureInRoot(rootfd, "/sys", true, 0555, NULL, err)) < 0)
         return -1;
-    if ((tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE |
-                          OPEN_TREE_CLOEXEC)) < 0 ||
-        mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
-        move_mount(tree, "", target, "",
-                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-        vserverShimError(err, errno, "cannot bind the host's /sys");
-        goto cleanup;
-    }
-    ret = 0;
-
- cleanup:
-    closeKeepErrno(tree);
+    ret = vserverShimCloneMount("/sys", target, "", false, true, err);
     closeKeepErrno(target);
     return ret;
 }
