@@ -8,8 +8,14 @@
  *   NAME/tree/          a template's files, hard links into .hash
  *   NAME/upper/, work/  a guest's overlayfs layers; the lower layer is its
  *                       template's tree
+ *   .trash-NAME-N/      a deleted volume, renamed away at once and removed
+ *                       without the pool's lock (a crash leaves it to the
+ *                       next pool-refresh)
  * Every change to a meta file is a write to a temporary and a rename, so a
  * crash leaves the old or the new one.
+ *
+ * Pools and volumes are virObjects: the driver's files lock a pool
+ * (vserver_storage_driver_priv.h says how); nothing here locks.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -39,18 +45,72 @@ VIR_ENUM_IMPL(vserverVolState,
               "ready", "empty", "importing",
 );
 
+/* how a busy refusal names the job */
+VIR_ENUM_IMPL(vserverVolJob,
+              VSERVER_VOL_JOB_LAST,
+              "none", "uploaded (vol-upload)",
+              "made from a guest volume (vol-create-from)",
+);
+
+static virClass *vserverPoolClass;
+static virClass *vserverVolClass;
+
 
 static void
-vserverVolFree(void *data)
+vserverPoolDispose(void *obj)
 {
-    vserverVol *vol = data;
+    vserverPool *pool = obj;
 
-    if (!vol)
-        return;
+    vserverPoolDefFree(pool->def);
+    vserverPoolDefFree(pool->newDef);
+    g_ptr_array_unref(pool->vols);
+    g_hash_table_unref(pool->users);
+    virStoragePoolDefFree(pool->aclDef);
+}
+
+
+static void
+vserverVolDispose(void *obj)
+{
+    vserverVol *vol = obj;
+
     g_free(vol->name);
     g_free(vol->backing);
+    g_free(vol->digest);
     virStorageVolDefFree(vol->aclDef);
-    g_free(vol);
+}
+
+
+static int
+vserverPoolOnceInit(void)
+{
+    if (!VIR_CLASS_NEW(vserverPool, virClassForObjectLockable()) ||
+        !VIR_CLASS_NEW(vserverVol, virClassForObject()))
+        return -1;
+    return 0;
+}
+
+VIR_ONCE_GLOBAL_INIT(vserverPool);
+
+
+static vserverVol *
+vserverVolNew(const char *name)
+{
+    vserverVol *vol;
+
+    if (vserverPoolInitialize() < 0 ||
+        !(vol = virObjectNew(vserverVolClass)))
+        return NULL;
+    vol->name = g_strdup(name);
+    return vol;
+}
+
+
+/* The pool's list lets go of @vol; a walk may still hold it. */
+static void
+vserverVolRelease(void *data)
+{
+    virObjectUnref(data);
 }
 
 
@@ -69,25 +129,16 @@ vserverPoolSetAclDef(vserverPool *pool)
 vserverPool *
 vserverPoolNew(vserverPoolDef *def)
 {
-    vserverPool *pool = g_new0(vserverPool, 1);
+    vserverPool *pool;
 
+    if (vserverPoolInitialize() < 0 ||
+        !(pool = virObjectLockableNew(vserverPoolClass)))
+        return NULL;
     pool->def = def;
-    pool->vols = g_ptr_array_new_with_free_func(vserverVolFree);
+    pool->vols = g_ptr_array_new_with_free_func(vserverVolRelease);
+    pool->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     vserverPoolSetAclDef(pool);
     return pool;
-}
-
-
-void
-vserverPoolFree(vserverPool *pool)
-{
-    if (!pool)
-        return;
-    vserverPoolDefFree(pool->def);
-    vserverPoolDefFree(pool->newDef);
-    g_ptr_array_unref(pool->vols);
-    virStoragePoolDefFree(pool->aclDef);
-    g_free(pool);
 }
 
 
@@ -97,6 +148,7 @@ vserverPoolSetDef(vserverPool *pool,
 {
     vserverPoolDefFree(pool->def);
     pool->def = def;
+    pool->haveStoreStats = false;
     vserverPoolSetAclDef(pool);
 }
 
@@ -142,6 +194,68 @@ vserverPoolStoreRoot(vserverPool *pool)
 }
 
 
+vserverPoolStoreRef *
+vserverPoolStoreRefNew(vserverPool *pool)
+{
+    vserverPoolStoreRef *ref = g_new0(vserverPoolStoreRef, 1);
+
+    ref->pool = g_strdup(pool->def->name);
+    ref->root = g_strdup(vserverPoolStoreRoot(pool));
+    ref->keyMtime = pool->def->keyMtime;
+    ref->minSize = pool->def->minSize;
+    return ref;
+}
+
+
+void
+vserverPoolStoreRefFree(vserverPoolStoreRef *ref)
+{
+    if (!ref)
+        return;
+    g_free(ref->pool);
+    g_free(ref->root);
+    g_free(ref);
+}
+
+
+/* store root -> generation; a leaf lock, taken under a pool's or none */
+static virMutex vserverPoolStoreGenLock = VIR_MUTEX_INITIALIZER;
+static GHashTable *vserverPoolStoreGens;
+
+
+unsigned long long
+vserverPoolStoreGeneration(const char *root)
+{
+    unsigned long long gen = 0;
+    unsigned long long *val;
+
+    VIR_WITH_MUTEX_LOCK_GUARD(&vserverPoolStoreGenLock) {
+        if (vserverPoolStoreGens &&
+            (val = g_hash_table_lookup(vserverPoolStoreGens, root)))
+            gen = *val;
+    }
+    return gen;
+}
+
+
+void
+vserverPoolStoreChanged(const char *root)
+{
+    unsigned long long *val;
+
+    VIR_WITH_MUTEX_LOCK_GUARD(&vserverPoolStoreGenLock) {
+        if (!vserverPoolStoreGens)
+            vserverPoolStoreGens = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                         g_free, g_free);
+        if (!(val = g_hash_table_lookup(vserverPoolStoreGens, root))) {
+            val = g_new0(unsigned long long, 1);
+            g_hash_table_insert(vserverPoolStoreGens, g_strdup(root), val);
+        }
+        (*val)++;
+    }
+}
+
+
 static int
 vserverPoolSameFs(const char *a,
                   const char *b)
@@ -168,7 +282,7 @@ vserverPoolSameFs(const char *a,
 
 
 static vserverHashifyStore *
-vserverPoolOpenStore(vserverPool *pool,
+vserverPoolOpenStore(vserverPoolStoreRef *ref,
                      unsigned int flags)
 {
     vserverHashifySettings settings;
@@ -176,13 +290,12 @@ vserverPoolOpenStore(vserverPool *pool,
     vserverHashifyStore *store;
 
     vserverHashifySettingsInit(&settings);
-    settings.keyMtime = pool->def->keyMtime;
-    settings.minSize = pool->def->minSize;
-    if (!(store = vserverHashifyStoreOpen(vserverPoolStoreRoot(pool), &settings,
-                                          flags, &err))) {
+    settings.keyMtime = ref->keyMtime;
+    settings.minSize = ref->minSize;
+    if (!(store = vserverHashifyStoreOpen(ref->root, &settings, flags, &err))) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("cannot open the object store of pool '%s': %s"),
-                       pool->def->name, NULLSTR(err.message));
+                       ref->pool, NULLSTR(err.message));
         vserverHashifyErrorClear(&err);
     }
     return store;
@@ -193,6 +306,7 @@ int
 vserverPoolBuild(vserverPool *pool,
                  bool overwrite)
 {
+    g_autoptr(vserverPoolStoreRef) ref = vserverPoolStoreRefNew(pool);
     vserverHashifyStore *store;
 
     if (virFileExists(pool->def->path) && !overwrite) {
@@ -226,7 +340,7 @@ vserverPoolBuild(vserverPool *pool,
                                  pool->def->store);
         return -1;
     }
-    if (!(store = vserverPoolOpenStore(pool, VSERVER_HASHIFY_STORE_CREATE)))
+    if (!(store = vserverPoolOpenStore(ref, VSERVER_HASHIFY_STORE_CREATE)))
         return -1;
     vserverHashifyStoreClose(store);
     return 0;
@@ -261,12 +375,15 @@ vserverPoolCheckTarget(vserverPool *pool)
 /* pool-delete: only a pool without volumes; its store goes with it when
  * it is the pool's own. */
 int
-vserverPoolDeleteDir(vserverPool *pool)
+vserverPoolDeleteDir(vserverPool *pool,
+                     char **trash)
 {
     g_autoptr(DIR) dir = NULL;
+    g_autofree char *dest = NULL;
     struct dirent *ent;
     int rc;
 
+    *trash = NULL;
     if (!virFileExists(pool->def->path))
         return 0;
     if (virDirOpen(&dir, pool->def->path) < 0)
@@ -282,10 +399,16 @@ vserverPoolDeleteDir(vserverPool *pool)
     if (rc < 0)
         return -1;
     if (!pool->def->store) {
-        g_autofree char *hash = g_build_filename(pool->def->path,
-                                                 VSERVER_HASHIFY_DIR, NULL);
-        if (virFileDeleteTree(hash) < 0)
+        /* the store can be big: away at once, removed without the lock */
+        dest = g_strdup_printf("%s.deleted-%x", pool->def->path, g_random_int());
+        if (rename(pool->def->path, dest) < 0) {
+            virReportSystemError(errno, _("cannot remove pool directory '%s'"),
+                                 pool->def->path);
             return -1;
+        }
+        vserverPoolStoreChanged(pool->def->path);
+        *trash = g_steal_pointer(&dest);
+        return 0;
     }
     if (rmdir(pool->def->path) < 0) {
         virReportSystemError(errno, _("cannot remove pool directory '%s'"),
@@ -334,16 +457,14 @@ vserverPoolReadMeta(vserverPool *pool,
     g_autofree char *path = vserverPoolMetaPath(pool, name);
     g_autofree char *content = NULL;
     g_auto(GStrv) lines = NULL;
-    vserverVol *vol = g_new0(vserverVol, 1);
+    vserverVol *vol;
     bool hasKind = false;
     bool hasState = false;
     size_t i;
 
-    vol->name = g_strdup(name);
-    if (virFileReadAll(path, 4096, &content) < 0) {
-        vserverVolFree(vol);
+    if (virFileReadAll(path, 4096, &content) < 0 ||
+        !(vol = vserverVolNew(name)))
         return NULL;
-    }
     lines = g_strsplit(content, "\n", 0);
     for (i = 0; lines[i]; i++) {
         char *value = strchr(lines[i], ' ');
@@ -380,7 +501,7 @@ vserverPoolReadMeta(vserverPool *pool,
     return vol;
 
  bad:
-    vserverVolFree(vol);
+    virObjectUnref(vol);
     virResetLastError();
     virReportError(VIR_ERR_INTERNAL_ERROR,
                    _("volume metadata '%s' is malformed"), path);
@@ -388,22 +509,76 @@ vserverPoolReadMeta(vserverPool *pool,
 }
 
 
-int
-vserverPoolScan(vserverPool *pool)
+/* A hidden name in the pool's directory for a volume on its way out. */
+static char *
+vserverPoolTrashName(vserverPool *pool,
+                     const char *name)
 {
+    return g_strdup_printf("%s/.trash-%s-%x", pool->def->path, name,
+                           g_random_int());
+}
+
+
+/* Under the lock: rename @name's directory away (fast), for the caller to
+ * remove the tree without the lock. */
+static int
+vserverPoolTrash(vserverPool *pool,
+                 const char *name,
+                 char **trash)
+{
+    g_autofree char *dir = vserverPoolVolDir(pool, name);
+    g_autofree char *dest = vserverPoolTrashName(pool, name);
+
+    if (rename(dir, dest) < 0) {
+        virReportSystemError(errno, _("cannot move '%s' out of the pool"), dir);
+        return -1;
+    }
+    *trash = g_steal_pointer(&dest);
+    return 0;
+}
+
+
+void
+vserverPoolRemoveTrash(const char *trash)
+{
+    if (virFileDeleteTree(trash) < 0) {
+        VIR_WARN("cannot remove '%s': %s", trash, virGetLastErrorMessage());
+        virResetLastError();
+    }
+}
+
+
+static void
+vserverVolForgetFacts(vserverVol *vol)
+{
+    vol->factsGen++;
+    vol->haveUsage = false;
+    g_clear_pointer(&vol->digest, g_free);
+}
+
+
+int
+vserverPoolScan(vserverPool *pool,
+                GPtrArray *trash)
+{
+    g_autoptr(GPtrArray) vols = g_ptr_array_new_with_free_func(vserverVolRelease);
     g_autoptr(DIR) dir = NULL;
     struct dirent *ent;
     int rc;
 
-    g_ptr_array_set_size(pool->vols, 0);
     if (virDirOpen(&dir, pool->def->path) < 0)
         return -1;
     while ((rc = virDirRead(dir, &ent, pool->def->path)) > 0) {
         g_autofree char *meta = NULL;
         vserverVol *vol;
+        vserverVol *old;
 
-        if (ent->d_name[0] == '.')
+        if (ent->d_name[0] == '.') {
+            if (trash && STRPREFIX(ent->d_name, ".trash-"))
+                g_ptr_array_add(trash, g_build_filename(pool->def->path,
+                                                        ent->d_name, NULL));
             continue;
+        }
         meta = vserverPoolMetaPath(pool, ent->d_name);
         if (!virFileExists(meta)) {
             VIR_WARN("pool '%s': '%s' is not a volume (no meta file), left alone",
@@ -415,42 +590,72 @@ vserverPoolScan(vserverPool *pool)
             virResetLastError();
             continue;
         }
-        if (vol->state == VSERVER_VOL_STATE_IMPORTING && pool->jobs == 0) {
+        if (vol->state == VSERVER_VOL_STATE_IMPORTING && pool->asyncjobs == 0) {
             /* an import the daemon did not see finish: what it left is
              * not a template */
-            g_autofree char *voldir = vserverPoolVolDir(pool, vol->name);
+            char *gone = NULL;
+
             VIR_WARN("pool '%s': removing '%s', an unfinished import",
                      pool->def->name, vol->name);
-            vserverVolFree(vol);
-            if (virFileDeleteTree(voldir) < 0) {
+            virObjectUnref(vol);
+            if (unlink(meta) < 0 ||
+                vserverPoolTrash(pool, ent->d_name, &gone) < 0) {
                 VIR_WARN("%s", virGetLastErrorMessage());
                 virResetLastError();
+            } else if (trash) {
+                g_ptr_array_add(trash, gone);
+            } else {
+                vserverPoolRemoveTrash(gone);
+                g_free(gone);
             }
             continue;
         }
-        g_ptr_array_add(pool->vols, vol);
+        /* the same volume keeps its object: walks and jobs hold it */
+        if ((old = vserverPoolFindVol(pool, vol->name)) &&
+            old->kind == vol->kind &&
+            STREQ_NULLABLE(old->backing, vol->backing)) {
+            old->state = vol->state;
+            vserverVolForgetFacts(old);
+            virObjectUnref(vol);
+            vol = virObjectRef(old);
+        }
+        g_ptr_array_add(vols, vol);
     }
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < pool->vols->len; i++) {
+        vserverVol *old = g_ptr_array_index(pool->vols, i);
+        bool kept = false;
+
+        for (size_t j = 0; j < vols->len && !kept; j++)
+            kept = g_ptr_array_index(vols, j) == old;
+        old->detached = !kept;
+    }
+    g_ptr_array_unref(pool->vols);
+    pool->vols = g_steal_pointer(&vols);
+    return 0;
+}
+
+
+void
+vserverPoolClearVols(vserverPool *pool)
+{
+    for (size_t i = 0; i < pool->vols->len; i++)
+        ((vserverVol *)g_ptr_array_index(pool->vols, i))->detached = true;
+    g_ptr_array_set_size(pool->vols, 0);
 }
 
 
 int
-vserverPoolCollect(vserverPool *pool)
+vserverPoolCollect(vserverPoolStoreRef *ref,
+                   GPtrArray *trees)
 {
-    g_autoptr(GPtrArray) trees = g_ptr_array_new_with_free_func(g_free);
     vserverHashifyGcStats stats = { 0 };
     vserverHashifyError err = { 0 };
     vserverHashifyStore *store;
-    size_t i;
     int ret;
 
-    for (i = 0; i < pool->vols->len; i++) {
-        vserverVol *vol = g_ptr_array_index(pool->vols, i);
-        if (vol->kind == VSERVER_VOL_TEMPLATE &&
-            vol->state == VSERVER_VOL_STATE_READY)
-            g_ptr_array_add(trees, vserverPoolVolTree(pool, vol));
-    }
-    if (!(store = vserverPoolOpenStore(pool, 0)))
+    if (!(store = vserverPoolOpenStore(ref, 0)))
         return -1;
     ret = vserverHashifyStoreGc(store, (const char *const *)trees->pdata,
                                 trees->len, 0, &stats, &err);
@@ -458,28 +663,23 @@ vserverPoolCollect(vserverPool *pool)
     if (ret < 0) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("cannot collect unused objects of pool '%s': %s"),
-                       pool->def->name, NULLSTR(err.message));
+                       ref->pool, NULLSTR(err.message));
         vserverHashifyErrorClear(&err);
         return -1;
     }
     VIR_INFO("pool '%s': %llu unused objects (%llu bytes) reclaimed",
-             pool->def->name, (unsigned long long)stats.objectsRemoved,
+             ref->pool, (unsigned long long)stats.objectsRemoved,
              (unsigned long long)stats.bytesRemoved);
     return 0;
 }
 
 
 int
-vserverPoolGetStats(vserverPool *pool,
-                    vserverPoolStats *stats)
+vserverPoolGetFsStats(vserverPool *pool,
+                      vserverPoolStats *stats)
 {
-    vserverHashifyStoreStats st = { 0 };
-    vserverHashifyError err = { 0 };
-    vserverHashifyStore *store;
     struct statvfs sv;
-    int rc;
 
-    memset(stats, 0, sizeof(*stats));
     if (statvfs(pool->def->path, &sv) < 0) {
         virReportSystemError(errno, _("cannot stat the file system of '%s'"),
                              pool->def->path);
@@ -489,15 +689,27 @@ vserverPoolGetStats(vserverPool *pool,
     stats->available = (unsigned long long)sv.f_frsize * sv.f_bavail;
     stats->allocation = stats->capacity -
                         (unsigned long long)sv.f_frsize * sv.f_bfree;
+    return 0;
+}
 
-    if (!(store = vserverPoolOpenStore(pool, VSERVER_HASHIFY_STORE_READONLY)))
+
+int
+vserverPoolReadStoreStats(vserverPoolStoreRef *ref,
+                          vserverPoolStats *stats)
+{
+    vserverHashifyStoreStats st = { 0 };
+    vserverHashifyError err = { 0 };
+    vserverHashifyStore *store;
+    int rc;
+
+    if (!(store = vserverPoolOpenStore(ref, VSERVER_HASHIFY_STORE_READONLY)))
         return -1;
     rc = vserverHashifyStoreGetStats(store, &st, &err);
     vserverHashifyStoreClose(store);
     if (rc < 0) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("cannot read the object store of pool '%s': %s"),
-                       pool->def->name, NULLSTR(err.message));
+                       ref->pool, NULLSTR(err.message));
         vserverHashifyErrorClear(&err);
         return -1;
     }
@@ -560,8 +772,10 @@ vserverPoolAddVol(vserverPool *pool,
         return NULL;
     }
 
-    vol = g_new0(vserverVol, 1);
-    vol->name = g_strdup(name);
+    if (!(vol = vserverVolNew(name))) {
+        ignore_value(rmdir(dir));
+        return NULL;
+    }
     vol->kind = kind;
     vol->state = state;
     vol->backing = g_strdup(backing);
@@ -585,7 +799,7 @@ vserverPoolAddVol(vserverPool *pool,
     return vol;
 
  error:
-    vserverVolFree(vol);
+    virObjectUnref(vol);
     ignore_value(virFileDeleteTree(dir));
     return NULL;
 }
@@ -658,6 +872,7 @@ vserverPoolSetVolState(vserverPool *pool,
         vol->state = old;
         return -1;
     }
+    vserverVolForgetFacts(vol);
     return 0;
 }
 
@@ -679,10 +894,31 @@ vserverPoolVolChildren(vserverPool *pool,
 
 
 int
-vserverPoolDeleteVol(vserverPool *pool,
-                     vserverVol *vol)
+vserverPoolCheckVolIdle(vserverPool *pool,
+                        vserverVol *vol)
 {
-    g_autofree char *dir = vserverPoolVolDir(pool, vol->name);
+    if (vol->building != VSERVER_VOL_JOB_NONE) {
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("volume '%s' of pool '%s' is busy: it is being %s; wait for that to end"),
+                       vol->name, pool->def->name,
+                       vserverVolJobTypeToString(vol->building));
+        return -1;
+    }
+    if (vol->readers > 0) {
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("volume '%s' of pool '%s' is busy: %u jobs read it (vol-download, vol-create-from, a migration's digest, pool-refresh); wait for them to end"),
+                       vol->name, pool->def->name, vol->readers);
+        return -1;
+    }
+    return 0;
+}
+
+
+int
+vserverPoolDetachVol(vserverPool *pool,
+                     vserverVol *vol,
+                     char **trash)
+{
     g_autofree char *meta = vserverPoolMetaPath(pool, vol->name);
 
     /* the meta file first: a crash half way leaves a directory that is no
@@ -691,9 +927,25 @@ vserverPoolDeleteVol(vserverPool *pool,
         virReportSystemError(errno, _("cannot remove '%s'"), meta);
         return -1;
     }
-    if (virFileDeleteTree(dir) < 0)
+    if (vserverPoolTrash(pool, vol->name, trash) < 0)
         return -1;
+    if (vol->kind == VSERVER_VOL_TEMPLATE)
+        vserverPoolStoreChanged(vserverPoolStoreRoot(pool));
+    vol->detached = true;
     g_ptr_array_remove(pool->vols, vol);
+    return 0;
+}
+
+
+int
+vserverPoolDeleteVol(vserverPool *pool,
+                     vserverVol *vol)
+{
+    g_autofree char *trash = NULL;
+
+    if (vserverPoolDetachVol(pool, vol, &trash) < 0)
+        return -1;
+    vserverPoolRemoveTrash(trash);
     return 0;
 }
 
@@ -767,12 +1019,10 @@ vserverPoolDuPath(const char *path,
 
 
 void
-vserverPoolVolUsage(vserverPool *pool,
-                    vserverVol *vol,
-                    unsigned long long *capacity,
-                    unsigned long long *allocation)
+vserverPoolTreeUsage(const char *tree,
+                     unsigned long long *capacity,
+                     unsigned long long *allocation)
 {
-    g_autofree char *tree = vserverPoolVolTree(pool, vol);
     vserverPoolDu du = { 0 };
 
     vserverPoolDuPath(tree, &du);
@@ -783,13 +1033,13 @@ vserverPoolVolUsage(vserverPool *pool,
 
 char *
 vserverPoolVolFormat(vserverPool *pool,
-                     vserverVol *vol)
+                     vserverVol *vol,
+                     unsigned long long capacity,
+                     unsigned long long allocation)
 {
     g_autofree char *key = vserverPoolVolDir(pool, vol->name);
     g_autofree char *path = NULL;
     g_autofree char *backing = NULL;
-    g_autofree char *tree = vserverPoolVolTree(pool, vol);
-    vserverPoolDu du = { 0 };
     vserverVolView view = { 0 };
 
     /* a template is used through its tree; a guest through its directory
@@ -798,14 +1048,13 @@ vserverPoolVolFormat(vserverPool *pool,
            g_strdup(key);
     if (vol->backing)
         backing = g_build_filename(pool->def->path, vol->backing, "tree", NULL);
-    vserverPoolDuPath(tree, &du);
 
     view.name = vol->name;
     view.key = key;
     view.path = path;
     view.kind = vol->kind;
-    view.capacity = du.apparent;
-    view.allocation = du.blocks;
+    view.capacity = capacity;
+    view.allocation = allocation;
     view.backingPath = backing;
     return vserverVolFormat(&view);
 }

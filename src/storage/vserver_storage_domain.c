@@ -5,7 +5,9 @@
  * <filesystem type='volume'> when it starts the context and releases
  * them when it stops.  While acquired, the volume is that domain's: no
  * other domain acquires it, it is not deleted or saved as a template, and
- * its pool is not destroyed (vserver_storage_driver.c checks).
+ * its pool is not destroyed (the pool's users).  Both take the driver's
+ * lock only to find the pool and then only that pool's lock, which no
+ * walk holds: a start or stop never waits for a walk of a pool.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,14 +40,8 @@ vserverStorageAcquireVolume(const char *domain,
     const char *user;
     int ret = -1;
 
-    if (vserverStorageCheckInit() < 0)
+    if (!(pool = vserverStoragePoolGetByName(poolName)))
         return -1;
-    vserverStorageLock();
-    if (!(pool = vserverStorageFindByName(poolName))) {
-        virReportError(VIR_ERR_NO_STORAGE_POOL,
-                       _("no storage pool with matching name '%s'"), poolName);
-        goto cleanup;
-    }
     if (vserverStorageCheckActive(pool) < 0)
         goto cleanup;
     if (!(vol = vserverPoolFindVol(pool, volName))) {
@@ -60,12 +56,15 @@ vserverStorageAcquireVolume(const char *domain,
                        volName);
         goto cleanup;
     }
-    if ((user = vserverStorageVolUser(poolName, volName)) && STRNEQ(user, domain)) {
+    if ((user = vserverStorageVolUser(pool, volName)) && STRNEQ(user, domain)) {
         virReportError(VIR_ERR_OPERATION_INVALID,
                        _("volume '%s' is in use by running domain '%s'"),
                        volName, user);
         goto cleanup;
     }
+    /* a save as template reads the guest: it must not change meanwhile */
+    if (!user && vserverPoolCheckVolIdle(pool, vol) < 0)
+        goto cleanup;
     if (!(template = vserverPoolFindVol(pool, vol->backing)) ||
         template->state != VSERVER_VOL_STATE_READY) {
         virReportError(VIR_ERR_OPERATION_INVALID,
@@ -76,13 +75,11 @@ vserverStorageAcquireVolume(const char *domain,
     *lower = vserverPoolVolTree(pool, template);
     *upper = vserverPoolVolUpper(pool, vol->name);
     *work = vserverPoolVolWork(pool, vol->name);
-    g_hash_table_replace(vserver_storage->users,
-                         g_strdup_printf("%s/%s", poolName, volName),
-                         g_strdup(domain));
+    g_hash_table_replace(pool->users, g_strdup(volName), g_strdup(domain));
     ret = 0;
 
  cleanup:
-    vserverStorageUnlock();
+    vserverStoragePoolEndAPI(&pool);
     return ret;
 }
 
@@ -92,12 +89,18 @@ vserverStorageReleaseVolume(const char *domain,
                             const char *poolName,
                             const char *volName)
 {
-    g_autofree char *key = g_strdup_printf("%s/%s", poolName, volName);
+    vserverPool *pool;
+    virErrorPtr orig_err;
 
     if (!vserver_storage)
         return;
-    vserverStorageLock();
-    if (STREQ_NULLABLE(g_hash_table_lookup(vserver_storage->users, key), domain))
-        g_hash_table_remove(vserver_storage->users, key);
-    vserverStorageUnlock();
+    /* called on the way out of a failed start too: keep its error */
+    virErrorPreserveLast(&orig_err);
+    if ((pool = vserverStoragePoolGetByName(poolName))) {
+        if (STREQ_NULLABLE(g_hash_table_lookup(pool->users, volName), domain))
+            g_hash_table_remove(pool->users, volName);
+        vserverStoragePoolEndAPI(&pool);
+    }
+    /* else: a pool is not stopped while used, nothing to release */
+    virErrorRestore(&orig_err);
 }

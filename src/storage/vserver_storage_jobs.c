@@ -34,16 +34,17 @@
 
 VIR_LOG_INIT("vserver.storage.jobs");
 
+/* A job holds references to its pool and volume: the pool's async job
+ * count and the volume's busy mark keep them from being stopped or
+ * deleted, the references keep the objects. */
 typedef struct {
     bool import;
-    vserverPool *pool;          /* kept alive by pool->jobs */
-    char *volName;
+    vserverPool *pool;
+    vserverVol *vol;
     virCommand *cmd;
     char *errFile;
     bool done;
     const virStreamDriver *orig;
-    vserverStorageLockFunc lock;
-    vserverStorageLockFunc unlock;
 } vserverStorageJob;
 
 static virMutex vserverStorageJobsLock = VIR_MUTEX_INITIALIZER;
@@ -65,7 +66,8 @@ vserverStorageJobFree(vserverStorageJob *job)
 {
     if (!job)
         return;
-    g_free(job->volName);
+    virObjectUnref(job->vol);
+    virObjectUnref(job->pool);
     virCommandFree(job->cmd);
     if (job->errFile)
         unlink(job->errFile);
@@ -112,20 +114,39 @@ vserverStorageAddSettings(virCommand *cmd,
 static vserverStorageJob *
 vserverStorageJobNew(vserverPool *pool,
                      vserverVol *vol,
-                     bool import,
-                     vserverStorageLockFunc lock,
-                     vserverStorageLockFunc unlock)
+                     bool import)
 {
     vserverStorageJob *job = g_new0(vserverStorageJob, 1);
-    g_autofree char *dir = vserverPoolVolDir(pool, vol->name);
 
     job->import = import;
-    job->pool = pool;
-    job->volName = g_strdup(vol->name);
+    job->pool = virObjectRef(pool);
+    job->vol = virObjectRef(vol);
     job->errFile = g_strdup_printf("%s/.%s.log", pool->def->path, vol->name);
-    job->lock = lock;
-    job->unlock = unlock;
     return job;
+}
+
+
+/* Under the pool's lock: the job runs from now on. */
+static void
+vserverStorageJobBegin(vserverStorageJob *job)
+{
+    job->pool->asyncjobs++;
+    if (job->import)
+        job->vol->building = VSERVER_VOL_JOB_UPLOAD;
+    else
+        job->vol->readers++;
+}
+
+
+/* Under the pool's lock: the job ran. */
+static void
+vserverStorageJobEnd(vserverStorageJob *job)
+{
+    job->pool->asyncjobs--;
+    if (job->import)
+        job->vol->building = VSERVER_VOL_JOB_NONE;
+    else
+        job->vol->readers--;
 }
 
 
@@ -159,7 +180,7 @@ vserverStorageJobWait(vserverStorageJob *job,
         g_autofree char *msg = vserverStorageJobMessage(job);
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("%s of volume '%s' failed: %s"),
-                       job->import ? "import" : "export", job->volName, msg);
+                       job->import ? "import" : "export", job->vol->name, msg);
         return -1;
     }
     return 0;
@@ -171,30 +192,37 @@ static void
 vserverStorageJobSettle(vserverStorageJob *job,
                         bool ok)
 {
-    vserverVol *vol;
+    vserverPool *pool = job->pool;
+    vserverVol *vol = job->vol;
+    g_autofree char *trash = NULL;
 
-    job->lock();
-    job->pool->jobs--;
-    if (job->import && (vol = vserverPoolFindVol(job->pool, job->volName))) {
+    virObjectLock(pool);
+    vserverStorageJobEnd(job);
+    if (job->import && !vol->detached) {
+        if (ok &&
+            vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_READY) < 0)
+            ok = false;
         if (ok) {
-            if (vserverPoolSetVolState(job->pool, vol, VSERVER_VOL_STATE_READY) < 0)
-                ok = false;
-        }
-        if (!ok) {
-            /* nothing of a failed import stays */
+            vserverPoolStoreChanged(vserverPoolStoreRoot(pool));
+        } else {
+            /* nothing of a failed import stays: the tree goes away at
+             * once, and is removed without the lock */
             virErrorPtr orig_err;
-            g_autofree char *tree = vserverPoolVolTree(job->pool, vol);
+            g_autofree char *tree = vserverPoolVolTree(pool, vol);
 
             virErrorPreserveLast(&orig_err);
-            if (virFileDeleteTree(tree) < 0 ||
+            trash = g_strdup_printf("%s.failed-%x", tree, g_random_int());
+            if (rename(tree, trash) < 0 ||
                 g_mkdir_with_parents(tree, 0755) < 0 ||
-                vserverPoolSetVolState(job->pool, vol, VSERVER_VOL_STATE_EMPTY) < 0)
+                vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_EMPTY) < 0)
                 VIR_WARN("cannot empty template '%s' after a failed import: %s",
                          vol->name, virGetLastErrorMessage());
             virErrorRestore(&orig_err);
         }
     }
-    job->unlock();
+    virObjectUnlock(pool);
+    if (trash && virFileExists(trash))
+        vserverPoolRemoveTrash(trash);
 }
 
 
@@ -304,20 +332,19 @@ vserverStorageStreamStart(vserverStorageJob *job,
 
 
 /* The child ran but no stream came of it: stop it and undo.  Called with
- * the lock held; @vol: an import's template, empty again. */
+ * the pool's lock held; an import's template is empty again. */
 static void
-vserverStorageJobCancel(vserverStorageJob *job,
-                        vserverVol *vol)
+vserverStorageJobCancel(vserverStorageJob *job)
 {
     virErrorPtr orig_err;
 
     virErrorPreserveLast(&orig_err);
-    job->unlock();
+    virObjectUnlock(job->pool);
     ignore_value(vserverStorageJobWait(job, true));
-    job->lock();
-    job->pool->jobs--;
-    if (vol)
-        ignore_value(vserverPoolSetVolState(job->pool, vol,
+    virObjectLock(job->pool);
+    vserverStorageJobEnd(job);
+    if (job->import)
+        ignore_value(vserverPoolSetVolState(job->pool, job->vol,
                                            VSERVER_VOL_STATE_EMPTY));
     vserverStorageJobFree(job);
     virErrorRestore(&orig_err);
@@ -327,11 +354,9 @@ vserverStorageJobCancel(vserverStorageJob *job,
 int
 vserverStorageImport(vserverPool *pool,
                      vserverVol *vol,
-                     virStreamPtr stream,
-                     vserverStorageLockFunc lock,
-                     vserverStorageLockFunc unlock)
+                     virStreamPtr stream)
 {
-    vserverStorageJob *job = vserverStorageJobNew(pool, vol, true, lock, unlock);
+    vserverStorageJob *job = vserverStorageJobNew(pool, vol, true);
     g_autofree char *tree = vserverPoolVolTree(pool, vol);
     int pipefd[2] = { -1, -1 };
     int errfd = -1;
@@ -355,11 +380,11 @@ vserverStorageImport(vserverPool *pool,
     }
     VIR_FORCE_CLOSE(pipefd[0]);
     VIR_FORCE_CLOSE(errfd);
-    pool->jobs++;
+    vserverStorageJobBegin(job);
 
     if (vserverStorageStreamStart(job, stream, pipefd[1]) < 0) {
         VIR_FORCE_CLOSE(pipefd[1]);
-        vserverStorageJobCancel(job, vol);
+        vserverStorageJobCancel(job);
         return -1;
     }
     return 0;
@@ -376,11 +401,9 @@ vserverStorageImport(vserverPool *pool,
 int
 vserverStorageExport(vserverPool *pool,
                      vserverVol *vol,
-                     virStreamPtr stream,
-                     vserverStorageLockFunc lock,
-                     vserverStorageLockFunc unlock)
+                     virStreamPtr stream)
 {
-    vserverStorageJob *job = vserverStorageJobNew(pool, vol, false, lock, unlock);
+    vserverStorageJob *job = vserverStorageJobNew(pool, vol, false);
     g_autofree char *tree = vserverPoolVolTree(pool, vol);
     int pipefd[2] = { -1, -1 };
     int errfd = -1;
@@ -396,11 +419,11 @@ vserverStorageExport(vserverPool *pool,
         goto error;
     VIR_FORCE_CLOSE(pipefd[1]);
     VIR_FORCE_CLOSE(errfd);
-    pool->jobs++;
+    vserverStorageJobBegin(job);
 
     if (vserverStorageStreamStart(job, stream, pipefd[0]) < 0) {
         VIR_FORCE_CLOSE(pipefd[0]);
-        vserverStorageJobCancel(job, NULL);
+        vserverStorageJobCancel(job);
         return -1;
     }
     return 0;
@@ -417,9 +440,7 @@ vserverStorageExport(vserverPool *pool,
 vserverVol *
 vserverStorageFlatten(vserverPool *pool,
                       vserverVol *guest,
-                      const char *name,
-                      vserverStorageLockFunc lock,
-                      vserverStorageLockFunc unlock)
+                      const char *name)
 {
     g_autoptr(virCommand) cmd = NULL;
     g_autofree char *lower = NULL;
@@ -438,6 +459,8 @@ vserverStorageFlatten(vserverPool *pool,
                        guest->backing, guest->name);
         return NULL;
     }
+    if (vserverPoolCheckVolIdle(pool, guest) < 0)
+        return NULL;
     lower = vserverPoolVolTree(pool, template);
     if (!(vol = vserverPoolCreateTemplate(pool, name, VSERVER_VOL_STATE_IMPORTING)))
         return NULL;
@@ -453,12 +476,27 @@ vserverStorageFlatten(vserverPool *pool,
     virCommandAddArgList(cmd, lower, upper, tree, NULL);
     virCommandSetErrorFD(cmd, &errfd);
 
-    /* the guest must stay unused and both volumes in place meanwhile */
-    pool->jobs++;
-    unlock();
+    /* the guest stays unused and both volumes in place meanwhile: the
+     * guest and its template are read, the new one is built */
+    pool->asyncjobs++;
+    vol->building = VSERVER_VOL_JOB_FLATTEN;
+    guest->readers++;
+    template->readers++;
+    virObjectRef(vol);
+    virObjectRef(guest);
+    virObjectRef(template);
+    virObjectUnlock(pool);
+
     rc = virCommandRun(cmd, &status);
-    lock();
-    pool->jobs--;
+
+    virObjectLock(pool);
+    pool->asyncjobs--;
+    vol->building = VSERVER_VOL_JOB_NONE;
+    guest->readers--;
+    template->readers--;
+    virObjectUnref(guest);
+    virObjectUnref(template);
+    virObjectUnref(vol);
     VIR_FORCE_CLOSE(errfd);
 
     if (!(vol = vserverPoolFindVol(pool, name)))
@@ -482,6 +520,7 @@ vserverStorageFlatten(vserverPool *pool,
     }
     if (vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_READY) < 0)
         goto error;
+    vserverPoolStoreChanged(vserverPoolStoreRoot(pool));
     unlink(errFile);
     return vol;
 

@@ -8,29 +8,23 @@
 
 #include "vserver_pool.h"
 
-/* The storage driver's lock, taken and released around the long parts. */
-typedef void (*vserverStorageLockFunc)(void);
-
 /* vol-upload into the empty template @vol: a tarball streamed into
  * `vserver-hashify import`; the client's finish reports the import's
- * result.  Called and returns with the lock held. */
+ * result.  Called and returns with @pool locked; the volume is busy
+ * (being uploaded) and the pool has an async job until the stream ends. */
 int vserverStorageImport(vserverPool *pool, vserverVol *vol,
-                         virStreamPtr stream,
-                         vserverStorageLockFunc lock,
-                         vserverStorageLockFunc unlock);
+                         virStreamPtr stream);
 
-/* vol-download of the template @vol as a tarball. */
+/* vol-download of the template @vol as a tarball; @vol has a reader
+ * until the stream ends. */
 int vserverStorageExport(vserverPool *pool, vserverVol *vol,
-                         virStreamPtr stream,
-                         vserverStorageLockFunc lock,
-                         vserverStorageLockFunc unlock);
+                         virStreamPtr stream);
 
 /* vol-create-from a guest: a new template @name with the guest's merged
- * view, hashified.  Runs with the lock released. */
+ * view, hashified.  Called with @pool locked and referenced; drops the
+ * lock while the tool runs. */
 vserverVol *vserverStorageFlatten(vserverPool *pool, vserverVol *guest,
-                                  const char *name,
-                                  vserverStorageLockFunc lock,
-                                  vserverStorageLockFunc unlock);
+                                  const char *name);
 
 /* Path of the vserver-hashify tool ($VSERVER_HASHIFY_PATH overrides). */
 const char *vserverStorageToolPath(void);

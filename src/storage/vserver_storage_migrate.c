@@ -28,19 +28,16 @@
 VIR_LOG_INIT("vserver.storage");
 
 
-/* The active pool @poolName, under the storage lock, or NULL. */
+/* The active pool @poolName, referenced and locked, or NULL. */
 static vserverPool *
 vserverStorageActivePool(const char *poolName)
 {
     vserverPool *pool;
 
-    if (!(pool = vserverStorageFindByName(poolName))) {
-        virReportError(VIR_ERR_NO_STORAGE_POOL,
-                       _("no storage pool with matching name '%s'"), poolName);
+    if (!(pool = vserverStoragePoolGetByName(poolName)))
         return NULL;
-    }
     if (vserverStorageCheckActive(pool) < 0)
-        return NULL;
+        vserverStoragePoolEndAPI(&pool);
     return pool;
 }
 
@@ -56,14 +53,10 @@ vserverStorageGuestOrigin(const char *poolName,
     vserverPool *pool;
     vserverVol *vol;
     vserverVol *template;
-    g_autofree char *dir = NULL;
     int ret = -1;
 
-    if (vserverStorageCheckInit() < 0)
-        return -1;
-    vserverStorageLock();
     if (!(pool = vserverStorageActivePool(poolName)))
-        goto cleanup;
+        return -1;
     if (!(vol = vserverPoolFindVol(pool, volName)) ||
         vol->kind != VSERVER_VOL_GUEST ||
         !(template = vserverPoolFindVol(pool, vol->backing))) {
@@ -72,18 +65,19 @@ vserverStorageGuestOrigin(const char *poolName,
                        volName, poolName);
         goto cleanup;
     }
-    dir = vserverPoolVolDir(pool, template->name);
-    *templateTree = vserverPoolVolTree(pool, template);
-    if (!(*digest = vserverVolCachedDigest(dir, *templateTree))) {
-        g_clear_pointer(templateTree, g_free);
-        goto cleanup;
+    /* computed once per template, without the pool's lock */
+    virObjectRef(template);
+    *digest = vserverStorageTemplateDigest(pool, template);
+    if (*digest) {
+        *templateTree = vserverPoolVolTree(pool, template);
+        *templateName = g_strdup(template->name);
+        *upper = vserverPoolVolUpper(pool, volName);
+        ret = 0;
     }
-    *upper = vserverPoolVolUpper(pool, vol->name);
-    *templateName = g_strdup(template->name);
-    ret = 0;
+    virObjectUnref(template);
 
  cleanup:
-    vserverStorageUnlock();
+    vserverStoragePoolEndAPI(&pool);
     return ret;
 }
 
@@ -95,14 +89,12 @@ vserverStorageIncomingPrepare(const char *poolName,
                               char **staging,
                               char **templateHere)
 {
+    g_autoptr(GPtrArray) templates = g_ptr_array_new_with_free_func(virObjectUnref);
     vserverPool *pool;
     int ret = -1;
 
-    if (vserverStorageCheckInit() < 0)
-        return -1;
-    vserverStorageLock();
     if (!(pool = vserverStorageActivePool(poolName)))
-        goto cleanup;
+        return -1;
     if (vserverPoolFindVol(pool, volName)) {
         virReportError(VIR_ERR_STORAGE_VOL_EXIST,
                        _("a volume '%s' already exists in pool '%s'"),
@@ -110,17 +102,20 @@ vserverStorageIncomingPrepare(const char *poolName,
         goto cleanup;
     }
     *templateHere = NULL;
-    for (guint i = 0; i < pool->vols->len && !*templateHere; i++) {
+    for (guint i = 0; i < pool->vols->len; i++) {
         vserverVol *t = g_ptr_array_index(pool->vols, i);
-        g_autofree char *dir = NULL;
-        g_autofree char *tree = NULL;
+
+        if (t->kind == VSERVER_VOL_TEMPLATE && t->state == VSERVER_VOL_STATE_READY)
+            g_ptr_array_add(templates, virObjectRef(t));
+    }
+    /* each digest may drop the pool's lock the first time */
+    for (guint i = 0; i < templates->len && !*templateHere; i++) {
+        vserverVol *t = g_ptr_array_index(templates, i);
         g_autofree char *d = NULL;
 
-        if (t->kind != VSERVER_VOL_TEMPLATE || t->state != VSERVER_VOL_STATE_READY)
+        if (t->detached)
             continue;
-        dir = vserverPoolVolDir(pool, t->name);
-        tree = vserverPoolVolTree(pool, t);
-        if (!(d = vserverVolCachedDigest(dir, tree))) {
+        if (!(d = vserverStorageTemplateDigest(pool, t))) {
             VIR_WARN("template '%s' of pool '%s' has no digest: %s", t->name,
                      poolName, virGetLastErrorMessage());
             virResetLastError();
@@ -129,20 +124,25 @@ vserverStorageIncomingPrepare(const char *poolName,
         if (STREQ(d, digest))
             *templateHere = g_strdup(t->name);
     }
+    if (vserverStorageCheckActive(pool) < 0)
+        goto error;
     /* received trees land on the pool's file system, to be renamed */
     *staging = g_build_filename(pool->def->path, ".incoming.XXXXXX", NULL);
     if (!g_mkdtemp_full(*staging, 0700)) {
         virReportSystemError(errno, _("cannot create a directory in '%s'"),
                              pool->def->path);
         g_clear_pointer(staging, g_free);
-        g_clear_pointer(templateHere, g_free);
-        goto cleanup;
+        goto error;
     }
     ret = 0;
 
  cleanup:
-    vserverStorageUnlock();
+    vserverStoragePoolEndAPI(&pool);
     return ret;
+
+ error:
+    g_clear_pointer(templateHere, g_free);
+    goto cleanup;
 }
 
 
@@ -180,11 +180,20 @@ vserverStorageIncomingCommit(const char *poolName,
     int ret = -1;
 
     *createdTemplate = NULL;
-    if (vserverStorageCheckInit() < 0)
-        return -1;
-    vserverStorageLock();
+    /* the tree sent is the template only if its content says so: read it
+     * before taking any lock (the staging directory is this migration's) */
+    if (!templateHere) {
+        if (!(got = vserverVolTreeDigest(stagedTemplate)))
+            return -1;
+        if (STRNEQ(got, digest)) {
+            virReportError(VIR_ERR_OPERATION_FAILED,
+                           _("the template received for '%s' is not the source's (digest %s, expected %s)"),
+                           volName, got, digest);
+            return -1;
+        }
+    }
     if (!(pool = vserverStorageActivePool(poolName)))
-        goto cleanup;
+        return -1;
 
     if (templateHere) {
         if (!(template = vserverPoolFindVol(pool, templateHere))) {
@@ -194,15 +203,6 @@ vserverStorageIncomingCommit(const char *poolName,
             goto cleanup;
         }
     } else {
-        /* the tree sent is the template only if its content says so */
-        if (!(got = vserverVolTreeDigest(stagedTemplate)))
-            goto cleanup;
-        if (STRNEQ(got, digest)) {
-            virReportError(VIR_ERR_OPERATION_FAILED,
-                           _("the template received for '%s' is not the source's (digest %s, expected %s)"),
-                           volName, got, digest);
-            goto cleanup;
-        }
         name = g_strdup(templateName);
         if (vserverPoolFindVol(pool, name)) {
             g_free(name);
@@ -221,6 +221,8 @@ vserverStorageIncomingCommit(const char *poolName,
         path = g_build_filename(pool->def->path, name, "digest", NULL);
         ignore_value(virFileWriteStr(path, digest, 0600));
         g_clear_pointer(&path, g_free);
+        template->digest = g_strdup(digest);
+        vserverPoolStoreChanged(vserverPoolStoreRoot(pool));
     }
 
     if (!(guest = vserverPoolCreateGuest(pool, volName, template)))
@@ -231,7 +233,7 @@ vserverStorageIncomingCommit(const char *poolName,
     ret = 0;
 
  cleanup:
-    vserverStorageUnlock();
+    vserverStoragePoolEndAPI(&pool);
     return ret;
 
  error:
@@ -255,8 +257,7 @@ vserverStorageIncomingRollback(const char *poolName,
 
     if (!vserver_storage)
         return;
-    vserverStorageLock();
-    if ((pool = vserverStorageFindByName(poolName)) && pool->active) {
+    if ((pool = vserverStoragePoolGetByName(poolName)) && pool->active) {
         if ((vol = vserverPoolFindVol(pool, volName)) &&
             vol->kind == VSERVER_VOL_GUEST)
             ignore_value(vserverPoolDeleteVol(pool, vol));
@@ -264,6 +265,6 @@ vserverStorageIncomingRollback(const char *poolName,
             (vol = vserverPoolFindVol(pool, createdTemplate)))
             ignore_value(vserverPoolDeleteVol(pool, vol));
     }
-    vserverStorageUnlock();
+    vserverStoragePoolEndAPI(&pool);
     virResetLastError();
 }

@@ -30,9 +30,10 @@
 
 #define VIR_FROM_THIS VIR_FROM_STORAGE
 
-/* nftw() has no opaque pointer */
-static GPtrArray *vserverDigestPaths;
-static size_t vserverDigestPrefix;
+/* nftw() has no opaque pointer; digests of several templates run at once
+ * (without the storage locks), each in its own thread */
+static __thread GPtrArray *vserverDigestPaths;
+static __thread size_t vserverDigestPrefix;
 
 
 static int
