@@ -9,8 +9,11 @@
 #  - OpenRC reports no crashed service;
 #  - virsh shutdown is a clean halt by the guest (SIGPWR, its inittab's
 #    powerfail action, chosen because init is sysvinit's): it stops by
-#    itself, reason shutdown, with no SIGKILL;
+#    itself, reason shutdown, with no SIGKILL (its init ended by the
+#    SIGINT that reboot(2) sends a pid namespace's init);
 #  - destroy leaves nothing.
+# The same guests on guest volumes, with a driver-picked id range, a console
+# login and sshd over a bridge: context-distro-sysv-volume.sh.
 # Skipped when the Debian archive cannot be reached and nothing is cached.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -56,12 +59,17 @@ for init in sysvinit openrc; do
 
     t0=${EPOCHREALTIME/[.,]/}
     check "$init: virsh shutdown" -- vsh shutdown "$d"
-    ctx_wait_state "$d" "shut off (shutdown)" 90
+    ctx_wait_state "$d" "shut off (shutdown)" 120
     t1=${EPOCHREALTIME/[.,]/}
     equals "$init: the guest halted by itself" "shut off (shutdown)" "$(ctx_st "$d")"
     echo "# $init: shutdown took $(( (t1 - t0) / 1000 )) ms"
     ok $(grep -q 'graceful stop timed out' "$inst_dir/var/log/libvirt/vserver/$d.log"; [ $? -ne 0 ]; echo $?) \
         "$init: ... with no SIGKILL from the shim"
+    # a stop the shim asked for is "shutdown" however it ended; the wait
+    # status tells: reboot(2) halting a pid namespace ends its init by SIGINT
+    equals "$init: ... its init halted the context itself (init ended by SIGINT)" "wait status 2" \
+        "$(sed -n 's/.*context stopped: [a-z]*, \(wait status [0-9]*\)$/\1/p' \
+               "$inst_dir/var/log/libvirt/vserver/$d.log" | tail -n 1)"
     ctx_nothing_left "$init: after the shutdown nothing is left" "$d" "$tree"
 
     vsh start "$d" >/dev/null
