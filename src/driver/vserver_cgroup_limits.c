@@ -256,24 +256,40 @@ vserverCgroupSetCpuMax(vserverCgroupDir *dir,
 }
 
 
-int
-vserverCgroupSetCpuCfsPeriod(vserverCgroup *cg,
-                             unsigned long long us)
+/* Set the CFS quota or the period, whichever is given (the other NULL):
+ * on cgroup2 its half of cpu.max, the other half kept as it is. */
+static int
+vserverCgroupSetCpuCfs(vserverCgroup *cg,
+                       const long long *quota,
+                       const unsigned long long *period)
 {
     vserverCgroupDir *dir = vserverCgroupDirNeed(cg, VSERVER_CGROUP_CONTROLLER_CPU);
     g_autofree char *value = NULL;
-    unsigned long long period;
-    long long quota;
+    unsigned long long curPeriod;
+    long long curQuota;
 
     if (!dir)
         return -1;
     if (dir->unified) {
-        if (vserverCgroupGetCpuMax(dir, &quota, &period) < 0)
+        if (vserverCgroupGetCpuMax(dir, &curQuota, &curPeriod) < 0)
             return -1;
-        return vserverCgroupSetCpuMax(dir, quota, us);
+        return vserverCgroupSetCpuMax(dir, quota ? *quota : curQuota,
+                                      period ? *period : curPeriod);
     }
-    value = g_strdup_printf("%llu", us);
-    return vserverCgroupWriteFile(dir->path, "cpu.cfs_period_us", value);
+    if (period) {
+        value = g_strdup_printf("%llu", *period);
+        return vserverCgroupWriteFile(dir->path, "cpu.cfs_period_us", value);
+    }
+    value = g_strdup_printf("%lld", *quota < 0 ? -1 : *quota);
+    return vserverCgroupWriteFile(dir->path, "cpu.cfs_quota_us", value);
+}
+
+
+int
+vserverCgroupSetCpuCfsPeriod(vserverCgroup *cg,
+                             unsigned long long us)
+{
+    return vserverCgroupSetCpuCfs(cg, NULL, &us);
 }
 
 
@@ -297,20 +313,7 @@ int
 vserverCgroupSetCpuCfsQuota(vserverCgroup *cg,
                             long long us)
 {
-    vserverCgroupDir *dir = vserverCgroupDirNeed(cg, VSERVER_CGROUP_CONTROLLER_CPU);
-    g_autofree char *value = NULL;
-    unsigned long long period;
-    long long quota;
-
-    if (!dir)
-        return -1;
-    if (dir->unified) {
-        if (vserverCgroupGetCpuMax(dir, &quota, &period) < 0)
-            return -1;
-        return vserverCgroupSetCpuMax(dir, us, period);
-    }
-    value = g_strdup_printf("%lld", us < 0 ? -1 : us);
-    return vserverCgroupWriteFile(dir->path, "cpu.cfs_quota_us", value);
+    return vserverCgroupSetCpuCfs(cg, &us, NULL);
 }
 
 

@@ -282,21 +282,6 @@ hashifyExtractFree(hashifyExtract *ex)
 }
 
 
-static int
-hashifyExtractAddPattern(hashifyExtract *ex, const char *pat)
-{
-    char **nl = realloc(ex->patterns, (ex->npatterns + 2) * sizeof(char *));
-
-    if (!nl)
-        return -1;
-    ex->patterns = nl;
-    if (!(nl[ex->npatterns] = strdup(pat)))
-        return -1;
-    nl[++ex->npatterns] = NULL;
-    return 0;
-}
-
-
 int
 hashifyExtractParseArgs(hashifyExtract *ex, int argc, char **argv,
                         int npos, char ***pos, void (*usage)(FILE *out))
@@ -344,7 +329,7 @@ hashifyExtractParseArgs(hashifyExtract *ex, int argc, char **argv,
             }
             break;
         case 'x':
-            if (hashifyExtractAddPattern(ex, optarg) < 0)
+            if (hashifyPatternListAdd(&ex->patterns, &ex->npatterns, optarg) < 0)
                 goto nomem;
             break;
         case OPT_NO_DEFAULTS:
@@ -395,16 +380,7 @@ hashifyExtractParseArgs(hashifyExtract *ex, int argc, char **argv,
     *pos = argv + optind;
 
     /* the user's patterns first: the first match wins */
-    if (defaults) {
-        const char *const *d = vserverHashifyDefaultExcludes();
-        size_t i;
-
-        for (i = 0; d[i]; i++) {
-            if (hashifyExtractAddPattern(ex, d[i]) < 0)
-                goto nomem;
-        }
-    }
-    if (!ex->patterns && !(ex->patterns = calloc(1, sizeof(char *))))
+    if (hashifyPatternListFinish(&ex->patterns, &ex->npatterns, defaults) < 0)
         goto nomem;
     ex->settings.excludes = (const char *const *)ex->patterns;
     if (vserverHashifyExcludesCheck(ex->settings.excludes, &err) < 0) {

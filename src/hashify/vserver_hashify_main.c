@@ -224,21 +224,6 @@ printSummary(const vserverHashifyStats *s, bool dryRun)
 
 
 static int
-addPattern(char ***list, size_t *n, const char *pat)
-{
-    char **nl = realloc(*list, (*n + 2) * sizeof(char *));
-
-    if (!nl)
-        return -1;
-    *list = nl;
-    if (!(nl[*n] = strdup(pat)))
-        return -1;
-    nl[++*n] = NULL;
-    return 0;
-}
-
-
-static int
 readPatterns(const char *file, char ***list, size_t *n)
 {
     FILE *fp = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
@@ -260,7 +245,7 @@ readPatterns(const char *file, char ***list, size_t *n)
             p++;
         if (!*p || *p == '#')
             continue;
-        if (addPattern(list, n, p) < 0) {
+        if (hashifyPatternListAdd(list, n, p) < 0) {
             free(line);
             if (fp != stdin)
                 fclose(fp);
@@ -479,7 +464,7 @@ main(int argc, char **argv)
             settings.keyMtime = false;
             break;
         case 'x':
-            if (addPattern(&patterns, &npatterns, optarg) < 0) {
+            if (hashifyPatternListAdd(&patterns, &npatterns, optarg) < 0) {
                 ret = 1;
                 goto cleanup;
             }
@@ -555,17 +540,7 @@ main(int argc, char **argv)
     nargs = argc - optind;
 
     /* user patterns first: the first match wins, so they can override */
-    if (defaults) {
-        const char *const *d = vserverHashifyDefaultExcludes();
-        for (i = 0; d[i]; i++) {
-            if (addPattern(&patterns, &npatterns, d[i]) < 0) {
-                ret = 1;
-                goto cleanup;
-            }
-        }
-    }
-    /* an empty list (not NULL, which would mean the defaults) */
-    if (!patterns && !(patterns = calloc(1, sizeof(char *)))) {
+    if (hashifyPatternListFinish(&patterns, &npatterns, defaults) < 0) {
         ret = 1;
         goto cleanup;
     }

@@ -83,6 +83,14 @@ void hashifyHumanSize(uint64_t n, char *buf, size_t len);
  * @s is not one or does not fit 64 bits. */
 int hashifyParseSize(const char *s, uint64_t *out);
 
+/* Exclude patterns from a command line: a NULL-terminated list of @n
+ * copies.  Add appends a copy of @pat; Finish appends the default
+ * patterns when @defaults (after the user's: the first match wins) and
+ * makes a list of none an empty one, as NULL would mean the defaults.
+ * -1 when out of memory. */
+int hashifyPatternListAdd(char ***list, size_t *n, const char *pat);
+int hashifyPatternListFinish(char ***list, size_t *n, bool defaults);
+
 
 /* --- vserver_hashify_key.c */
 

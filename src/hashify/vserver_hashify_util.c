@@ -1,5 +1,6 @@
 /*
- * vserver_hashify_util.c: errors, small sets, temporary names, fd helpers
+ * vserver_hashify_util.c: errors, small sets, temporary names, fd helpers,
+ * sizes and pattern lists for the command line
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -514,5 +515,39 @@ hashifyParseSize(const char *s, uint64_t *out)
     if (shift && v > (UINT64_MAX >> shift))
         return -1;
     *out = (uint64_t)v << shift;
+    return 0;
+}
+
+
+int
+hashifyPatternListAdd(char ***list, size_t *n, const char *pat)
+{
+    char **nl = realloc(*list, (*n + 2) * sizeof(char *));
+
+    if (!nl)
+        return -1;
+    *list = nl;
+    if (!(nl[*n] = strdup(pat)))
+        return -1;
+    nl[++*n] = NULL;
+    return 0;
+}
+
+
+int
+hashifyPatternListFinish(char ***list, size_t *n, bool defaults)
+{
+    size_t i;
+
+    if (defaults) {
+        const char *const *d = vserverHashifyDefaultExcludes();
+
+        for (i = 0; d[i]; i++) {
+            if (hashifyPatternListAdd(list, n, d[i]) < 0)
+                return -1;
+        }
+    }
+    if (!*list && !(*list = calloc(1, sizeof(char *))))
+        return -1;
     return 0;
 }
