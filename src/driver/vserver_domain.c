@@ -18,6 +18,8 @@
 #include "vserver_net.h"
 
 #include "virerror.h"
+#include "virthread.h"
+#include "virtime.h"
 #include "virfile.h"
 #include "virlog.h"
 #include "virxml.h"
@@ -252,5 +254,87 @@ vserverDomainObjBeginJob(virDomainObj *vm,
                        NULLSTR(vm->job->asyncOwnerAPI));
         return -1;
     }
+    if (vserverDomainObjWaitCleaned(vm) < 0)
+        return -1;
     return virDomainObjBeginJob(vm, job);
+}
+
+
+bool
+vserverDomainObjOwnsJob(virDomainObj *vm)
+{
+    unsigned long long self = virThreadSelfID();
+
+    return (vm->job->active != VIR_JOB_NONE && vm->job->owner == self) ||
+        (vm->job->asyncJob != VIR_ASYNC_JOB_NONE && vm->job->asyncOwner == self);
+}
+
+
+int
+vserverDomainObjWaitCleaned(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    unsigned long long deadline;
+
+    if (!priv->cleaning)
+        return 0;
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += VSERVER_CLEANUP_WAIT_MS;
+    while (priv->cleaning) {
+        int rc = virDomainObjWaitUntil(vm, deadline);
+
+        if (rc < 0)
+            return -1;
+        if (rc == 1 && priv->cleaning) {
+            virReportError(VIR_ERR_OPERATION_TIMEOUT,
+                           _("domain '%s' stopped, but what it left is still being removed after %u s; try again later"),
+                           vm->def->name, VSERVER_CLEANUP_WAIT_MS / 1000);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+int
+vserverDomainObjHoldName(virDomainObjList *domains,
+                         const char *name,
+                         virDomainObj **held)
+{
+    virDomainObj *vm;
+
+    *held = NULL;
+    if (!(vm = virDomainObjListFindByName(domains, name)))
+        return 0;
+    if (virDomainObjIsActive(vm)) {
+        virDomainObjEndAPI(&vm);
+        return 0;
+    }
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0) {
+        virDomainObjEndAPI(&vm);
+        return -1;
+    }
+    virObjectUnlock(vm);
+    *held = vm;
+    return 0;
+}
+
+
+bool
+vserverDomainObjHoldNameEnd(virDomainObj **held,
+                            virDomainObj *vm)
+{
+    virDomainObj *obj = g_steal_pointer(held);
+
+    if (!obj)
+        return false;
+    if (obj == vm) {
+        virObjectUnref(obj);
+        return true;
+    }
+    virObjectLock(obj);
+    virDomainObjEndJob(obj);
+    virDomainObjEndAPI(&obj);
+    return false;
 }

@@ -7,11 +7,16 @@
 #pragma once
 
 #include "domain_conf.h"
+#include "virdomainobjlist.h"
 
 #include "vserver_cgroup.h"
 #include "vserver_monitor.h"
 
 #define VSERVER_DOMAIN_SCHEMA "vserver-domain.rng"
+
+/* How long a job waits for the teardown of a stopped context (its cgroups
+ * killed within seconds, two hooks each bounded by hook_timeout) */
+#define VSERVER_CLEANUP_WAIT_MS (5 * 60 * 1000)
 
 virDomainXMLOption *
 vserverDomainXMLConfInit(void *driver);
@@ -37,6 +42,15 @@ struct _vserverDomainObjPrivate {
     /* set while an API waits for the context to stop: the exit is then
      * that API's doing, not a crash */
     bool stopping;
+    /* set while what a stopped context leaves (its cgroups, interfaces,
+     * volume, the stopped and release hooks) is torn down with the domain
+     * unlocked: it already reads as shut off, and no job begins until
+     * this is over (vserverProcessCleanup) */
+    bool cleaning;
+    /* set by a destroy that finds a start in progress: the start gives
+     * up at its next step and leaves nothing (vserverProcessStart) */
+    int abortStart;             /* atomic */
+    bool starting;
 
     /* outgoing migration (vserver_migrate.c): from the dump to Confirm */
     bool migrating;
@@ -62,3 +76,31 @@ struct _vserverDomainObjPrivate {
 int
 vserverDomainObjBeginJob(virDomainObj *vm,
                          virDomainJob job);
+
+/* Whether the calling thread holds @vm's (locked) job or asynchronous
+ * job: only then may it unlock @vm while it waits on something. */
+bool
+vserverDomainObjOwnsJob(virDomainObj *vm);
+
+/* Wait (@vm locked) until the teardown of its last run is over
+ * (priv->cleaning), bounded; -1 with an error when it is not. */
+int
+vserverDomainObjWaitCleaned(virDomainObj *vm);
+
+/* Before virDomainObjListAdd() of a definition named @name: when an
+ * inactive domain of that name exists, begin a job on it, which waits for
+ * one in progress (a start that unlocked the domain while the shim comes
+ * up), and unlock it, so that no job holder sees its definition replaced
+ * meanwhile.  0 with *@held that domain (a reference) or NULL; -1 with an
+ * error. */
+int
+vserverDomainObjHoldName(virDomainObjList *domains,
+                         const char *name,
+                         virDomainObj **held);
+
+/* After virDomainObjListAdd() gave @vm (locked, or NULL on failure):
+ * true when *@held is @vm, whose job is then the caller's to end; else
+ * the job on *@held is ended.  *@held is released either way. */
+bool
+vserverDomainObjHoldNameEnd(virDomainObj **held,
+                            virDomainObj *vm);

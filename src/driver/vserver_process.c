@@ -104,8 +104,25 @@ vserverProcessPartition(virVServerDriverConfig *cfg,
 }
 
 
-/* Hooks get the live definition; a failure is logged, except where the
- * caller makes it abort something. */
+/* Run the hook of @op with @def, the definition it gets; a failure is
+ * logged, except where the caller makes it abort something. */
+static int
+vserverProcessHookDef(virVServerDriverConfig *cfg,
+                      vserverDriver *driver,
+                      virDomainDef *def,
+                      vserverHookOp op)
+{
+    g_autofree char *xml = virDomainDefFormat(def, driver->xmlopt,
+                                              VIR_DOMAIN_DEF_FORMAT_SECURE);
+
+    if (!xml)
+        return -1;
+    return vserverHookRun(cfg->hookDir, def->name, op, xml, cfg->hookTimeout);
+}
+
+
+/* The hook of @op with @vm's live definition; @vm (locked) is unlocked
+ * while the script runs when the caller holds its job. */
 static int
 vserverProcessHook(virVServerDriverConfig *cfg,
                    vserverDriver *driver,
@@ -114,11 +131,18 @@ vserverProcessHook(virVServerDriverConfig *cfg,
 {
     g_autofree char *xml = virDomainDefFormat(vm->def, driver->xmlopt,
                                               VIR_DOMAIN_DEF_FORMAT_SECURE);
+    g_autofree char *name = g_strdup(vm->def->name);
+    bool unlock = vserverDomainObjOwnsJob(vm);
+    int rc;
 
     if (!xml)
         return -1;
-    return vserverHookRun(cfg->hookDir, vm->def->name, op, xml,
-                          cfg->hookTimeout);
+    if (unlock)
+        virObjectUnlock(vm);
+    rc = vserverHookRun(cfg->hookDir, name, op, xml, cfg->hookTimeout);
+    if (unlock)
+        virObjectLock(vm);
+    return rc;
 }
 
 
@@ -315,35 +339,61 @@ vserverProcessAcquireVolume(virVServerDriverConfig *cfg,
 }
 
 
+/* What a stopped context leaves behind, taken from its domain (locked)
+ * so that it can be torn down with the domain unlocked. */
+typedef struct {
+    virDomainDef *def;          /* its live definition, owned */
+    vserverCgroup *cgroup;
+    bool ran;                   /* its init ran: it owns its host ends */
+    char *volumeMountPoint;
+    char *volumeLower;
+    char *volumeUpper;
+    char *volumeWork;
+} vserverProcessRemains;
+
 static void
-vserverProcessReleaseVolume(virDomainObj *vm)
+vserverProcessRemainsClear(vserverProcessRemains *r)
 {
-    vserverDomainObjPrivate *priv = vm->privateData;
+    g_clear_pointer(&r->def, virDomainDefFree);
+    g_clear_pointer(&r->cgroup, vserverCgroupFree);
+    g_clear_pointer(&r->volumeMountPoint, g_free);
+    g_clear_pointer(&r->volumeLower, g_free);
+    g_clear_pointer(&r->volumeUpper, g_free);
+    g_clear_pointer(&r->volumeWork, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vserverProcessRemains, vserverProcessRemainsClear);
+
+
+static void
+vserverProcessReleaseVolume(virDomainDef *def,
+                            vserverProcessRemains *r)
+{
     virDomainFSDef *root = NULL;
     size_t i;
 
-    for (i = 0; i < vm->def->nfss; i++) {
-        if (STREQ(vm->def->fss[i]->dst, "/"))
-            root = vm->def->fss[i];
+    for (i = 0; i < def->nfss; i++) {
+        if (STREQ(def->fss[i]->dst, "/"))
+            root = def->fss[i];
     }
     if (root && root->type == VIR_DOMAIN_FS_TYPE_VOLUME && root->src &&
-        root->src->srcpool && priv->volumeLower)
-        vserverStorageReleaseVolume(vm->def->name, root->src->srcpool->pool,
+        root->src->srcpool && r->volumeLower)
+        vserverStorageReleaseVolume(def->name, root->src->srcpool->pool,
                                     root->src->srcpool->volume);
-    if (priv->volumeMountPoint && rmdir(priv->volumeMountPoint) < 0 &&
+    if (r->volumeMountPoint && rmdir(r->volumeMountPoint) < 0 &&
         errno != ENOENT)
-        VIR_WARN("cannot remove '%s': %s", priv->volumeMountPoint,
+        VIR_WARN("cannot remove '%s': %s", r->volumeMountPoint,
                  g_strerror(errno));
-    g_clear_pointer(&priv->volumeMountPoint, g_free);
-    g_clear_pointer(&priv->volumeLower, g_free);
-    g_clear_pointer(&priv->volumeUpper, g_free);
-    g_clear_pointer(&priv->volumeWork, g_free);
 }
 
 
 /* Tear down what is left of a context that is no longer running, or kill
  * it if it still is.  Never fails: every step is attempted.  @findCgroup:
- * look the context's cgroup up by name when none is held. */
+ * look the context's cgroup up by name when none is held.
+ *
+ * @vm (locked) is shut off at once; what takes time (killing and removing
+ * its cgroups, its interfaces, its volume, the stopped and release hooks)
+ * is done with @vm unlocked and priv->cleaning set, which holds off every
+ * job (vserverDomainObjBeginJob) until it is over and @vm locked again. */
 static void
 vserverProcessCleanup(vserverDriver *driver,
                       virDomainObj *vm,
@@ -353,8 +403,12 @@ vserverProcessCleanup(vserverDriver *driver,
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPaths) paths = { 0 };
+    g_auto(vserverProcessRemains) left = { 0 };
     g_autofree char *cgname = vserverProcessCgroupName(vm);
+    virDomainDef *copy;
+    virDomainDef *def;
     virErrorPtr orig_err;
+    bool unlock;
     pid_t pid;
 
     virErrorPreserveLast(&orig_err);
@@ -371,20 +425,28 @@ vserverProcessCleanup(vserverDriver *driver,
     if (!priv->cgroup && findCgroup)
         vserverCgroupOpen(vserverProcessPartition(cfg, vm), cgname,
                           &priv->cgroup);
-    if (priv->cgroup) {
-        if (vserverCgroupKillAll(priv->cgroup) < 0 ||
-            vserverCgroupRemove(priv->cgroup) < 0)
-            VIR_WARN("cgroups of '%s' not fully removed: %s", vm->def->name,
-                     virGetLastErrorMessage());
-        g_clear_pointer(&priv->cgroup, vserverCgroupFree);
+    left.cgroup = g_steal_pointer(&priv->cgroup);
+    left.ran = vm->def->id > 0;
+    left.volumeMountPoint = g_steal_pointer(&priv->volumeMountPoint);
+    left.volumeLower = g_steal_pointer(&priv->volumeLower);
+    left.volumeUpper = g_steal_pointer(&priv->volumeUpper);
+    left.volumeWork = g_steal_pointer(&priv->volumeWork);
+    /* the live definition, with what the start added (interfaces' host
+     * ends and network ports), goes with what is left: the domain gets
+     * its persistent one back (a define meanwhile replaces that), a
+     * transient domain a copy */
+    if (vm->newDef) {
+        left.def = g_steal_pointer(&vm->def);
+        vm->def = g_steal_pointer(&vm->newDef);
+    } else if ((copy = virDomainDefCopy(vm->def, driver->xmlopt, NULL, false))) {
+        left.def = g_steal_pointer(&vm->def);
+        vm->def = copy;
+    } else {
+        VIR_WARN("cannot copy the definition of '%s': %s", vm->def->name,
+                 virGetLastErrorMessage());
+        virResetLastError();
     }
-    virResetLastError();
-
-    /* with init gone; a context that ran owns its host ends */
-    vserverNetRelease(vm->def, vm->def->id > 0);
-    vserverProcessReleaseVolume(vm);
-
-    vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STOPPED);
+    def = left.def;
 
     unlink(paths.shimConf);
     unlink(paths.socket);
@@ -398,15 +460,38 @@ vserverProcessCleanup(vserverDriver *driver,
             VIR_WARN("cannot remove the status of '%s'", vm->def->name);
     }
 
-    vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_RELEASE);
-    virResetLastError();
-
     vm->def->id = -1;
     priv->shimPid = 0;
     priv->stopping = false;
     g_clear_pointer(&priv->cgroupPartition, g_free);
     virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
-    virDomainObjRemoveTransientDef(vm);
+
+    /* without a copy of the definition (never seen), it is done locked */
+    unlock = !!left.def;
+    if (!left.def)
+        def = vm->def;
+    priv->cleaning = true;
+    if (unlock)
+        virObjectUnlock(vm);
+
+    if (left.cgroup &&
+        (vserverCgroupKillAll(left.cgroup) < 0 ||
+         vserverCgroupRemove(left.cgroup) < 0))
+        VIR_WARN("cgroups of '%s' not fully removed: %s", cgname,
+                 virGetLastErrorMessage());
+    virResetLastError();
+
+    /* with init gone; a context that ran owns its host ends */
+    vserverNetRelease(def, left.ran);
+    vserverProcessReleaseVolume(def, &left);
+    vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_STOPPED);
+    vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_RELEASE);
+    virResetLastError();
+
+    if (unlock)
+        virObjectLock(vm);
+    priv->cleaning = false;
+    virDomainObjBroadcast(vm);
     virErrorRestore(&orig_err);
 }
 
@@ -550,12 +635,22 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
 }
 
 
+static void
+vserverProcessReportAborted(const char *name)
+{
+    virReportError(VIR_ERR_OPERATION_ABORTED,
+                   _("the start of context '%s' was cancelled by a destroy"),
+                   name);
+}
+
+
 /* Read the shim's one-line answer on the sync fd: OK <pid> or ERR
- * <message>. */
+ * <message>; give up when *@abort is set (atomic: a destroy). */
 static int
 vserverProcessReadSync(int fd,
                        const char *name,
                        unsigned int timeoutMs,
+                       int *abort,
                        pid_t *initPid)
 {
     char buf[1024];
@@ -573,13 +668,26 @@ vserverProcessReadSync(int fd,
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         unsigned long long now;
         ssize_t n;
+        int rc;
 
+        if (g_atomic_int_get(abort)) {
+            vserverProcessReportAborted(name);
+            return -1;
+        }
         if (virTimeMillisNow(&now) < 0)
             return -1;
-        if (now >= deadline || poll(&pfd, 1, deadline - now) == 0) {
+        if (now >= deadline) {
             virReportError(VIR_ERR_OPERATION_TIMEOUT,
                            _("context '%s' did not start within %u s"),
                            name, timeoutMs / 1000);
+            return -1;
+        }
+        /* in slices, to see a destroy */
+        if ((rc = poll(&pfd, 1, MIN(deadline - now, 200))) == 0 ||
+            (rc < 0 && errno == EINTR))
+            continue;
+        if (rc < 0) {
+            virReportSystemError(errno, "%s", _("cannot wait for the shim"));
             return -1;
         }
         if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) < 0) {
@@ -613,11 +721,14 @@ vserverProcessReadSync(int fd,
 }
 
 
+/* Start the shim of the domain @name and wait for its word; *@abort
+ * (atomic) set by a destroy ends the wait.  Needs no domain lock. */
 static int
 vserverProcessSpawnShim(virVServerDriverConfig *cfg,
-                        virDomainObj *vm,
+                        const char *name,
                         vserverProcessPaths *paths,
                         const char *restoreDir,
+                        int *abort,
                         pid_t *shimPid,
                         pid_t *initPid)
 {
@@ -661,11 +772,11 @@ vserverProcessSpawnShim(virVServerDriverConfig *cfg,
     }
     /* the shim bounds CRIU's restore itself and reports; the margin lets
      * it do so before this gives up */
-    return vserverProcessReadSync(syncRead, vm->def->name,
+    return vserverProcessReadSync(syncRead, name,
                                   restoreDir ?
                                   (cfg->restoreTimeout + VSERVER_CRIU_MARGIN_S) * 1000 :
                                   VSERVER_START_TIMEOUT_MS,
-                                  initPid);
+                                  abort, initPid);
 }
 
 
@@ -802,6 +913,19 @@ vserverProcessShimSocket(vserverDriver *driver,
 }
 
 
+/* -1 with an error when a destroy asked the start of @vm to give up */
+static int
+vserverProcessAborted(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    if (!g_atomic_int_get(&priv->abortStart))
+        return 0;
+    vserverProcessReportAborted(vm->def->name);
+    return -1;
+}
+
+
 int
 vserverProcessStart(vserverDriver *driver,
                     virDomainObj *vm,
@@ -814,10 +938,14 @@ vserverProcessStart(vserverDriver *driver,
     g_auto(vserverProcessPaths) paths = { 0 };
     g_autofree char *cgname = NULL;
     g_autofree vserverCgroupDeviceRule *rules = NULL;
+    g_autofree char *name = NULL;
+    virDomainDef *def;
     size_t nrules = 0;
     pid_t shimPid = 0;
     pid_t initPid = 0;
     bool prepared = false;
+    bool unlock;
+    int rc;
 
     if (virDomainObjIsActive(vm)) {
         virReportError(VIR_ERR_OPERATION_INVALID, "%s",
@@ -840,9 +968,17 @@ vserverProcessStart(vserverDriver *driver,
     }
     vserverProcessGetPaths(cfg, vm, &paths);
 
+    /* a destroy meanwhile makes it give up (the waits below drop the
+     * domain's lock when the caller holds its job) */
+    priv->starting = true;
+    g_atomic_int_set(&priv->abortStart, 0);
+
     /* a failing prepare hook vetoes the start before anything exists */
-    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_PREPARE) < 0)
+    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_PREPARE) < 0 ||
+        vserverProcessAborted(vm) < 0) {
+        priv->starting = false;
         return -1;
+    }
     prepared = true;
 
     if (virDomainObjSetDefTransient(driver->xmlopt, vm, NULL) < 0)
@@ -867,13 +1003,31 @@ vserverProcessStart(vserverDriver *driver,
         vserverProcessWriteShimConfig(driver, vm) < 0)
         goto error;
 
-    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0)
+    if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0 ||
+        vserverProcessAborted(vm) < 0)
         goto error;
 
-    if (vserverProcessSpawnShim(cfg, vm, &paths, restoreDir,
-                                &shimPid, &initPid) < 0)
-        goto error;
+    /* the shim comes up (a CRIU restore: minutes) with the domain
+     * unlocked when the caller holds its job, which keeps every change
+     * out; a define waits for that job (vserverDomainObjHoldName) */
+    name = g_strdup(vm->def->name);
+    def = vm->def;
+    unlock = vserverDomainObjOwnsJob(vm);
+    if (unlock)
+        virObjectUnlock(vm);
+    rc = vserverProcessSpawnShim(cfg, name, &paths, restoreDir,
+                                 &priv->abortStart, &shimPid, &initPid);
+    if (unlock)
+        virObjectLock(vm);
     priv->shimPid = shimPid;
+    if (rc < 0)
+        goto error;
+    if (vm->def != def) {
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("the definition of '%s' was replaced while it started"),
+                       name);
+        goto error;
+    }
 
     if (!(priv->monitor = vserverMonitorOpen(paths.socket, vm,
                                              vserverProcessMonitorEvent,
@@ -891,6 +1045,7 @@ vserverProcessStart(vserverDriver *driver,
     virResetLastError();
     VIR_INFO("context '%s' running, init pid %d, shim pid %d",
              vm->def->name, (int)initPid, (int)shimPid);
+    priv->starting = false;
     return 0;
 
  error:
@@ -904,6 +1059,7 @@ vserverProcessStart(vserverDriver *driver,
             vserverProcessCleanup(driver, vm, VIR_DOMAIN_SHUTOFF_FAILED, false);
         virErrorRestore(&orig_err);
     }
+    priv->starting = false;
     return -1;
 }
 
@@ -923,7 +1079,7 @@ vserverProcessDestroy(vserverDriver *driver,
     if (priv->monitor &&
         vserverMonitorSend(priv->monitor, VSERVER_SHIM_VERB_DESTROY, NULL) == 0) {
         /* the monitor callback does the cleanup and wakes us */
-        while (virDomainObjIsActive(vm)) {
+        while (virDomainObjIsActive(vm) || priv->cleaning) {
             int rc = virDomainObjWaitUntil(vm, deadline);
             if (rc < 0)
                 return -1;

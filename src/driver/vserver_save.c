@@ -300,7 +300,10 @@ vserverSaveDump(vserverDriver *driver,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_autofree char *sock = NULL;
     g_autofree char *args = NULL;
+    g_autofree char *name = NULL;
     unsigned long long deadline;
+    bool unlock;
+    int rc;
 
     if (vserverSaveCheckHost(cfg) < 0)
         return -1;
@@ -311,11 +314,20 @@ vserverSaveDump(vserverDriver *driver,
     args = g_strdup_printf("%u %s", cfg->checkpointTimeout, dir);
     /* the shim kills CRIU at checkpointTimeout and answers; the margin
      * lets it do so before this gives up */
-    if (vserverMonitorRequest(sock, migrate ? VSERVER_SHIM_VERB_MIGRATE :
-                              VSERVER_SHIM_VERB_CHECKPOINT, args,
-                              (cfg->checkpointTimeout +
-                               VSERVER_CRIU_MARGIN_S) * 1000) < 0) {
-        vserverSaveKeepLog(cfg, vm->def->name, dir, "dump.log");
+    /* the domain unlocked meanwhile when the caller holds its job: its
+     * end is handled (the monitor's worker locks it) while this waits */
+    name = g_strdup(vm->def->name);
+    unlock = vserverDomainObjOwnsJob(vm);
+    if (unlock)
+        virObjectUnlock(vm);
+    rc = vserverMonitorRequest(sock, migrate ? VSERVER_SHIM_VERB_MIGRATE :
+                               VSERVER_SHIM_VERB_CHECKPOINT, args,
+                               (cfg->checkpointTimeout +
+                                VSERVER_CRIU_MARGIN_S) * 1000);
+    if (unlock)
+        virObjectLock(vm);
+    if (rc < 0) {
+        vserverSaveKeepLog(cfg, name, dir, "dump.log");
         return -1;
     }
 
@@ -325,8 +337,7 @@ vserverSaveDump(vserverDriver *driver,
         return -1;
     deadline += 30 * 1000;
     while (virDomainObjIsActive(vm)) {
-        int rc = virDomainObjWaitUntil(vm, deadline);
-        if (rc < 0)
+        if ((rc = virDomainObjWaitUntil(vm, deadline)) < 0)
             return -1;
         if (rc == 1) {
             virReportError(VIR_ERR_OPERATION_TIMEOUT, "%s",
@@ -348,6 +359,7 @@ vserverSaveContext(vserverDriver *driver,
     g_autofree char *dir = g_strdup_printf("%s.XXXXXX", path);
     g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
     g_autofree char *log = NULL;
+    bool unlock;
     int ret = -1;
 
     if (!g_mkdtemp_full(dir, 0700)) {
@@ -361,11 +373,17 @@ vserverSaveContext(vserverDriver *driver,
     /* CRIU's log of a dump that worked is not part of the image */
     log = g_build_filename(dir, "dump.log", NULL);
     unlink(log);
-    if (vserverSaveWriteManifest(dir) < 0 ||
-        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) < 0 ||
-        vserverSaveRename(tmpfile, path) < 0)
-        goto cleanup;
-    ret = 0;
+    /* the image is packed with the domain unlocked when the caller holds
+     * its job */
+    unlock = vserverDomainObjOwnsJob(vm);
+    if (unlock)
+        virObjectUnlock(vm);
+    if (vserverSaveWriteManifest(dir) == 0 &&
+        vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) == 0 &&
+        vserverSaveRename(tmpfile, path) == 0)
+        ret = 0;
+    if (unlock)
+        virObjectLock(vm);
 
  cleanup:
     unlink(tmpfile);
@@ -713,6 +731,7 @@ vserverDomainRestoreFlags(virConnectPtr conn,
     g_autoptr(virDomainDef) newdef = NULL;
     g_autofree char *dir = NULL;
     virDomainObj *vm = NULL;
+    virDomainObj *held = NULL;
     bool paused;
     int ret = -1;
 
@@ -730,18 +749,30 @@ vserverDomainRestoreFlags(virConnectPtr conn,
         virDomainDefFree(def);
         def = g_steal_pointer(&newdef);
     }
-    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
-                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
-                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
+    if (vserverDomainObjHoldName(driver->domains, def->name, &held) < 0)
+        goto cleanup;
+    vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
+                             VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                             VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL);
+    if (!vserverDomainObjHoldNameEnd(&held, vm) && vm &&
+        vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0) {
+        if (!vm->persistent)
+            virDomainObjListRemove(driver->domains, vm);
+        goto cleanup;
+    }
+    if (!vm)
         goto cleanup;
     if (vserverSaveStartFromImage(driver, vm, dir,
                                   vserverSaveWantPaused(flags, paused),
                                   flags & VIR_DOMAIN_SAVE_PAUSED) < 0) {
         if (!vm->persistent)
             virDomainObjListRemove(driver->domains, vm);
-        goto cleanup;
+        goto endjob;
     }
     ret = 0;
+
+ endjob:
+    virDomainObjEndJob(vm);
 
  cleanup:
     virDomainObjEndAPI(&vm);

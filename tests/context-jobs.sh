@@ -1,0 +1,158 @@
+#!/bin/bash
+# libvirt's job model on one daemon (root): while a job has a domain
+# unlocked (a start waiting in its start hook or for the shim, the
+# teardown of a stopped context in its stopped hook), the hook held here
+# until the test lets it go:
+#  - virsh list and dominfo of that domain answer at once;
+#  - a define of the same name waits for the start and changes the
+#    definition, not the context being started; a create of the same name
+#    waits and is then refused (never a second copy);
+#  - a destroy during a start makes the start give up, and leaves
+#    nothing;
+#  - a start while the last run is torn down waits for the teardown.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# info messages: the daemon's log says when a destroy meets a start
+export VSERVER_LOG_LEVEL=2
+inst_setup
+log=$inst_dir/var/log/libvirt/virtvserverd.log
+work=$inst_dir/work
+rootfs=$work/rootfs
+mkdir -p "$work"
+mkrootfs "$rootfs"
+hookdir=$inst_dir/etc/libvirt/hooks
+mkdir -p "$hookdir"
+
+# the hook holds an operation while $work/hold-OP exists, until
+# $work/release-OP appears (hook_timeout, 30 s, bounds it anyway)
+printf '#!/bin/sh\n[ -e %s/hold-$2 ] || exit 0\ntouch %s/waiting-$2\nwhile [ ! -e %s/release-$2 ]; do sleep 0.1; done\n' \
+    "$work" "$work" "$work" > "$hookdir/vserver"
+chmod 0755 "$hookdir/vserver"
+hold() { rm -f "$work/release-$1" "$work/waiting-$1"; touch "$work/hold-$1"; }
+release() { touch "$work/release-$1"; rm -f "$work/hold-$1"; }
+held() { wait_until 20 test -e "$work/waiting-$1"; }
+
+# answers_at_once DESC COMMAND...: COMMAND ends well within 5 s (a held
+# lock would keep it until the hook is let go); prints its output
+answers_at_once() {
+    local desc=$1 t0 ms rc out; shift
+    t0=${EPOCHREALTIME/[.,]/}
+    out=$(timeout 15 "$@" 2>&1)
+    rc=$?
+    ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+    ok $(( rc != 0 || ms > 5000 )) "$desc (${ms} ms)"
+    [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+    answer=$out
+}
+# bg_wait PID: its exit status, bounded (a hung client fails the case)
+bg_wait() {
+    wait_until 60 pid_gone "$1" || { kill "$1" 2>/dev/null; return 124; }
+    wait "$1"
+}
+no_leftovers() { [ -z "$(ctx_leftovers j "$rootfs")" ]; }
+mem_kib() { vsh dumpxml ${2:+"$2"} "$1" | sed -n "s|.*<memory unit='KiB'>\([0-9]*\)</memory>.*|\1|p"; }
+
+ctx_xml j "$rootfs" "exec sleep 100000" > "$work/j.xml"
+vsh define "$work/j.xml" >/dev/null
+# the same domain (its UUID) with less memory
+sed -e 's|<memory unit=.MiB.>128</memory>|<memory unit="MiB">96</memory>|' \
+    -e "s|<name>j</name>|<name>j</name><uuid>$(vsh domuuid j)</uuid>|" \
+    "$work/j.xml" > "$work/j96.xml"
+
+# --- a start held in its start hook
+hold start
+vsh start j > "$work/start.out" 2>&1 &
+spid=$!
+if held start; then
+    ok 0 "a start waits in its start hook"
+    answers_at_once "meanwhile virsh list answers" virsh -q -c "$uri" list --all
+    contains "... and shows the domain shut off" "shut off" "$answer"
+    answers_at_once "meanwhile dominfo of that domain answers" virsh -q -c "$uri" dominfo j
+    vsh define "$work/j96.xml" > "$work/define.out" 2>&1 &
+    dpid=$!
+    vsh create "$work/j.xml" > "$work/create.out" 2>&1 &
+    cpid=$!
+    ok $(( ! $(wait_until "$still_window" pid_gone "$dpid"; echo $?) )) \
+        "a define of the same name waits for the start"
+else
+    ok 1 "a start waits in its start hook"
+    dpid= cpid=
+fi
+release start
+bg_wait "$spid"
+ok $? "the start ends once its hook does"
+if [ -n "$dpid" ]; then
+    bg_wait "$dpid"
+    rc=$?
+    ok $rc "the define then succeeds"
+    [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/define.out"
+    bg_wait "$cpid"
+    ok $(( ! $? )) "a create of the same name during the start is refused"
+    contains "... as the domain is running" "already" "$(cat "$work/create.out")"
+fi
+equals "one shim runs the context: never a second copy" 1 "$(ctx_shims j | wc -l)"
+equals "the running context keeps the definition it started with" 131072 "$(mem_kib j)"
+equals "the define changed the persistent definition" 98304 "$(mem_kib j --inactive)"
+vsh destroy j >/dev/null
+
+# --- destroy during a start
+hold start
+vsh start j > "$work/start.out" 2>&1 &
+spid=$!
+if held start; then
+    vsh destroy j > "$work/destroy.out" 2>&1 &
+    dpid=$!
+    check "the destroy asks the start to give up" -- \
+        wait_until 30 grep -q "destroy of 'j' during its start" "$log"
+    release start
+    bg_wait "$spid"
+    ok $(( ! $? )) "a start that a destroy interrupts fails"
+    contains "... saying so" "cancelled by a destroy" "$(cat "$work/start.out")"
+    bg_wait "$dpid"
+    rc=$?
+    ok $rc "the destroy succeeds"
+    [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/destroy.out"
+else
+    ok 1 "a start waits in its start hook"
+    release start
+    bg_wait "$spid"
+fi
+equals "the domain is shut off" "shut off" "$(vsh domstate j)"
+wait_until 10 no_leftovers
+equals "nothing of it is left" "" "$(ctx_leftovers j "$rootfs")"
+
+# --- the teardown of a stopped context, held in its stopped hook
+vsh start j >/dev/null
+hold stopped
+vsh destroy j > "$work/destroy.out" 2>&1 &
+dpid=$!
+if held stopped; then
+    ok 0 "the teardown of a destroyed context waits in its stopped hook"
+    answers_at_once "meanwhile virsh list answers" virsh -q -c "$uri" list --all
+    contains "... and shows the domain shut off" "shut off" "$answer"
+    answers_at_once "meanwhile dominfo of that domain answers" virsh -q -c "$uri" dominfo j
+    vsh start j > "$work/start.out" 2>&1 &
+    spid=$!
+    ok $(( ! $(wait_until "$still_window" pid_gone "$spid"; echo $?) )) \
+        "a start waits for the teardown"
+    release stopped
+    bg_wait "$dpid"
+    ok $? "the destroy succeeds"
+    bg_wait "$spid"
+    rc=$?
+    ok $rc "the start then succeeds"
+    [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/start.out"
+    equals "one shim runs the context" 1 "$(ctx_shims j | wc -l)"
+else
+    ok 1 "the teardown of a destroyed context waits in its stopped hook"
+    release stopped
+    bg_wait "$dpid"
+fi
+rm -f "$hookdir/vserver"
+vsh destroy j >/dev/null 2>&1
+vsh undefine j >/dev/null
+wait_until 10 no_leftovers
+equals "nothing is left" "" "$(ctx_leftovers j "$rootfs")"
+
+tap_done
