@@ -390,6 +390,213 @@ def phase_boot(a, peers, res):
         p.remove(doms[p.name])
 
 
+SD_PROPS = ("UserspaceTimestampMonotonic", "SecurityStartTimestampMonotonic",
+            "SecurityFinishTimestampMonotonic", "GeneratorsStartTimestampMonotonic",
+            "GeneratorsFinishTimestampMonotonic", "UnitsLoadStartTimestampMonotonic",
+            "UnitsLoadFinishTimestampMonotonic", "FinishTimestampMonotonic")
+
+
+def clk_offsets():
+    """CLOCK_BOOTTIME - CLOCK_MONOTONIC and CLOCK_REALTIME - CLOCK_MONOTONIC
+    (s): /proc/PID/stat start times count on the first, the shim's log on
+    the second, time.monotonic() and systemd's *TimestampMonotonic on
+    CLOCK_MONOTONIC (the guests have no time namespace)."""
+    m0 = time.clock_gettime(time.CLOCK_MONOTONIC)
+    b = time.clock_gettime(time.CLOCK_BOOTTIME)
+    r = time.clock_gettime(time.CLOCK_REALTIME)
+    m1 = time.clock_gettime(time.CLOCK_MONOTONIC)
+    m = (m0 + m1) / 2
+    return b - m, r - m
+
+
+def proc_stat(pid):
+    """(ppid, start time on CLOCK_BOOTTIME in s, 10 ms resolution)."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    fl = s[s.rindex(")") + 2:].split()
+    return int(fl[1]), int(fl[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def shim_started_at(a, dom, off_real):
+    """CLOCK_MONOTONIC of the shim's last "context ... started" line (its
+    child's init has been exec'ed: the error pipe closed on exec)."""
+    vs_dir = os.path.join(a.work, os.path.basename(a.work))
+    t = None
+    try:
+        with open(os.path.join(vs_dir, "var/log/libvirt/vserver", dom + ".log")) as f:
+            for line in f:
+                if "' started, init pid" in line:
+                    t = float(line.split(":", 1)[0]) - off_real
+    except (OSError, ValueError):
+        pass
+    return t
+
+
+def phase_bootphases(a, peers, res):
+    """Where start -> running goes: for each peer, cold-cache boots as in
+    the boot phase, with the times of the supervisor's birth (the shim;
+    LXC's monitor: init's parent), init's clone, the shim's "started"
+    (ours: init exec'ed), systemd's own timestamps (start of its main(),
+    generators, units loaded, startup finished) and the poll seeing
+    `running`, all on CLOCK_MONOTONIC relative to the start call."""
+    log("\n== boot phases, %d cycles per peer, interleaved (cold page cache)" % a.boot_runs)
+    doms = {}
+    for p in peers:
+        doms[p.name] = p.define("bph-" + p.name.replace("-", ""), "dbp", "bookworm-systemd", 0)
+    out = {p.name: [] for p in peers}
+    for r in range(a.boot_runs):
+        for p in peers:
+            dom = doms[p.name]
+            drop_caches()
+            off_boot, off_real = clk_offsets()
+            t0 = now()
+            p.start(dom)
+            t_call = now() - t0
+            ph = {"call": t_call}
+            pid, state = None, ""
+            while now() - t0 < BOOT_TIMEOUT:
+                if pid is None:
+                    pid = p.pid(dom)
+                    if pid:
+                        try:
+                            ppid, st_init = proc_stat(pid)
+                            _, st_sup = proc_stat(ppid)
+                            ph["init_clone"] = st_init - off_boot - t0
+                            ph["supervisor"] = st_sup - off_boot - t0
+                        except (OSError, ValueError):
+                            pass
+                if pid:
+                    state = systemd_state(pid)
+                    if state in ("running", "degraded"):
+                        break
+                time.sleep(STEP)
+            ph["poll_running"] = now() - t0 if state == "running" else None
+            ph["state"] = state
+            if pid and state in ("running", "degraded"):
+                rc, o = nsrun(pid, "/bin/systemctl", "show", *["-p" + k for k in SD_PROPS])
+                for line in o.splitlines():
+                    k, _, v = line.partition("=")
+                    if k in SD_PROPS and v.isdigit() and int(v):
+                        ph[k.replace("TimestampMonotonic", "")] = int(v) / 1e6 - t0
+                if r == a.boot_runs - 1:
+                    for cmd in (["/usr/bin/systemd-analyze"],
+                                ["/usr/bin/systemd-analyze", "blame", "--no-pager"],
+                                ["/usr/bin/systemd-analyze", "critical-chain", "--no-pager"]):
+                        o = nsrun(pid, *cmd, timeout=30)[1]
+                        log("  %s, last cycle, %s:\n    %s" % (p.name, " ".join(cmd[1:]) or
+                                                            "systemd-analyze",
+                                                            "\n    ".join(o.splitlines()[:14])))
+            if p.name == "ours":
+                t = shim_started_at(a, dom, off_real)
+                if t is not None:
+                    ph["shim_started"] = t - t0
+            try:
+                ts, why = shutdown_once(p, dom) if p.running(dom) else (None, "not running")
+            except Exception as e:
+                ts, why = None, str(e)
+            if ts is None:
+                p.kill(dom)
+                wait_gone(p, dom, 30)
+            out[p.name].append(ph)
+            log("  run %d %-8s %s" % (r + 1, p.name, ", ".join(
+                "%s %s" % (k, "%.3f" % v if isinstance(v, float) else v)
+                for k, v in sorted(ph.items(), key=lambda kv: (isinstance(kv[1], str),
+                                                               kv[1] if isinstance(kv[1], float)
+                                                               else 0)))))
+    # one more cycle of ours, not counted: strace -f -tt on the daemon
+    # from before the start call until init's execve (then strace
+    # detaches), for the steps daemon -> shim -> mounts -> clone -> exec.
+    # strace stops the tracees at every syscall: the intervals stretch.
+    ours = [p for p in peers if p.name == "ours"]
+    if ours:
+        p = ours[0]
+        dom = doms[p.name]
+        vs_dir = os.path.join(a.work, os.path.basename(a.work))
+        with open(os.path.join(vs_dir, "run", "virtvserverd.pid")) as f:
+            dpid = int(f.read().split()[0])
+        trace = os.path.join(a.work, "start.strace")
+        drop_caches()
+        st = subprocess.Popen(["strace", "-f", "-tt", "-qq", "-s", "96", "-o", trace, "-e",
+                               "trace=clone,clone3,fork,vfork,execve,exit_group,unshare,"
+                               "setns,mount,fsopen,fsconfig,fsmount,move_mount,open_tree,"
+                               "mount_setattr,pivot_root,sethostname,close_range,wait4",
+                               "-p", str(dpid)], stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        off_boot, off_real = clk_offsets()
+        t0 = now()
+        t0_real = t0 + off_real
+        p.start(dom)
+        t_end = now() + 60
+        while now() < t_end:
+            try:
+                with open(trace) as f:
+                    if any('execve("/sbin/init"' in l for l in f):
+                        break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        st.send_signal(signal.SIGINT)
+        st.wait()
+        pid = p.pid(dom)
+        boot_once_wait = 0.0
+        while pid and now() - t0 < BOOT_TIMEOUT:
+            if systemd_state(pid) in ("running", "degraded"):
+                boot_once_wait = now() - t0
+                break
+            time.sleep(STEP)
+        try:
+            shutdown_once(p, dom)
+        except Exception:
+            p.kill(dom)
+        wait_gone(p, dom, 30)
+        log("\n  ours under strace -f (daemon, shim, child until init's execve), seconds "
+            "after the start call (running after %.2f s, strace detached at exec):"
+            % boot_once_wait)
+        lines = []
+        with open(trace) as f:
+            for l in f:
+                fl = l.split(None, 2)
+                if len(fl) < 3:
+                    continue
+                h, m, sec = fl[1].split(":")
+                # -tt is the local wall clock of today
+                tm = time.localtime(t0_real)
+                day0 = time.mktime((tm.tm_year, tm.tm_mon, tm.tm_mday, 0, 0, 0, 0, 0, -1))
+                t = day0 + int(h) * 3600 + int(m) * 60 + float(sec) - t0_real
+                if t < -0.05:
+                    continue
+                lines.append("    %+.4f %s %s" % (t, fl[0], fl[2].rstrip()[:150]))
+        for l in lines[:120]:
+            log(l)
+        if len(lines) > 120:
+            log("    ... %d more lines" % (len(lines) - 120))
+        res["bootphases_strace"] = lines
+
+    for p in peers:
+        p.remove(doms[p.name])
+    res["bootphases"] = out
+    keys = [("call", "start call returned"),
+            ("supervisor", "supervisor born (shim / lxc monitor; 10 ms ticks)"),
+            ("init_clone", "init cloned (10 ms ticks)"),
+            ("shim_started", "shim: init exec'ed (log, ms)"),
+            ("Userspace", "systemd main() started"),
+            ("SecurityFinish", "systemd security setup done"),
+            ("GeneratorsStart", "systemd generators start"),
+            ("GeneratorsFinish", "systemd generators done"),
+            ("UnitsLoadFinish", "systemd units loaded"),
+            ("Finish", "systemd startup finished"),
+            ("poll_running", "poll saw `running`")]
+    log("\n  boot phases, median over %d cycles, seconds after the start call:" % a.boot_runs)
+    log("  | phase | " + " | ".join(p.name for p in peers) + " |")
+    log("  |---|" + "---|" * len(peers))
+    for k, lab in keys:
+        vals = []
+        for p in peers:
+            m = med([ph.get(k) for ph in out[p.name]])
+            vals.append("-" if m is None else "%.3f" % m)
+        log("  | %s | %s |" % (lab, " | ".join(vals)))
+
+
 def start_many(a, peer, doms, settled, label):
     """Start DOMS one after the other, wait until every one has settled
     (SETTLED(pid)).  Returns (seconds, failures)."""
@@ -432,9 +639,11 @@ def stop_all(peer, doms):
         wait_gone(peer, d, 30)
 
 
-def measure_set(a, starts, label):
+def measure_set(a, starts, label, extra=None):
     """STARTS: list of (peer, [doms], settled).  Baseline, start all,
-    settle, readings, stop all.  Returns a dict of figures."""
+    settle, readings, stop all.  Returns a dict of figures; EXTRA(), when
+    given, runs after the readings (contexts still up, page cache just
+    dropped) and its dict goes in as "extra"."""
     n = sum(len(ds) for _, ds, _ in starts)
     base_av, base_fr = mem_reading(True)
     t_all, t_calls, bad = 0.0, 0.0, []
@@ -447,6 +656,7 @@ def measure_set(a, starts, label):
     av_nodrop, fr_nodrop = mem_reading(False)
     av, fr = mem_reading(True)
     cg = [cg_stat(peer.cgroup(d)) for peer, doms, _ in starts for d in doms]
+    ext = extra() if extra else None
     for peer, doms, _ in starts:
         stop_all(peer, doms)
     # the baseline is the mean of the readings before the first start and
@@ -466,6 +676,8 @@ def measure_set(a, starts, label):
         "cg_cache": sum(c["cache"] or 0 for c in cg) / n,
         "load": loadavg(),
     }
+    if ext is not None:
+        r["extra"] = ext
     log("  %-24s N=%-3d started+settled in %.1f s (start calls %.1f s); baseline drift "
         "%s; per context: MemAvailable drop %s "
         "(without drop_caches %s), MemFree drop %s, cgroup usage %s (median %s; rss %s, "
@@ -504,6 +716,87 @@ def phase_memory(a, peers, res, counts, doms):
             r = measure_set(a, [(p, doms[p.name][:n], sysd_running)], p.name)
             r["phase_wall"] = now() - t0
             res["memory"].setdefault(str(n), {})[p.name] = r
+
+
+def phase_startscale(a, peers, res, n):
+    """How the start call grows with the contexts already running: N
+    containers of each peer (ours, LXC overlay clones) started one after
+    the other, each call timed; once all settled, one of them stopped and
+    started again 3 times with N-1 idle beside it (call and running)."""
+    log("\n== start calls with 0..%d contexts running (peers one after the other)" % (n - 1))
+    out = {}
+    for p in peers:
+        doms = [p.define("s%s%03d" % (p.name.replace("-", ""), i), "dbp",
+                         "bookworm-systemd", i) for i in range(n)]
+        drop_caches()
+        calls = []
+        t0 = now()
+        for d in doms:
+            t = now()
+            p.start(d)
+            calls.append(now() - t)
+        t_calls = now() - t0
+        pending = list(doms)
+        t_end = now() + 120 + 6 * n
+        while pending and now() < t_end:
+            pending = [d for d in pending if not (p.pid(d) and sysd_running(p.pid(d)))]
+            if pending:
+                time.sleep(0.5)
+        t_settled = now() - t0
+        time.sleep(a.settle)
+        idle = []
+        for _ in range(3):
+            d = doms[0]
+            p.kill(d)
+            wait_gone(p, d, 30)
+            t, tc, st = boot_once(p, d)
+            idle.append((tc, t, st))
+        stop_all(p, doms)
+        q = max(1, n // 5)
+        groups = [calls[i:i + q] for i in range(0, n, q)]
+        log("  %-8s %d starts: calls %.1f s, all settled after %.1f s (%d not); start call "
+            "by position (median per fifth): %s; load %s"
+            % (p.name, n, t_calls, t_settled, len(pending),
+               ", ".join("%d-%d: %.2f s" % (i * q, i * q + len(g) - 1, statistics.median(g))
+                         for i, g in enumerate(groups)), loadavg()))
+        log("  %-8s with %d idle beside it: start call %s, start -> running %s"
+            % (p.name, n - 1, ", ".join(fmt_s(x[0]) for x in idle),
+               ", ".join(fmt_s(x[1]) + ("" if x[2] == "running" else " (%s)" % x[2])
+                         for x in idle)))
+        out[p.name] = {"calls": calls, "t_calls": t_calls, "t_settled": t_settled,
+                       "not_settled": len(pending), "idle_restart": idle}
+        for d in doms:
+            p.remove(d)
+    res["startscale"] = out
+
+
+def tree_files(root):
+    """{relative path: (inode, size)} of the regular files below ROOT."""
+    r = {}
+    for d, _, fs in os.walk(root):
+        for fn in fs:
+            pth = os.path.join(d, fn)
+            try:
+                st = os.lstat(pth)
+            except OSError:
+                continue
+            if (st.st_mode & 0o170000) == 0o100000 and st.st_size:
+                r[os.path.relpath(pth, root)] = (st.st_ino, st.st_size)
+    return r
+
+
+def resident(paths):
+    """Bytes of PATHS in the page cache (fincore, util-linux: mincore(2))."""
+    total = 0
+    paths = list(paths)
+    for i in range(0, len(paths), 500):
+        p = subprocess.run(["fincore", "-J", "-b", "-o", "RES"] + paths[i:i + 500],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            total += sum(int(x["res"]) for x in json.loads(p.stdout)["fincore"])
+        except (ValueError, KeyError):
+            pass
+    return total
 
 
 def phase_mix(a, ours, res):
@@ -554,14 +847,47 @@ def phase_mix(a, ours, res):
     mix["inodes"] = ino
     for k, v in ino.items():
         log("  %s inode of %s: %s" % ("stat -L", LIBC + " in " + k, v))
+    # the files the two templates have in common: in the one pool the
+    # OpenRC template's file is the systemd template's inode; the same
+    # relative path in the second pool is a copy of its own
+    ts = os.path.join(a.pool_dir, "bookworm-systemd", "tree")
+    to = os.path.join(a.pool_dir, "bookworm-openrc", "tree")
+    to2 = os.path.join(a.work, "pool2", "bookworm-openrc", "tree")
+    fs, fo, fo2 = tree_files(ts), tree_files(to), tree_files(to2)
+    sino = {v[0] for v in fs.values()}
+    common = sorted(r for r, v in fo.items() if v[0] in sino)
+    common_ino = {fo[r][0]: os.path.join(to, r) for r in common}
+    c_bytes = sum(fo[r][1] for r in common)
+    c2 = [os.path.join(to2, r) for r in common if r in fo2]
+    c2_shared = sum(1 for r in common if r in fo2 and fo2[r][0] in sino)
+    mix["common_files"] = {"systemd_files": len(fs), "openrc_files": len(fo),
+                           "common": len(common), "common_inodes": len(common_ino),
+                           "common_bytes": c_bytes, "second_pool_sharing": c2_shared}
+    log("  files: systemd template %d, OpenRC template %d, of which %d (%d inodes, %s) "
+        "are the systemd template's own inodes in pool dbp; in pool dbp2 %d of them are"
+        % (len(fs), len(fo), len(common), len(common_ino), fmt_mib(c_bytes), c2_shared))
+
+    def res_one():
+        return {"common_resident": resident(common_ino.values())}
+
+    def res_two():
+        return {"common_resident": resident(common_ino.values()),
+                "second_copy_resident": resident(c2)}
     mix["one_template"] = measure_set(a, [(ours, sd, sysd_running)],
-                                      "%d systemd (one template)" % (2 * m))
+                                      "%d systemd (one template)" % (2 * m), res_one)
     mix["two_templates_one_pool"] = measure_set(
         a, [(ours, sd[:m], sysd_running), (ours, orc, openrc_booted)],
-        "%d+%d, one pool" % (m, m))
+        "%d+%d, one pool" % (m, m), res_one)
     mix["two_templates_two_pools"] = measure_set(
         a, [(ours, sd[:m], sysd_running), (ours, orc2, openrc_booted)],
-        "%d+%d, two pools" % (m, m))
+        "%d+%d, two pools" % (m, m), res_two)
+    for k in ("one_template", "two_templates_one_pool", "two_templates_two_pools"):
+        e = mix[k].get("extra", {})
+        log("  %-24s page cache (fincore, after drop_caches) of the %d common files: %s "
+            "in the one copy (pool dbp)%s"
+            % (k, len(common), fmt_mib(e.get("common_resident")),
+               "; their second copy (pool dbp2's OpenRC template): %s"
+               % fmt_mib(e.get("second_copy_resident")) if "second_copy_resident" in e else ""))
     res["mix"] = mix
     for d in sd + orc + orc2:
         ours.remove(d)
@@ -581,7 +907,7 @@ def report(a, res):
                                     res.setdefault("load_end", loadavg()), res["psi_start"],
                                     res.setdefault("psi_end", pressure())))
     log("guest: Debian 12 (bookworm) minbase + systemd-sysv, dbus, iproute2, procps, "
-        "openssh-server (tests/distro/mkguest.sh), the same tarball for every peer")
+        "openssh-server, cron (tests/distro/mkguest.sh), the same tarball for every peer")
     log("")
     log("| | ours (unprivileged, hashify clones) | LXC dir | LXC overlay clones |")
     log("|---|---|---|---|")
@@ -639,11 +965,22 @@ def report(a, res):
             two = isinstance(v, str) and len(v.split()) == 2 and v.split()[0].isdigit()
             log("  libc.so.6 %s: inode %s" % (k, v.split()[0] if two else v) +
                 (" (device %s)" % v.split()[1] if two else ""))
+        cf = mix.get("common_files")
+        if cf:
+            log("  files common to the two templates (same inode in pool dbp): %d of the "
+                "OpenRC template's %d, %s on disk; shared with the second pool's copy: %d"
+                % (cf["common"], cf["openrc_files"], fmt_mib(cf["common_bytes"]),
+                   cf["second_pool_sharing"]))
         for k in ("one_template", "two_templates_one_pool", "two_templates_two_pools"):
             r = mix[k]
-            log("  %-24s N=%d: MemAvailable drop %s, MemFree drop %s, cgroup usage %s per context"
+            e = r.get("extra", {})
+            log("  %-24s N=%d: MemAvailable drop %s, MemFree drop %s, cgroup usage %s "
+                "(cache %s) per context; common files resident: %s%s"
                 % (k, r["n"], fmt_mib(r["memavail_drop"]), fmt_mib(r["memfree_drop"]),
-                   fmt_mib(r["cg_usage_sum"])))
+                   fmt_mib(r["cg_usage_sum"]), fmt_mib(r["cg_cache"]),
+                   fmt_mib(e.get("common_resident")),
+                   " + second copy %s" % fmt_mib(e["second_copy_resident"])
+                   if "second_copy_resident" in e else ""))
     if res["skipped"]:
         log("\nNot run: " + ", ".join(res["skipped"]))
 
@@ -695,6 +1032,10 @@ def main():
         run([os.path.join(a.bench, "distro-lxc.sh"), "base", a.lxcpath, "vbase", a.lxc_root])
         if "boot" in phases:
             phase_boot(a, peers, res)
+        if "bootphases" in phases:
+            phase_bootphases(a, peers, res)
+        if "startscale" in phases:
+            phase_startscale(a, [peers[0], peers[2]], res, max(a.counts))
         # the largest count comes last, after the two-template phase, so
         # that a run cut by --deadline still has that one
         doms = {}
