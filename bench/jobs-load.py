@@ -52,7 +52,9 @@ def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
     done = [0] * clients
     lock = threading.Lock()
     stop = threading.Event()
-    polls = []
+    polls = []        # listAllDomains, then info of each
+    stats_polls = []  # the stats of all domains in one call (virsh domstats)
+    bare = []         # a call that takes no lock: the machine's floor
     usage = {}
     mark = {50 * clients: "at cycle 50"}
     deadline = now() + seconds
@@ -89,12 +91,18 @@ def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
 
     def poller():
         conn = libvirt.open(uri)
+        has_stats = True
         try:
             while not stop.is_set():
-                t0 = now()
+                # what a client's polling does: the list, then each one
+                # (libvirt's LXC driver has no bulk domain stats), or the
+                # stats of all in one call (virsh domstats,
+                # virt-manager); and a call that waits on nothing
                 try:
-                    # what a client's polling does (libvirt's LXC driver
-                    # has no bulk domain stats): the list, then each one
+                    t0 = now()
+                    conn.getLibVersion()
+                    bare.append(now() - t0)
+                    t0 = now()
                     for dom in conn.listAllDomains(0):
                         try:
                             dom.info()
@@ -102,10 +110,21 @@ def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
                             # undefined between the list and the info
                             if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                                 raise
+                    polls.append(now() - t0)
+                    if has_stats:
+                        t0 = now()
+                        try:
+                            conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE |
+                                                   libvirt.VIR_DOMAIN_STATS_CPU_TOTAL |
+                                                   libvirt.VIR_DOMAIN_STATS_BALLOON)
+                            stats_polls.append(now() - t0)
+                        except libvirt.libvirtError as e:
+                            if e.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                                raise
+                            has_stats = False
                 except libvirt.libvirtError as e:
                     with lock:
                         errors.append("poller: %s" % e)
-                polls.append(now() - t0)
                 time.sleep(0.05)
         finally:
             conn.close()
@@ -125,12 +144,17 @@ def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
     pt.join()
     if pid:
         usage["at the end"] = daemon_usage(pid)
-    return {"errors": errors, "polls": polls, "usage": usage,
-            "cycles": sum(done), "elapsed": elapsed}
+    return {"errors": errors, "polls": polls, "stats": stats_polls,
+            "bare": bare, "usage": usage, "cycles": sum(done),
+            "elapsed": elapsed}
 
 
 def ms(x):
     return "%.1f" % (x * 1000)
+
+
+def p95(xs):
+    return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
 
 
 def main():
@@ -152,7 +176,8 @@ def main():
             continue
         uri, rootfs, partition, pid = rest.split(",", 3)
         log("== %s: %d clients x %d define/start/destroy/undefine cycles "
-            "(at most %d s), one client polling listAllDomains + info"
+            "(at most %d s), one client polling listAllDomains + info, "
+            "and getAllDomainStats"
             % (key, args.clients, args.cycles, args.seconds))
         try:
             results[key] = run_peer(key, uri, rootfs, partition or None,
@@ -162,7 +187,7 @@ def main():
             results[key] = "n/a (%s)" % str(e).splitlines()[0]
 
     log("")
-    log("%-28s" % "" + "".join("%-22s" % k for k in results))
+    log("%-34s" % "" + "".join("%-22s" % k for k in results))
     for k, r in results.items():
         if not isinstance(r, str) and r["cycles"] < args.clients * args.cycles:
             log("(%s: stopped at the %d s budget)" % (k, args.seconds))
@@ -170,9 +195,13 @@ def main():
         ("cycles done", lambda r: "%d" % r["cycles"]),
         ("errors", lambda r: "%d" % len(r["errors"])),
         ("cycles/s", lambda r: "%.1f" % (r["cycles"] / r["elapsed"])),
-        ("poll median (ms)", lambda r: ms(statistics.median(r["polls"]))),
-        ("poll p95 (ms)", lambda r: ms(sorted(r["polls"])[int(len(r["polls"]) * 0.95) - 1])),
-        ("poll max (ms)", lambda r: ms(max(r["polls"]))),
+        ("bare call median (ms)", lambda r: ms(statistics.median(r["bare"]))),
+        ("list+info median (ms)", lambda r: ms(statistics.median(r["polls"]))),
+        ("list+info p95 (ms)", lambda r: ms(p95(r["polls"]))),
+        ("list+info max (ms)", lambda r: ms(max(r["polls"]))),
+        ("domstats (one call) median (ms)", lambda r: ms(statistics.median(r["stats"]))),
+        ("domstats (one call) p95 (ms)", lambda r: ms(p95(r["stats"]))),
+        ("domstats (one call) max (ms)", lambda r: ms(max(r["stats"]))),
         ("polls", lambda r: "%d" % len(r["polls"])),
         ("daemon RSS before (KiB)", lambda r: "%d" % r["usage"]["before"][0]),
         ("daemon RSS cycle 50 (KiB)", lambda r: "%d" % r["usage"]["at cycle 50"][0]),
@@ -182,7 +211,7 @@ def main():
         ("daemon fds end", lambda r: "%d" % r["usage"]["at the end"][1]),
     ]
     for title, fn in rows:
-        line = "%-28s" % title
+        line = "%-34s" % title
         for k, r in results.items():
             if isinstance(r, str):
                 cell = r if title == "cycles done" else ""
