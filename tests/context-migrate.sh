@@ -7,6 +7,8 @@
 #    vserver+tcp://): the counter inside goes on with no gap, the TCP
 #    connection from the third namespace carries on in both directions,
 #    nothing is left on A, the downtime is reported (domjobinfo).
+#  - an <idmap> context on a guest volume migrates with its private
+#    layer, the same id map on B, its counter going on.
 #  - virsh migrate --live B -> A (client driven, unix sockets).
 #  - failures leave the context running on the source and nothing on the
 #    destination: the destination refuses (name taken), CRIU is killed
@@ -278,6 +280,46 @@ equals "... B's volumes untouched" "G T" "$(vols "$uriB")"
 vB vol-delete --pool mp G >/dev/null
 vB vol-delete --pool mp T >/dev/null
 check "destroy it" -- vA destroy vcnt
+
+# --- an <idmap> context on a guest volume (unprivileged: its layers
+# mapped into its user namespace): migrates with its private layer, the
+# template follows, the same id map on B
+vA vol-clone --pool mp Tother GI >/dev/null
+ok $? "on A a guest volume GI of Tother"
+idmap="<idmap><uid start='0' target='300000' count='65536'/><gid start='0' target='300000' count='65536'/></idmap>"
+ctx_xml vid "$rootfs" "$counter" "<features><privnet/></features>$idmap" |
+    sed "s|<filesystem type='mount'><source dir='$rootfs'/>|<filesystem type='volume'><source pool='mp' volume='GI'/>|" \
+    > "$work/vid.xml"
+check "start an <idmap> context on GI on A" -- vA create "$work/vid.xml"
+inside_vid() { VSERVER_SHIM_PATH=$BUILDDIR/src/libvirt_vserver_shim \
+    "$top/tools/vserver-enter" -T -c "$1" vid -- /bin/sh -c "$2" 2>/dev/null; }
+vid_counts_on() {
+    local a b
+    a=$(inside_vid "$1" 'tail -n 1 /count')
+    [ -n "$a" ] && wait_until 8 above "$a" inside_vid "$1" 'tail -n 1 /count'
+    b=$(inside_vid "$1" 'tail -n 1 /count')
+    [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] &&
+        inside_vid "$1" 'awk "NR != \$1 { exit 1 }" /count'
+}
+vid_map() { tr -s ' ' < "/proc/$(virsh -q -c "$1" domid vid)/uid_map"; }
+if wait_until 10 inside_vid "$uriA" 'test -s /count'; then
+    want_map=$(vid_map "$uriA")
+    out=$(vA migrate --live --p2p vid vserver+tcp://10.80.0.2/system --migrateuri tcp://10.80.0.2 2>&1)
+    ok $? "migrate it to B, which has no template"
+    [ -n "$out" ] && echo "$out" | sed 's/^/# /' | tail -3
+    equals "... it runs on B" "running (migrated)" "$(vB domstate --reason vid 2>&1)"
+    equals "... with the same id map" "$want_map" "$(vid_map "$uriB")"
+    check "... the counter goes on with no gap" -- vid_counts_on "$uriB"
+    equals "... its private layer on B is owned by its root's host id" \
+        "300000" "$(stat -c %u "$work/poolB/GI/upper/count" 2>/dev/null)"
+    check "destroy it on B" -- vB destroy vid
+else
+    ok 1 "the <idmap> context counts on A"
+    vA destroy vid >/dev/null 2>&1
+fi
+vB vol-delete --pool mp GI >/dev/null 2>&1
+vB vol-delete --pool mp Tother >/dev/null 2>&1
+vA vol-delete --pool mp GI >/dev/null 2>&1
 
 # --- failure: the destination refuses (a domain of that name runs there)
 mkdir -p "$work/other"
