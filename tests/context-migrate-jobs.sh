@@ -11,9 +11,25 @@
 #    migration: the context runs again on the source from its images,
 #    and the destination drops what it prepared.
 #  - a context with <idmap> migrates there and back (no gap, the same id
-#    map); with an <interface> it is refused before anything stops.
+#    map); with a veth on a bridge too (the guest keeps its address and
+#    answers ping, the host end is on the bridge); with a macvlan it is
+#    refused before anything stops.
 # Skipped when the build has no CRIU.
+#
+# The whole test runs in a private network and mount namespace (it
+# re-executes itself under unshare): both daemons, the bridge and the
+# veths live and die there, and no packet reaches the real network.
 set -u
+
+if [ "${VSERVER_NETTEST_HOSTNS:-}" = "" ]; then
+    VSERVER_NETTEST_HOSTNS=$(readlink /proc/self/ns/net)
+    export VSERVER_NETTEST_HOSTNS
+    exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
+fi
+if [ "$(readlink /proc/self/ns/net)" = "$VSERVER_NETTEST_HOSTNS" ]; then
+    echo "Bail out! not in a private network namespace"
+    exit 1
+fi
 . "$(dirname "$0")/lib.sh"
 
 steps=${MIGRATE_STEPS:-$BUILDDIR/tests/migrate-steps}
@@ -26,6 +42,7 @@ if [ ! -x "$steps" ]; then
     exit 0
 fi
 
+ip link set lo up
 inst_setup
 dirA=$inst_dir
 uriA=$uri
@@ -41,6 +58,9 @@ jobs_cleanup() {
     inst_cleanup
 }
 trap jobs_cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 # each daemon's contexts in a cgroup partition of its own (as
 # vserver-instance makes it); an incoming migration listens on loopback
 for d in "$dirA" "$dirB"; do
@@ -161,18 +181,62 @@ fi
 vA destroy mi >/dev/null 2>&1
 vB destroy mi >/dev/null 2>&1
 
-# ... but not with an <interface>: CRIU cannot make its veth again inside
-# a user namespace; refused before anything stops
+# ... with a veth on a bridge: the destination pre-creates the pair for
+# CRIU (the same bridge serves both daemons here)
+ip link add vsjbr0 type bridge && ip link set vsjbr0 up &&
+    ip addr add 10.81.0.1/24 dev vsjbr0
+ok $? "a bridge vsjbr0 (10.81.0.1/24) in the test's namespace"
+rm -f "$idroot/count"
+ctx_xml mv "$idroot" "$counter" "<features><privnet/></features>$idmap" \
+    "<interface type='bridge'><source bridge='vsjbr0'/><ip address='10.81.0.2' prefix='24'/></interface>" > "$work/mv.xml"
+mv_state() { [ "$(virsh -q -c "$1" domstate --reason mv 2>&1)" = "$2" ]; }
+mv_pings() { ping -c 1 -W 1 10.81.0.2 >/dev/null 2>&1; }
+# mv_host_end URI: the host end that URI's definition names, if on vsjbr0
+mv_host_end() {
+    local dev
+    dev=$(virsh -q -c "$1" domiflist mv 2>/dev/null | awk '{print $1}')
+    [ -n "$dev" ] && ip -o link show master vsjbr0 | grep -q ": $dev@.*state UP" && echo "$dev"
+}
+mv_addr() { nsenter -t "$(virsh -q -c "$1" domid mv)" -n ip -o -4 addr show dev eth0 | awk '{print $4}'; }
+if vA create "$work/mv.xml" >/dev/null && wait_until 10 test -s "$idroot/count"; then
+    check "an <idmap> context with a veth on the bridge answers ping on A" -- wait_until 10 mv_pings
+    check "virsh migrate --live of it A -> B" -- vA migrate --live mv "$uriB"
+    check "... it runs on B" -- wait_until 20 mv_state "$uriB" "running (migrated)"
+    check "... and counts on" -- wait_until 10 id_counts_on
+    equals "... eth0 keeps its address" "10.81.0.2/24" "$(mv_addr "$uriB")"
+    check "... its host end is on the bridge and up" -- wait_until 10 mv_host_end "$uriB"
+    check "... it answers ping from the bridge" -- wait_until 10 mv_pings
+    check "and back B -> A" -- vB migrate --live mv "$uriA"
+    check "... it runs on A" -- wait_until 20 mv_state "$uriA" "running (migrated)"
+    check "... its host end is on the bridge and up" -- wait_until 10 mv_host_end "$uriA"
+    check "... it answers ping from the bridge" -- wait_until 10 mv_pings
+    check "... and counts on" -- wait_until 10 id_counts_on
+    check "... with no gap and no repeat" -- seq_ok "$idroot/count"
+    check "destroy it" -- vA destroy mv
+    check "... no device left on the bridge" -- \
+        wait_until 10 sh -c '[ -z "$(ip -o link show master vsjbr0)" ]'
+    equals "... no temporary device left" "" \
+        "$(ip -o link show | awk -F': ' '{print $2}' | grep '^vsr')"
+else
+    ok 1 "an <idmap> context with a veth on the bridge starts on A"
+fi
+vA destroy mv >/dev/null 2>&1
+vB destroy mv >/dev/null 2>&1
+
+# ... but not with a macvlan (CRIU cannot make it again inside a user
+# namespace): refused before anything stops
+ip link add vsjmv0 type veth peer name vsjmv0p && ip link set vsjmv0 up &&
+    ip link set vsjmv0p up
 ctx_xml mn "$idroot" "exec sleep 100000" "$idmap" \
-    "<interface type='ethernet'><target dev='vsmj$$'/></interface>" > "$work/mn.xml"
+    "<interface type='direct'><source dev='vsjmv0' mode='bridge'/></interface>" > "$work/mn.xml"
 if vA create "$work/mn.xml" >/dev/null; then
     p=$(vA domid mn)
     out=$(vA migrate --live mn "$uriB" 2>&1)
-    ok $(( $? == 0 )) "an <idmap> context with an <interface> is refused"
-    contains "... naming why" "<idmap> (a user namespace) and an <interface>" "$out"
+    ok $(( $? == 0 )) "an <idmap> context with a macvlan is refused"
+    contains "... naming why" "<idmap> (a user namespace) and a macvlan <interface>" "$out"
     equals "... and runs on, the same init" "$p" "$(vA domid mn)"
     vA destroy mn >/dev/null 2>&1
 else
-    ok 1 "an <idmap> context with an interface starts on A"
+    ok 1 "an <idmap> context with a macvlan starts on A"
 fi
 tap_done

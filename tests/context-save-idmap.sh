@@ -12,10 +12,32 @@
 #  - A <readonly/> root comes back read-only and locked.
 #  - Every restore (with <idmap> or not) runs in a fresh session keyring:
 #    the restored tasks cannot read a key of the daemon's.
+#  - A veth on a bridge (the shim pre-creates the pair for CRIU): saved
+#    and restored twice, the counter goes on, the guest end keeps its
+#    name, MAC, address and route, the host end is back on the bridge and
+#    up, the guest answers ping from the bridge; nothing is left after
+#    destroy; a restore killed after CRIU moved the guest end leaves no
+#    device.  A type='ethernet' veth through managedsave: its host end
+#    gets its address back.  A macvlan (type='direct') is refused before
+#    the dump.
 # Each probe runs in init's own (restored) tree on request and writes its
 # findings to the writable bind; tests/context-syscalls.c makes the key
 # system calls.  Skipped when the build has no CRIU.
+#
+# The whole test runs in a private network and mount namespace (it
+# re-executes itself under unshare): the bridge and the veths live and
+# die there, and no packet reaches the real network.
 set -u
+
+if [ "${VSERVER_NETTEST_HOSTNS:-}" = "" ]; then
+    VSERVER_NETTEST_HOSTNS=$(readlink /proc/self/ns/net)
+    export VSERVER_NETTEST_HOSTNS
+    exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
+fi
+if [ "$(readlink /proc/self/ns/net)" = "$VSERVER_NETTEST_HOSTNS" ]; then
+    echo "Bail out! not in a private network namespace"
+    exit 1
+fi
 . "$(dirname "$0")/lib.sh"
 # the test and the daemon it starts share a session keyring, so that a key
 # the test adds is the daemon's
@@ -35,7 +57,12 @@ fi
 keydesc=vserver-secret-$$
 keyid=$("$helper" key-add "$keydesc" 2>/dev/null)
 
+ip link set lo up
 inst_setup
+# a runner's SIGTERM must run the EXIT trap too (daemon, shims, contexts)
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 work=$inst_dir/work
 mkdir -p "$work"
 chmod 0755 "$inst_dir"
@@ -224,21 +251,129 @@ key_cases "restored without <idmap>: "
 check "destroy it" -- vsh destroy nk
 ctx_nothing_left "... nothing left of it" nk "$work"
 
-# --- 5. <idmap> and an interface: refused before the dump
-ctx_make iv 0 "" 1
-sed -i "s|<console type='pty'/>|<interface type='ethernet'><target dev='vsvsavu0'/></interface><console type='pty'/>|" "$work/iv.xml"
-if vsh create "$work/iv.xml" >/dev/null 2>&1; then
-    p=$(ctx_initpid iv)
+# --- 5. <idmap> and a veth on a bridge (the pair pre-created for CRIU)
+ip link add vsibr0 type bridge && ip link set vsibr0 up &&
+    ip addr add 10.78.0.1/24 dev vsibr0
+ok $? "a bridge vsibr0 (10.78.0.1/24) in the test's namespace"
+vnet="<interface type='bridge'><source bridge='vsibr0'/><target dev='vsisv0'/><mac address='52:54:00:78:00:02'/><ip address='10.78.0.2' prefix='24'/><route address='10.79.0.0' prefix='24' gateway='10.78.0.1'/></interface>"
+ctx_make iv 0 "<features><privnet/></features>"
+sed -i "s|<console type='pty'/>|$vnet<console type='pty'/>|" "$work/iv.xml"
+# what the guest end and the host end look like, read from outside
+guest_link() { nsenter -t "$(ctx_initpid iv)" -n ip -o link show dev eth0 2>&1 | grep -o -e 'link/ether [0-9a-f:]*' -e 'state [A-Z]*' | tr '\n' ' '; }
+guest_addr() { nsenter -t "$(ctx_initpid iv)" -n ip -o -4 addr show dev eth0 2>&1 | awk '{print $4}'; }
+guest_route() { nsenter -t "$(ctx_initpid iv)" -n ip -4 route show 10.79.0.0/24 2>&1; }
+host_end() { ip -o link show master vsibr0 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1; }
+host_up() { ip -o link show dev vsisv0 2>/dev/null | grep -q 'state UP'; }
+pings() { ping -c 1 -W 1 10.78.0.2 >/dev/null 2>&1; }
+tmp_left() { ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep '^vsr' ; }
+veth_case() {  # veth_case WHAT: after a restore
+    local o
+    equals "$1: running (restored)" "running (restored)" "$(ctx_st iv)"
+    check "$1: the counter goes on from $at with no gap" -- no_gap "$out/count" "$at"
+    equals "$1: eth0 keeps its MAC and is up" "$link_before" "$(guest_link)"
+    equals "$1: eth0 keeps its address" "10.78.0.2/24" "$(guest_addr)"
+    equals "$1: the route through the bridge is back" "$route_before" "$(guest_route)"
+    equals "$1: the host end vsisv0 is on the bridge again" "vsisv0" "$(host_end)"
+    check "$1: ... and up" -- wait_until 10 host_up
+    check "$1: the guest answers ping from the bridge" -- wait_until 10 pings
+    equals "$1: no temporary device left on the host" "" "$(tmp_left)"
+    equals "$1: the restore's stage is gone" "" "$(stage_left)"
+}
+check "start an <idmap> context with a veth on the bridge" -- vsh create "$work/iv.xml"
+wait_until 10 test -s "$out/count"
+check "before the save: the guest answers ping from the bridge" -- wait_until 10 pings
+link_before=$(guest_link); route_before=$(guest_route)
+contains "before the save: eth0 has the MAC of the definition ($link_before)" "52:54:00:78:00:02" "$link_before"
+contains "before the save: the route through the bridge ($route_before)" "via 10.78.0.1" "$route_before"
+o=$(vsh save iv "$img" 2>&1)
+ok $? "virsh save of it"
+[ -n "$o" ] && printf "%s\n" "$o" | head -5 | sed "s/^/# /"
+at=$(counter_value "$out/count")
+check "... the host end is gone with it" -- wait_until 10 sh -c "! ip link show dev vsisv0 >/dev/null 2>&1"
+o=$(vsh restore "$img" 2>&1)
+ok $? "virsh restore of it"
+[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log iv; }
+veth_case "restored"
+probe
+contains "restored: the uid map inside maps 0 to 100000" "100000" "$(res uidmap)"
+check "save the restored context again" -- vsh save iv "$img"
+at=$(counter_value "$out/count")
+wait_until 10 sh -c "! ip link show dev vsisv0 >/dev/null 2>&1"
+o=$(vsh restore "$img" 2>&1)
+ok $? "... and restore it again"
+[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log iv; }
+veth_case "restored twice"
+# a restore that fails after CRIU moved the pre-created guest end (a CRIU
+# stopped for good before the tree resumes, killed at restore_timeout):
+# the pair goes, and the image restores afterwards with the real CRIU
+check "save it once more" -- vsh save iv "$img"
+wait_until 10 sh -c "! ip link show dev vsisv0 >/dev/null 2>&1"
+bash "$top/tests/criu/stall-criu.sh" "$BUILDDIR/criu" "$work/stall-criu"
+echo "restore_timeout = 5" >> "$inst_dir/etc/libvirt/vserver.conf"
+VSERVER_CRIU_DIR=$work/stall-criu "$instance" start "$inst_dir" >/dev/null
+o=$(timeout 120 virsh -q -c "$uri" restore "$img" 2>&1)
+ok $(( ! $? )) "a restore with a CRIU that hangs fails"
+contains "... at restore_timeout" "restore_timeout" "$o"
+check "... its host end is gone" -- wait_until 10 sh -c "! ip link show dev vsisv0 >/dev/null 2>&1"
+equals "... no temporary device is left" "" "$(tmp_left)"
+equals "... nothing is on the bridge" "" "$(host_end)"
+sed -i '/^restore_timeout/d' "$inst_dir/etc/libvirt/vserver.conf"
+"$instance" start "$inst_dir" >/dev/null
+at=$(counter_value "$out/count")
+o=$(vsh restore "$img" 2>&1)
+ok $? "the image restores afterwards with the real CRIU"
+[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log iv; }
+veth_case "restored after a failed restore"
+check "destroy it" -- vsh destroy iv
+ctx_nothing_left "... nothing left of it" iv "$work"
+check "... its host end is gone" -- wait_until 10 sh -c "! ip link show dev vsisv0 >/dev/null 2>&1"
+equals "... nothing is left on the bridge" "" "$(host_end)"
+
+# --- 5a. the same through managedsave, with type='ethernet' (the host
+# end has an address of its own, no bridge)
+ctx_make ie 0 "<features><privnet/></features>"
+sed -i "s|<console type='pty'/>|<interface type='ethernet'><target dev='vsisv1'/><source><ip address='10.78.1.1' prefix='24'/></source><ip address='10.78.1.2' prefix='24'/></interface><console type='pty'/>|" "$work/ie.xml"
+eth_pings() { ping -c 1 -W 1 10.78.1.2 >/dev/null 2>&1; }
+host_addr1() { ip -o -4 addr show dev vsisv1 2>/dev/null | awk '{print $4}'; }
+vsh define "$work/ie.xml" >/dev/null
+check "start a persistent <idmap> context with a type='ethernet' veth" -- vsh start ie
+wait_until 10 test -s "$out/count"
+check "before the managedsave: the guest answers ping from the host end" -- wait_until 10 eth_pings
+o=$(vsh managedsave ie 2>&1)
+ok $? "managedsave of it"
+[ -n "$o" ] && printf "%s\n" "$o" | head -5 | sed "s/^/# /"
+at=$(counter_value "$out/count")
+wait_until 10 sh -c "! ip link show dev vsisv1 >/dev/null 2>&1"
+o=$(vsh start ie 2>&1)
+ok $? "start resumes it from the image"
+[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log ie; }
+equals "... restored" "running (restored)" "$(ctx_st ie)"
+check "the counter goes on from $at with no gap" -- no_gap "$out/count" "$at"
+equals "the host end vsisv1 has its address again" "10.78.1.1/24" "$(host_addr1)"
+check "the guest answers ping from the host end" -- wait_until 10 eth_pings
+equals "no temporary device left on the host" "" "$(tmp_left)"
+check "destroy it" -- vsh destroy ie
+vsh undefine ie >/dev/null
+ctx_nothing_left "... nothing left of it" ie "$work"
+check "... its host end is gone" -- wait_until 10 sh -c "! ip link show dev vsisv1 >/dev/null 2>&1"
+
+# --- 5b. <idmap> and a macvlan: refused before the dump
+ip link add vsimv0 type veth peer name vsimv0p && ip link set vsimv0 up &&
+    ip link set vsimv0p up
+ctx_make im 0 ""
+sed -i "s|<console type='pty'/>|<interface type='direct'><source dev='vsimv0' mode='bridge'/></interface><console type='pty'/>|" "$work/im.xml"
+if vsh create "$work/im.xml" >/dev/null 2>&1; then
+    p=$(ctx_initpid im)
     wait_until 10 test -s "$out/count"
-    o=$(vsh save iv "$img" 2>&1)
-    ok $(( ! $? )) "save of an <idmap> context with an interface fails"
-    contains "... saying why" "with <idmap> (a user namespace) and an <interface>" "$o"
+    o=$(vsh save im "$img" 2>&1)
+    ok $(( ! $? )) "save of an <idmap> context with a macvlan fails"
+    contains "... saying why" "with <idmap> (a user namespace) and a macvlan <interface>" "$o"
     check "... and it runs on (same init, counting)" -- \
-        sh -c "[ \"\$(virsh -q -c '$uri' domid iv)\" = '$p' ] && kill -0 $p"
+        sh -c "[ \"\$(virsh -q -c '$uri' domid im)\" = '$p' ] && kill -0 $p"
     check "... counting" -- counter_grows "$out/count"
-    vsh destroy iv >/dev/null
+    vsh destroy im >/dev/null
 else
-    echo "# SKIP the interface case: the context does not start"
+    echo "# SKIP the macvlan case: the context does not start"
 fi
 
 # --- 6. <idmap> on a hashify guest volume (overlay, idmapped template)

@@ -20,9 +20,14 @@
  *   - interfaces: a veth's guest end is dumped with the netns, its host
  *     end is external (veth[GUEST]:HOST): CRIU makes the pair again, and
  *     the shim then makes the host end what a start makes it (MAC,
- *     bridge, addresses, up, routes; CRIU leaves it down and bare).  A
- *     macvlan is external by its parent (macvlan[GUEST]:PARENT), at dump
- *     and at restore.
+ *     bridge, addresses, up, routes; CRIU leaves it down and bare).  With
+ *     <idmap>, CRIU would create the pair from inside the user namespace,
+ *     which the host's netns refuses: the shim creates it on the host
+ *     first, the guest end under a temporary name, and CRIU moves that
+ *     one into the restored netns and renames it (netdev[GUEST]:TMP;
+ *     docs/dev/criu-idmap.md, R4).  A macvlan is external by its parent
+ *     (macvlan[GUEST]:PARENT), at dump and at restore; with <idmap> its
+ *     checkpoint is refused (CRIU fails to make it again: R7).
  *   - with <idmap> (a user namespace; docs/dev/criu-idmap.md): the
  *     /dev nodes (binds of the host's), the configured binds and, without
  *     a network namespace, the host's /sys are external mounts by their
@@ -49,6 +54,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -180,10 +186,22 @@ shimCriuAddMnt(shimCriu *c, const char *target, const char *key)
 }
 
 
+/* The temporary host name of the guest end of interface @i, pre-created
+ * for a restore with a user namespace: unique on the host while this
+ * shim lives, and short enough for IFNAMSIZ. */
+static void
+shimCriuNetTmpName(size_t i, char name[IFNAMSIZ])
+{
+    snprintf(name, IFNAMSIZ, "vsr%x.%x", (unsigned int)getpid() % 0x1000000,
+             (unsigned int)(i % 0x1000));
+}
+
+
 /* The externals for the context's interfaces (@restore: veth too). */
 static int
 shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
 {
+    char tmp[IFNAMSIZ];
     char ext[128];
 
     for (size_t i = 0; i < conf->nnets; i++) {
@@ -192,8 +210,14 @@ shimCriuNetExternals(const vserverShimConfig *conf, shimCriu *c, bool restore)
         if (net->kind == VSERVER_SHIM_NET_VETH) {
             if (!restore)
                 continue;
-            snprintf(ext, sizeof(ext), "veth[%s]:%s", net->guestName,
-                     net->hostName);
+            if (conf->userns) {
+                shimCriuNetTmpName(i, tmp);
+                snprintf(ext, sizeof(ext), "netdev[%s]:%s", net->guestName,
+                         tmp);
+            } else {
+                snprintf(ext, sizeof(ext), "veth[%s]:%s", net->guestName,
+                         net->hostName);
+            }
         } else {
             snprintf(ext, sizeof(ext), "macvlan[%s]:%s", net->guestName,
                      net->link);
@@ -398,6 +422,50 @@ shimCriuPrivateMounts(const vserverShimConfig *conf, shimCriuStage *stage,
     shimCriuStageRemove(stage);
     umount2(conf->root, MNT_DETACH);
     return -1;
+}
+
+
+/* With a user namespace: the veth pairs CRIU moves into the restored
+ * context (shimCriuNetExternals).  Returns how many were made, or -1
+ * with @err filled and none left. */
+static ssize_t
+shimCriuNetPrecreate(const vserverShimConfig *conf,
+                     vserverShimChildError *err)
+{
+    char tmp[IFNAMSIZ];
+    size_t i;
+
+    if (!conf->userns)
+        return 0;
+    for (i = 0; i < conf->nnets; i++) {
+        shimCriuNetTmpName(i, tmp);
+        if (vserverShimNetPrecreate(&conf->nets[i], tmp, err) < 0)
+            break;
+    }
+    if (i == conf->nnets)
+        return (ssize_t)i;
+    while (i-- > 0) {
+        vserverShimChildError ignored;
+
+        if (conf->nets[i].kind == VSERVER_SHIM_NET_VETH)
+            vserverShimNetRemove(&conf->nets[i], 0, &ignored);
+    }
+    return -1;
+}
+
+
+/* After a failed restore: the first @n pre-created pairs go (the pair of
+ * a guest end CRIU moved already goes with its netns, or with the host
+ * end here). */
+static void
+shimCriuNetUnprecreate(const vserverShimConfig *conf, size_t n)
+{
+    for (size_t i = 0; i < n && i < conf->nnets; i++) {
+        vserverShimChildError ignored;
+
+        if (conf->nets[i].kind == VSERVER_SHIM_NET_VETH)
+            vserverShimNetRemove(&conf->nets[i], 0, &ignored);
+    }
 }
 
 
@@ -711,6 +779,7 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     FILE *f;
     int dirfd;
     pid_t pid = -1;
+    ssize_t nprecreated;
     int rc;
 
     snprintf(keyFile, sizeof(keyFile), "%s/" CONSOLE_KEY_FILE, dir);
@@ -762,7 +831,7 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
     } else if (fcntl(consoleSlave, F_SETFD, 0) < 0) {
         /* criu swrk is exec()ed: the console must survive that */
         vserverShimError(err, errno, "cannot hand the console to CRIU");
-    } else {
+    } else if ((nprecreated = shimCriuNetPrecreate(conf, err)) >= 0) {
         bool expired;
 
         shimCriuArm(timeout, 0);
@@ -781,6 +850,8 @@ vserverShimCriuRestore(const vserverShimConfig *conf, int consoleSlave,
         } else {
             pid = rc;
         }
+        if (pid <= 0)
+            shimCriuNetUnprecreate(conf, (size_t)nprecreated);
     }
     fcntl(consoleSlave, F_SETFD, FD_CLOEXEC);
     shimCriuUnload(&c);

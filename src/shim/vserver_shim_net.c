@@ -739,9 +739,10 @@ netnsOpen(pid_t pid, vserverShimChildError *err)
 
 /* ---- creating the devices ---- */
 
+/* The pair, its peer @peerName put into @nsfd (-1: left on the host). */
 static int
-netVethCreate(nlSock *host, const vserverShimNet *net, int nsfd,
-              vserverShimChildError *err)
+netVethCreate(nlSock *host, const vserverShimNet *net, const char *peerName,
+              int nsfd, vserverShimChildError *err)
 {
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
     struct rtattr *linkinfo;
@@ -762,20 +763,22 @@ netVethCreate(nlSock *host, const vserverShimNet *net, int nsfd,
     /* the peer: an ifinfomsg followed by its own link attributes */
     peer = nlNestBegin(&m, VETH_INFO_PEER);
     nlMsgAppend(&m, &ifi, sizeof(ifi));
-    nlAttrPutStr(&m, IFLA_IFNAME, net->guestName);
-    if (putMac(&m, net->mac, net->guestName, err) < 0)
+    nlAttrPutStr(&m, IFLA_IFNAME, peerName);
+    if (putMac(&m, net->mac, peerName, err) < 0)
         return -1;
     if (net->mtu)
         nlAttrPutU32(&m, IFLA_MTU, net->mtu);
-    nlAttrPutU32(&m, IFLA_NET_NS_FD, nsfd);
+    if (nsfd >= 0)
+        nlAttrPutU32(&m, IFLA_NET_NS_FD, nsfd);
     nlNestEnd(&m, peer);
     nlNestEnd(&m, data);
     nlNestEnd(&m, linkinfo);
 
     if (nlTalk(host, &m, NULL, NULL) < 0)
         return vserverShimError(err, errno, "cannot create veth pair '%s' "
-                                "with peer '%s' in the context%s",
-                                net->hostName, net->guestName, host->extack);
+                                "with peer '%s'%s%s", net->hostName, peerName,
+                                nsfd >= 0 ? " in the context" : "",
+                                host->extack);
     return 0;
 }
 
@@ -929,7 +932,7 @@ vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
                 goto cleanup;
             }
         }
-        if (netVethCreate(&host, net, nsfd, err) < 0)
+        if (netVethCreate(&host, net, net->guestName, nsfd, err) < 0)
             goto cleanup;
         created = true;
         if (nlLinkGet(&host, net->hostName, &hostLink) < 0) {
@@ -976,6 +979,27 @@ vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
     nlSockClose(&host);
     if (nsfd >= 0)
         close(nsfd);
+    return ret;
+}
+
+
+int
+vserverShimNetPrecreate(const vserverShimNet *net, const char *tmpName,
+                        vserverShimChildError *err)
+{
+    nlSock host = { .fd = -1 };
+    int ret;
+
+    if (net->kind != VSERVER_SHIM_NET_VETH)
+        return 0;
+    if (checkName(net->hostName, "host", err) < 0 ||
+        checkName(tmpName, "temporary guest", err) < 0)
+        return -1;
+    if (nlSockOpen(&host) < 0)
+        return vserverShimError(err, errno, "cannot open a netlink socket");
+    /* NLM_F_EXCL: a host end that exists already is not ours to take */
+    ret = netVethCreate(&host, net, tmpName, -1, err);
+    nlSockClose(&host);
     return ret;
 }
 

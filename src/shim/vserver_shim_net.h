@@ -84,6 +84,15 @@ int vserverShimNetRemove(const vserverShimNet *net, pid_t pid,
 int vserverShimNetSetLink(const vserverShimNet *net, pid_t pid, bool up,
                           struct _vserverShimChildError *err);
 
+/* Before CRIU restores a context with a user namespace and @net, a veth
+ * (CRIU cannot create one from inside the user namespace): create the
+ * pair on the host, the host end with its own name (down and bare), the
+ * guest end named @tmpName, which CRIU moves into the restored context
+ * and renames (external netdev[GUEST]:TMP).  Nothing for a macvlan.
+ * 0 or -1 with @err filled; the pair is removed with the host end. */
+int vserverShimNetPrecreate(const vserverShimNet *net, const char *tmpName,
+                            struct _vserverShimChildError *err);
+
 /* After CRIU restored a context with @net in it (the guest end whole,
  * the host end of a veth created down and bare): make the host end what
  * vserverShimNetAdd() makes it (MAC, bridge, addresses, up, routes).
