@@ -76,11 +76,12 @@ rm -f "$work"/fail-* "$hookdir/vserver"
 
 # the end of a context is handled off the event loop: while its stopped
 # hook runs (held here until the test lets it go), the daemon keeps
-# answering other clients
-printf '#!/bin/sh\n[ "$2" = stopped ] || exit 0\ntouch %s\nwhile [ ! -e %s ]; do sleep 0.1; done\n' \
-    "$work/hook-waiting" "$work/hook-release" > "$hookdir/vserver"
+# answering other clients, and the domain already reads as shut off (its
+# hooks run with it unlocked, after its cgroups and interfaces are gone)
+printf '#!/bin/sh\n[ "$2" = stopped ] || exit 0\ntouch %s\nwhile [ ! -e %s ]; do sleep 0.1; done\ntouch %s\n' \
+    "$work/hook-waiting" "$work/hook-release" "$work/hook-done" > "$hookdir/vserver"
 chmod 0755 "$hookdir/vserver"
-rm -f "$work/hook-waiting" "$work/hook-release"
+rm -f "$work/hook-waiting" "$work/hook-release" "$work/hook-done"
 vsh start h >/dev/null
 kill -KILL "$(ctx_initpid h)"
 if wait_until 20 test -e "$work/hook-waiting"; then
@@ -90,14 +91,19 @@ if wait_until 20 test -e "$work/hook-waiting"; then
     ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
     ok $rc "while a context's stopped hook runs, the daemon answers another client (virsh version, ${ms} ms)"
     ok $(( ms > 5000 )) "... at once, not after the hook"
-    # what needs that domain's lock waits for its cleanup (the hook)
+    t0=${EPOCHREALTIME/[.,]/}
+    st=$(timeout 10 virsh -q -c "$uri" domstate --reason h 2>&1)
+    ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+    equals "... and that domain already reads as shut off (crashed) (${ms} ms)" \
+        "shut off (crashed)" "$st"
 else
     ok 1 "the stopped hook of the crashed context runs"
 fi
 touch "$work/hook-release"
-check "once the hook ends, the context is shut off (crashed)" -- \
+check "the hook ends once let go" -- wait_until 20 test -e "$work/hook-done"
+check "... the context is shut off (crashed)" -- \
     wait_until 20 ctx_state_is h "shut off (crashed)"
-rm -f "$hookdir/vserver" "$work/hook-waiting" "$work/hook-release"
+rm -f "$hookdir/vserver" "$work/hook-waiting" "$work/hook-release" "$work/hook-done"
 
 # a hook that never ends, and leaves a child holding its output: killed,
 # with its child, at hook_timeout; the start fails naming the bound

@@ -1,7 +1,7 @@
 #!/bin/bash
 # libvirt's job model on one daemon (root): while a job has a domain
-# unlocked (a start waiting in its start hook or for the shim, the
-# teardown of a stopped context in its stopped hook), the hook held here
+# unlocked (a start waiting in its start hook or for the shim, a stopped
+# context's stopped hook), the hook held here
 # until the test lets it go:
 #  - virsh list and dominfo of that domain answer at once;
 #  - a define of the same name waits for the start and changes the
@@ -9,7 +9,7 @@
 #    waits and is then refused (never a second copy);
 #  - a destroy during a start makes the start give up, and leaves
 #    nothing;
-#  - a start while the last run is torn down waits for the teardown.
+#  - a start while the last run's hooks run waits for them.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -132,6 +132,8 @@ if held stopped; then
     answers_at_once "meanwhile virsh list answers" virsh -q -c "$uri" list --all
     contains "... and shows the domain shut off" "shut off" "$answer"
     answers_at_once "meanwhile dominfo of that domain answers" virsh -q -c "$uri" dominfo j
+    equals "... and nothing of the context is left on the host: it reads shut off only then" \
+        "" "$(ctx_leftovers j "$rootfs")"
     vsh start j > "$work/start.out" 2>&1 &
     spid=$!
     ok $(( ! $(wait_until "$still_window" pid_gone "$spid"; echo $?) )) \

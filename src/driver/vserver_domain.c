@@ -308,7 +308,13 @@ vserverDomainObjHoldName(virDomainObjList *domains,
     if (!(vm = virDomainObjListFindByName(domains, name)))
         return 0;
     if (virDomainObjIsActive(vm)) {
-        virDomainObjEndAPI(&vm);
+        /* its definition goes to newDef; should it stop meanwhile, a
+         * start waits for this (vserverDomainObjWaitDefines) */
+        vserverDomainObjPrivate *priv = vm->privateData;
+
+        priv->defining++;
+        virObjectUnlock(vm);
+        *held = vm;
         return 0;
     }
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0) {
@@ -326,15 +332,50 @@ vserverDomainObjHoldNameEnd(virDomainObj **held,
                             virDomainObj *vm)
 {
     virDomainObj *obj = g_steal_pointer(held);
+    vserverDomainObjPrivate *priv;
+    bool job;
 
     if (!obj)
         return false;
-    if (obj == vm) {
-        virObjectUnref(obj);
-        return true;
+    priv = obj->privateData;
+    if (obj != vm)
+        virObjectLock(obj);
+    if ((job = vserverDomainObjOwnsJob(obj))) {
+        if (obj != vm)
+            virDomainObjEndJob(obj);
+    } else {
+        priv->defining--;
+        virDomainObjBroadcast(obj);
     }
-    virObjectLock(obj);
-    virDomainObjEndJob(obj);
-    virDomainObjEndAPI(&obj);
-    return false;
+    if (obj != vm) {
+        virDomainObjEndAPI(&obj);
+        return false;
+    }
+    virObjectUnref(obj);
+    return job;
+}
+
+
+int
+vserverDomainObjWaitDefines(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    unsigned long long deadline;
+
+    if (virTimeMillisNow(&deadline) < 0)
+        return -1;
+    deadline += 30 * 1000;
+    while (priv->defining) {
+        int rc = virDomainObjWaitUntil(vm, deadline);
+
+        if (rc < 0)
+            return -1;
+        if (rc == 1 && priv->defining) {
+            virReportError(VIR_ERR_OPERATION_TIMEOUT,
+                           _("a definition of '%s' is still being stored"),
+                           vm->def->name);
+            return -1;
+        }
+    }
+    return 0;
 }

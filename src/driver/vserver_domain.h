@@ -51,6 +51,9 @@ struct _vserverDomainObjPrivate {
      * up at its next step and leaves nothing (vserverProcessStart) */
     int abortStart;             /* atomic */
     bool starting;
+    /* defines of this name in flight that found it running (they do not
+     * take its job): a start waits for them before it unlocks it */
+    unsigned int defining;
 
     /* outgoing migration (vserver_migrate.c): from the dump to Confirm */
     bool migrating;
@@ -89,10 +92,11 @@ vserverDomainObjWaitCleaned(virDomainObj *vm);
 
 /* Before virDomainObjListAdd() of a definition named @name: when an
  * inactive domain of that name exists, begin a job on it, which waits for
- * one in progress (a start that unlocked the domain while the shim comes
- * up), and unlock it, so that no job holder sees its definition replaced
- * meanwhile.  0 with *@held that domain (a reference) or NULL; -1 with an
- * error. */
+ * one in progress (a start that unlocked the domain), and unlock it, so
+ * that no job holder sees its definition replaced meanwhile; when it is
+ * running, count the define in (priv->defining), so that a start after it
+ * stops waits.  0 with *@held that domain (a reference) or NULL; -1 with
+ * an error. */
 int
 vserverDomainObjHoldName(virDomainObjList *domains,
                          const char *name,
@@ -104,3 +108,8 @@ vserverDomainObjHoldName(virDomainObjList *domains,
 bool
 vserverDomainObjHoldNameEnd(virDomainObj **held,
                             virDomainObj *vm);
+
+/* Wait (@vm locked) until no define that found @vm running is in
+ * flight; bounded. */
+int
+vserverDomainObjWaitDefines(virDomainObj *vm);

@@ -390,10 +390,12 @@ vserverProcessReleaseVolume(virDomainDef *def,
  * it if it still is.  Never fails: every step is attempted.  @findCgroup:
  * look the context's cgroup up by name when none is held.
  *
- * @vm (locked) is shut off at once; what takes time (killing and removing
- * its cgroups, its interfaces, its volume, the stopped and release hooks)
- * is done with @vm unlocked and priv->cleaning set, which holds off every
- * job (vserverDomainObjBeginJob) until it is over and @vm locked again. */
+ * With @vm (locked): its shim, cgroups, interfaces' host ends, volume and
+ * run-dir files go, then it reads as shut off; a client that sees it shut
+ * off finds nothing of it left on the host.  The stopped and release
+ * hooks, the administrator's scripts, then run with @vm unlocked and
+ * priv->cleaning set, which holds off every job
+ * (vserverDomainObjBeginJob) until they are over and @vm locked again. */
 static void
 vserverProcessCleanup(vserverDriver *driver,
                       virDomainObj *vm,
@@ -446,7 +448,22 @@ vserverProcessCleanup(vserverDriver *driver,
                  virGetLastErrorMessage());
         virResetLastError();
     }
-    def = left.def;
+
+    /* without a copy of the definition (never seen), all is done locked */
+    if (!(def = left.def))
+        def = vm->def;
+
+    if (left.cgroup &&
+        (vserverCgroupKillAll(left.cgroup) < 0 ||
+         vserverCgroupRemove(left.cgroup) < 0))
+        VIR_WARN("cgroups of '%s' not fully removed: %s", cgname,
+                 virGetLastErrorMessage());
+    virResetLastError();
+
+    /* with init gone; a context that ran owns its host ends */
+    vserverNetRelease(def, left.ran);
+    vserverProcessReleaseVolume(def, &left);
+    virResetLastError();
 
     unlink(paths.shimConf);
     unlink(paths.socket);
@@ -466,24 +483,11 @@ vserverProcessCleanup(vserverDriver *driver,
     g_clear_pointer(&priv->cgroupPartition, g_free);
     virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
 
-    /* without a copy of the definition (never seen), it is done locked */
     unlock = !!left.def;
-    if (!left.def)
-        def = vm->def;
     priv->cleaning = true;
     if (unlock)
         virObjectUnlock(vm);
 
-    if (left.cgroup &&
-        (vserverCgroupKillAll(left.cgroup) < 0 ||
-         vserverCgroupRemove(left.cgroup) < 0))
-        VIR_WARN("cgroups of '%s' not fully removed: %s", cgname,
-                 virGetLastErrorMessage());
-    virResetLastError();
-
-    /* with init gone; a context that ran owns its host ends */
-    vserverNetRelease(def, left.ran);
-    vserverProcessReleaseVolume(def, &left);
     vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_STOPPED);
     vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_RELEASE);
     virResetLastError();
@@ -913,6 +917,42 @@ vserverProcessShimSocket(vserverDriver *driver,
 }
 
 
+/* The host's side of a context about to start: its cgroups with their
+ * limits and device rules (delegated to its root when it has a user
+ * namespace), its interfaces' host ends, its volume, the check of its
+ * guest's init, the shim's configuration.  Needs no domain lock when the
+ * caller holds @vm's job (see vserverProcessStart); what it made is undone
+ * by vserverProcessCleanup(). */
+static int
+vserverProcessPrepareHost(vserverDriver *driver,
+                          virVServerDriverConfig *cfg,
+                          virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
+    g_autofree char *cgname = vserverProcessCgroupName(vm);
+    g_autofree vserverCgroupDeviceRule *rules = NULL;
+    size_t nrules = 0;
+
+    if (vserverCgroupRemoveStale(priv->cgroupPartition, cgname) < 0 ||
+        vserverCgroupCreate(priv->cgroupPartition, cgname, &priv->cgroup) < 0 ||
+        vserverCgroupApplyDef(priv->cgroup, vm->def,
+                              nsdef && nsdef->hasPidsMax ?
+                              (long long)nsdef->pidsMax : -1) < 0 ||
+        vserverContextDeviceRules(vm->def, &rules, &nrules) < 0 ||
+        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0 ||
+        vserverProcessDelegateCgroup(vm) < 0)
+        return -1;
+
+    if (vserverNetPrepare(vm->def, NULL) < 0 ||
+        vserverProcessAcquireVolume(cfg, vm) < 0 ||
+        vserverProcessCheckGuest(vm) < 0 ||
+        vserverProcessWriteShimConfig(driver, vm) < 0)
+        return -1;
+    return 0;
+}
+
+
 /* -1 with an error when a destroy asked the start of @vm to give up */
 static int
 vserverProcessAborted(virDomainObj *vm)
@@ -933,14 +973,10 @@ vserverProcessStart(vserverDriver *driver,
                     const char *restoreDir)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
-    vserverDomainNamespaceDef *nsdef;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPaths) paths = { 0 };
-    g_autofree char *cgname = NULL;
-    g_autofree vserverCgroupDeviceRule *rules = NULL;
     g_autofree char *name = NULL;
     virDomainDef *def;
-    size_t nrules = 0;
     pid_t shimPid = 0;
     pid_t initPid = 0;
     bool prepared = false;
@@ -984,35 +1020,31 @@ vserverProcessStart(vserverDriver *driver,
     if (virDomainObjSetDefTransient(driver->xmlopt, vm, NULL) < 0)
         goto error;
 
-    cgname = vserverProcessCgroupName(vm);
-    nsdef = vm->def->namespaceData;
     priv->cgroupPartition = g_strdup(cfg->cgroupPartition);
-    if (vserverCgroupRemoveStale(cfg->cgroupPartition, cgname) < 0 ||
-        vserverCgroupCreate(cfg->cgroupPartition, cgname, &priv->cgroup) < 0 ||
-        vserverCgroupApplyDef(priv->cgroup, vm->def,
-                              nsdef && nsdef->hasPidsMax ?
-                              (long long)nsdef->pidsMax : -1) < 0 ||
-        vserverContextDeviceRules(vm->def, &rules, &nrules) < 0 ||
-        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0 ||
-        vserverProcessDelegateCgroup(vm) < 0)
-        goto error;
 
-    if (vserverNetPrepare(vm->def, NULL) < 0 ||
-        vserverProcessAcquireVolume(cfg, vm) < 0 ||
-        vserverProcessCheckGuest(vm) < 0 ||
-        vserverProcessWriteShimConfig(driver, vm) < 0)
+    /* the host's side of the context is made, and the shim comes up (a
+     * CRIU restore: minutes), with the domain unlocked when the caller
+     * holds its job: that keeps every change out (a define of a shut-off
+     * domain takes the job, vserverDomainObjHoldName; one that found it
+     * running is waited for here), and nothing reads a shut-off domain's
+     * cgroup, volume or shim */
+    name = g_strdup(vm->def->name);
+    def = vm->def;
+    unlock = vserverDomainObjOwnsJob(vm);
+    if (unlock && vserverDomainObjWaitDefines(vm) < 0)
+        goto error;
+    if (unlock)
+        virObjectUnlock(vm);
+    rc = vserverProcessPrepareHost(driver, cfg, vm);
+    if (unlock)
+        virObjectLock(vm);
+    if (rc < 0)
         goto error;
 
     if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_START) < 0 ||
         vserverProcessAborted(vm) < 0)
         goto error;
 
-    /* the shim comes up (a CRIU restore: minutes) with the domain
-     * unlocked when the caller holds its job, which keeps every change
-     * out; a define waits for that job (vserverDomainObjHoldName) */
-    name = g_strdup(vm->def->name);
-    def = vm->def;
-    unlock = vserverDomainObjOwnsJob(vm);
     if (unlock)
         virObjectUnlock(vm);
     rc = vserverProcessSpawnShim(cfg, name, &paths, restoreDir,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vserver_hashify_priv.h"
@@ -1037,6 +1038,30 @@ hashifyGcCb(vserverHashifyStore *store, int subfd,
 }
 
 
+/* Take @lockfd (held shared) exclusively, trying for up to
+ * HASHIFY_GC_LOCK_WAIT_MS while other users hold it: -1 with errno
+ * (EWOULDBLOCK when they did not let go). */
+#define HASHIFY_GC_LOCK_WAIT_MS 30000
+static int
+hashifyStoreLockAlone(int lockfd)
+{
+    const struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+    unsigned int waited;
+
+    for (waited = 0; ; waited += 50) {
+        if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (waited >= HASHIFY_GC_LOCK_WAIT_MS) {
+            errno = EWOULDBLOCK;
+            return -1;
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+
 int
 vserverHashifyStoreGc(vserverHashifyStore *store,
                       const char *const *trees, size_t ntrees,
@@ -1057,9 +1082,10 @@ vserverHashifyStoreGc(vserverHashifyStore *store,
     if (store->hashfd < 0)
         return 0;
     /* Alone, or not at all: a concurrent run could link an object between
-     * our link count check and the unlink. */
+     * our link count check and the unlink.  Other users come and go (a
+     * count of the store, an import): they are waited for, a while. */
     if (store->lockfd >= 0 && !dry &&
-        flock(store->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        hashifyStoreLockAlone(store->lockfd) < 0) {
         int save = errno;
 
         while (flock(store->lockfd, LOCK_SH) < 0 && errno == EINTR)
