@@ -29,43 +29,12 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 shift_by=200000
 cache=${VSERVER_DISTRO_CACHE:-/var/cache/libvirt-vserver/distro}
-if [ "${VSERVER_TRIXIE_HOSTNS:-}" = "" ]; then
-    for init in systemd sysvinit; do
-        if ! t=$(bash "$top/tests/distro/mkguest.sh" "$cache" trixie "$init" "$shift_by"); then
-            rc=$?
-            if [ "$rc" = 3 ]; then
-                echo "1..0 # SKIP the Debian archive is unreachable and no trixie $init tree is cached"
-                exit 0
-            fi
-            echo "Bail out! cannot make the trixie $init tree (mkguest.sh exit $rc)"
-            exit 1
-        fi
-        export "VSERVER_TRIXIE_$init=$t"
-    done
-    VSERVER_TRIXIE_HOSTNS=$(readlink /proc/self/ns/net)
-    export VSERVER_TRIXIE_HOSTNS
-    exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
-fi
-if [ "$(readlink /proc/self/ns/net)" = "$VSERVER_TRIXIE_HOSTNS" ]; then
-    echo "Bail out! not in a private network namespace"
-    exit 1
-fi
+. "$top/tests/distro/private-ns.sh"
+distro_private_ns TRIXIE trixie tree systemd sysvinit
 
 . "$(dirname "$0")/lib.sh"
 
-ip link set lo up
-inst_setup
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
-
-ms_since() { echo $(( (${EPOCHREALTIME/[.,]/} - $1) / 1000 )); }
-
-# --- the "host" side: a bridge with no uplink, the host's address on it
-br=vstx0
-ip link add "$br" type bridge
-ip link set "$br" up
-ip addr add 10.79.0.1/24 dev "$br"
+private_ns_host vstx0 10.79.0.1/24
 addr=10.79.0.2
 
 # --- the template and a clone of it (a hashify pool)
