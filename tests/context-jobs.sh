@@ -9,7 +9,10 @@
 #    waits and is then refused (never a second copy);
 #  - a destroy during a start makes the start give up, and leaves
 #    nothing;
-#  - a start while the last run's hooks run waits for them.
+#  - a start while the last run's hooks run waits for them;
+#  - during a save (its CRIU dump held here at post-dump): list and
+#    dominfo answer, an undefine waits for the save and then succeeds,
+#    and the image restores.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -153,7 +156,55 @@ else
 fi
 rm -f "$hookdir/vserver"
 vsh destroy j >/dev/null 2>&1
-vsh undefine j >/dev/null
+
+# --- undefine during a save: a CRIU whose action script holds the dump
+# at post-dump (everything dumped, the context frozen) until let go
+if [ -x "$BUILDDIR/criu/sbin/criu" ]; then
+    held=$work/held-criu
+    mkdir -p "$held/sbin" "$held/lib"
+    ln -sf "$BUILDDIR/criu/lib/libcriu.so.2" "$held/lib/libcriu.so.2"
+    printf '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\ntouch %s\nwhile [ ! -e %s ]; do sleep 0.1; done\nexit 0\n' \
+        "$work/waiting-dump" "$work/release-dump" > "$held/sbin/hold-action"
+    echo "action-script $held/sbin/hold-action" > "$held/hold.conf"
+    printf '#!/bin/sh\nCRIU_CONFIG_FILE=%s exec %s "$@"\n' \
+        "$held/hold.conf" "$BUILDDIR/criu/sbin/criu" > "$held/sbin/criu"
+    chmod +x "$held/sbin/criu" "$held/sbin/hold-action"
+    VSERVER_CRIU_DIR=$held "$instance" start "$inst_dir" >/dev/null
+    vsh start j >/dev/null
+    vsh save j "$work/j.save" > "$work/save.out" 2>&1 &
+    svpid=$!
+    if held dump; then
+        ok 0 "a save waits with its dump held"
+        answers_at_once "meanwhile virsh list answers" virsh -q -c "$uri" list --all
+        answers_at_once "meanwhile dominfo of that domain answers" virsh -q -c "$uri" dominfo j
+        vsh undefine j > "$work/undefine.out" 2>&1 &
+        upid=$!
+        ok $(( ! $(wait_until "$still_window" pid_gone "$upid"; echo $?) )) \
+            "an undefine during the save waits for it"
+        release dump
+        bg_wait "$svpid"
+        rc=$?
+        ok $rc "the save then completes"
+        [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/save.out"
+        bg_wait "$upid"
+        rc=$?
+        ok $rc "the undefine then succeeds"
+        [ "$rc" -eq 0 ] || sed 's/^/# /' "$work/undefine.out"
+        equals "... the domain is gone" "" "$(vsh list --all --name | grep -x j)"
+        check "the image restores (a transient domain)" -- vsh restore "$work/j.save"
+        equals "... running" "running" "$(vsh domstate j 2>&1)"
+        vsh destroy j >/dev/null 2>&1
+    else
+        ok 1 "a save waits with its dump held"
+        release dump
+        bg_wait "$svpid"
+        vsh destroy j >/dev/null 2>&1
+        vsh undefine j >/dev/null 2>&1
+    fi
+else
+    echo "# no CRIU in the build: the undefine during a save is not tried"
+    vsh undefine j >/dev/null
+fi
 wait_until 10 no_leftovers
 equals "nothing is left" "" "$(ctx_leftovers j "$rootfs")"
 
