@@ -70,37 +70,81 @@ vserverProcessPathsClear(vserverProcessPaths *p)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vserverProcessPaths, vserverProcessPathsClear);
 
 
+/* What a context is on the host, derived once from its definition and
+ * the driver's configuration, before anything on the host changes: the
+ * files of its run, its cgroup (partition, name, the path the shim
+ * mounts, the limits and device rules that go into it) and the host ids
+ * of its root when it has a user namespace.  A start builds it and
+ * carries it out (vserverProcessPrepareHost, then the shim); the
+ * teardown, a re-attach and the rewrite of the shim's configuration on
+ * hotplug build the same from the same definition (without the device
+ * rules, which only a start applies). */
+typedef struct {
+    vserverProcessPaths paths;
+    char *partition;        /* the one a running context was started under */
+    char *cgroupName;
+    char *cgroupRoot;       /* partition/name: the shim's cgroup-root */
+    long long pidsMax;      /* -1: no limit */
+    vserverCgroupDeviceRule *rules;
+    size_t nrules;
+    bool hasRootIds;        /* a user namespace that maps its root */
+    uid_t rootUid;
+    gid_t rootGid;
+} vserverProcessPlan;
+
+
 static void
-vserverProcessGetPaths(virVServerDriverConfig *cfg,
-                       virDomainObj *vm,
-                       vserverProcessPaths *p)
+vserverProcessPlanClear(vserverProcessPlan *plan)
 {
-    const char *name = vm->def->name;
-
-    p->shimConf = g_strdup_printf("%s/%s.shim", cfg->runDir, name);
-    p->socket = g_strdup_printf("%s/%s.sock", cfg->runDir, name);
-    p->pidFile = g_strdup_printf("%s/%s.pid", cfg->runDir, name);
-    p->exitFile = g_strdup_printf("%s/%s.exit", cfg->runDir, name);
-    p->log = g_strdup_printf("%s/%s.log", cfg->logDir, name);
+    vserverProcessPathsClear(&plan->paths);
+    g_free(plan->partition);
+    g_free(plan->cgroupName);
+    g_free(plan->cgroupRoot);
+    g_free(plan->rules);
+    memset(plan, 0, sizeof(*plan));
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vserverProcessPlan, vserverProcessPlanClear);
 
 
-static char *
-vserverProcessCgroupName(virDomainObj *vm)
-{
-    return g_strdup_printf("%s.libvirt-vserver", vm->def->name);
-}
+static bool
+vserverProcessRootIds(virDomainDef *def,
+                      uid_t *uid,
+                      gid_t *gid);
 
 
-/* The cgroup partition of a running context: the one it was started
- * under, even if vserver.conf changed since. */
-static const char *
-vserverProcessPartition(virVServerDriverConfig *cfg,
-                        virDomainObj *vm)
+/* Build @plan for @vm (locked); @rules: with the device rules (a start).
+ * -1 with an error (a device rule that cannot be made). */
+static int
+vserverProcessPlanBuild(virVServerDriverConfig *cfg,
+                        virDomainObj *vm,
+                        bool rules,
+                        vserverProcessPlan *plan)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
+    vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
+    const char *name = vm->def->name;
 
-    return priv->cgroupPartition ? priv->cgroupPartition : cfg->cgroupPartition;
+    plan->paths.shimConf = g_strdup_printf("%s/%s.shim", cfg->runDir, name);
+    plan->paths.socket = g_strdup_printf("%s/%s.sock", cfg->runDir, name);
+    plan->paths.pidFile = g_strdup_printf("%s/%s.pid", cfg->runDir, name);
+    plan->paths.exitFile = g_strdup_printf("%s/%s.exit", cfg->runDir, name);
+    plan->paths.log = g_strdup_printf("%s/%s.log", cfg->logDir, name);
+
+    /* a running context's: the one it was started under, even if
+     * vserver.conf changed since */
+    plan->partition = g_strdup(priv->cgroupPartition ? priv->cgroupPartition :
+                               cfg->cgroupPartition);
+    plan->cgroupName = g_strdup_printf("%s.libvirt-vserver", name);
+    plan->cgroupRoot = g_strdup_printf("%s%s%s", plan->partition,
+                                       g_str_has_suffix(plan->partition, "/") ?
+                                       "" : "/", plan->cgroupName);
+    plan->pidsMax = nsdef && nsdef->hasPidsMax ? (long long)nsdef->pidsMax : -1;
+    plan->hasRootIds = vserverProcessRootIds(vm->def, &plan->rootUid,
+                                             &plan->rootGid);
+    if (rules &&
+        vserverContextDeviceRules(vm->def, &plan->rules, &plan->nrules) < 0)
+        return -1;
+    return 0;
 }
 
 
@@ -404,9 +448,8 @@ vserverProcessCleanup(vserverDriver *driver,
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    g_auto(vserverProcessPaths) paths = { 0 };
+    g_auto(vserverProcessPlan) plan = { 0 };
     g_auto(vserverProcessRemains) left = { 0 };
-    g_autofree char *cgname = vserverProcessCgroupName(vm);
     virDomainDef *copy;
     virDomainDef *def;
     virErrorPtr orig_err;
@@ -414,19 +457,19 @@ vserverProcessCleanup(vserverDriver *driver,
     pid_t pid;
 
     virErrorPreserveLast(&orig_err);
-    vserverProcessGetPaths(cfg, vm, &paths);
+    /* the names the start used; no device rules: none can fail here */
+    vserverProcessPlanBuild(cfg, vm, false, &plan);
 
     vserverMonitorClose(priv->monitor);
     priv->monitor = NULL;
 
     /* only a live shim of ours: the pid may have been reused meanwhile */
-    if (virPidFileReadPathIfAlive(paths.pidFile, &pid, cfg->shimPath) == 0 &&
+    if (virPidFileReadPathIfAlive(plan.paths.pidFile, &pid, cfg->shimPath) == 0 &&
         pid > 0)
         kill(pid, SIGKILL);
 
     if (!priv->cgroup && findCgroup)
-        vserverCgroupOpen(vserverProcessPartition(cfg, vm), cgname,
-                          &priv->cgroup);
+        vserverCgroupOpen(plan.partition, plan.cgroupName, &priv->cgroup);
     left.cgroup = g_steal_pointer(&priv->cgroup);
     left.ran = vm->def->id > 0;
     left.volumeMountPoint = g_steal_pointer(&priv->volumeMountPoint);
@@ -456,7 +499,7 @@ vserverProcessCleanup(vserverDriver *driver,
     if (left.cgroup &&
         (vserverCgroupKillAll(left.cgroup) < 0 ||
          vserverCgroupRemove(left.cgroup) < 0))
-        VIR_WARN("cgroups of '%s' not fully removed: %s", cgname,
+        VIR_WARN("cgroups of '%s' not fully removed: %s", plan.cgroupName,
                  virGetLastErrorMessage());
     virResetLastError();
 
@@ -465,10 +508,10 @@ vserverProcessCleanup(vserverDriver *driver,
     vserverProcessReleaseVolume(def, &left);
     virResetLastError();
 
-    unlink(paths.shimConf);
-    unlink(paths.socket);
-    unlink(paths.pidFile);
-    unlink(paths.exitFile);
+    unlink(plan.paths.shimConf);
+    unlink(plan.paths.socket);
+    unlink(plan.paths.pidFile);
+    unlink(plan.paths.exitFile);
     /* not virDomainDeleteConfig(): that also clears vm->autostart */
     {
         g_autofree char *status = virDomainConfigFile(cfg->runDir, vm->def->name);
@@ -603,11 +646,11 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
 
     if (!line) {
         /* the shim went away without saying why: it was killed */
-        g_auto(vserverProcessPaths) paths = { 0 };
+        g_auto(vserverProcessPlan) plan = { 0 };
         vserverShimExitReason why;
 
-        vserverProcessGetPaths(cfg, vm, &paths);
-        why = vserverProcessReadExitFile(vm, paths.exitFile,
+        vserverProcessPlanBuild(cfg, vm, false, &plan);
+        why = vserverProcessReadExitFile(vm, plan.paths.exitFile,
                                          priv->stopping ?
                                          VSERVER_SHIM_EXIT_DESTROYED :
                                          VSERVER_SHIM_EXIT_CRASHED);
@@ -815,55 +858,33 @@ vserverProcessRootIds(virDomainDef *def,
  * tree, as a systemd guest needs: its root can make groups there without
  * reaching anything of the host's, and its limits stay the host's. */
 static bool
-vserverProcessCgroupDelegatedTo(virDomainObj *vm,
-                                uid_t *uid,
-                                gid_t *gid)
+vserverProcessCgroupDelegated(virDomainObj *vm,
+                              const vserverProcessPlan *plan)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
 
-    return vserverProcessRootIds(vm->def, uid, gid) && priv->cgroup &&
+    return plan->hasRootIds && priv->cgroup &&
         vserverCgroupHasUnified(priv->cgroup);
 }
 
 
-static bool
-vserverProcessCgroupDelegated(virDomainObj *vm)
-{
-    uid_t uid;
-    gid_t gid;
-
-    return vserverProcessCgroupDelegatedTo(vm, &uid, &gid);
-}
-
-
 static int
-vserverProcessDelegateCgroup(virDomainObj *vm)
+vserverProcessWriteShimConfigPlan(virVServerDriverConfig *cfg,
+                                  virDomainObj *vm,
+                                  const vserverProcessPlan *plan);
+
+
+/* The shim's configuration of @vm, from @plan: written anew, never in
+ * place (the shim rereads it on hotplug). */
+static int
+vserverProcessWriteShimConfigPlan(virVServerDriverConfig *cfg,
+                                  virDomainObj *vm,
+                                  const vserverProcessPlan *plan)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
-    uid_t uid;
-    gid_t gid;
-
-    if (!vserverProcessCgroupDelegatedTo(vm, &uid, &gid))
-        return 0;
-    return vserverCgroupDelegate(priv->cgroup, uid, gid);
-}
-
-
-int
-vserverProcessWriteShimConfig(vserverDriver *driver,
-                              virDomainObj *vm)
-{
-    vserverDomainObjPrivate *priv = vm->privateData;
-    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    g_auto(vserverProcessPaths) paths = { 0 };
     g_autofree char *shimConf = NULL;
     g_auto(GStrv) procs = NULL;
     g_autofree char *tmp = NULL;
-    g_autofree char *cgname = vserverProcessCgroupName(vm);
-    const char *part = vserverProcessPartition(cfg, vm);
-    g_autofree char *cgroupRoot = g_strdup_printf("%s%s%s", part,
-                                                  g_str_has_suffix(part, "/") ? "" : "/",
-                                                  cgname);
     vserverContextVolumeRoot root = {
         .mountPoint = priv->volumeMountPoint,
         .lower = priv->volumeLower,
@@ -871,23 +892,35 @@ vserverProcessWriteShimConfig(vserverDriver *driver,
         .work = priv->volumeWork,
     };
 
-    vserverProcessGetPaths(cfg, vm, &paths);
     procs = vserverCgroupProcsFiles(priv->cgroup);
     if (!(shimConf = vserverContextFormatShimConfig(vm->def, procs,
                                                     priv->volumeMountPoint ?
                                                     &root : NULL,
-                                                    cfg->criuDir, cgroupRoot,
-                                                    vserverProcessCgroupDelegated(vm))))
+                                                    cfg->criuDir,
+                                                    plan->cgroupRoot,
+                                                    vserverProcessCgroupDelegated(vm, plan))))
         return -1;
-    /* the shim rereads it for hotplug: replace, never rewrite in place */
-    tmp = g_strdup_printf("%s.new", paths.shimConf);
+    tmp = g_strdup_printf("%s.new", plan->paths.shimConf);
     if (virFileWriteStr(tmp, shimConf, 0600) < 0 ||
-        rename(tmp, paths.shimConf) < 0) {
-        virReportSystemError(errno, _("cannot write '%s'"), paths.shimConf);
+        rename(tmp, plan->paths.shimConf) < 0) {
+        virReportSystemError(errno, _("cannot write '%s'"), plan->paths.shimConf);
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+
+int
+vserverProcessWriteShimConfig(vserverDriver *driver,
+                              virDomainObj *vm)
+{
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPlan) plan = { 0 };
+
+    if (vserverProcessPlanBuild(cfg, vm, false, &plan) < 0)
+        return -1;
+    return vserverProcessWriteShimConfigPlan(cfg, vm, &plan);
 }
 
 
@@ -912,8 +945,10 @@ vserverProcessShimSocket(vserverDriver *driver,
                          virDomainObj *vm)
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_auto(vserverProcessPlan) plan = { 0 };
 
-    return g_strdup_printf("%s/%s.sock", cfg->runDir, vm->def->name);
+    vserverProcessPlanBuild(cfg, vm, false, &plan);
+    return g_steal_pointer(&plan.paths.socket);
 }
 
 
@@ -924,30 +959,25 @@ vserverProcessShimSocket(vserverDriver *driver,
  * caller holds @vm's job (see vserverProcessStart); what it made is undone
  * by vserverProcessCleanup(). */
 static int
-vserverProcessPrepareHost(vserverDriver *driver,
-                          virVServerDriverConfig *cfg,
-                          virDomainObj *vm)
+vserverProcessPrepareHost(virVServerDriverConfig *cfg,
+                          virDomainObj *vm,
+                          const vserverProcessPlan *plan)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
-    vserverDomainNamespaceDef *nsdef = vm->def->namespaceData;
-    g_autofree char *cgname = vserverProcessCgroupName(vm);
-    g_autofree vserverCgroupDeviceRule *rules = NULL;
-    size_t nrules = 0;
 
-    if (vserverCgroupRemoveStale(priv->cgroupPartition, cgname) < 0 ||
-        vserverCgroupCreate(priv->cgroupPartition, cgname, &priv->cgroup) < 0 ||
-        vserverCgroupApplyDef(priv->cgroup, vm->def,
-                              nsdef && nsdef->hasPidsMax ?
-                              (long long)nsdef->pidsMax : -1) < 0 ||
-        vserverContextDeviceRules(vm->def, &rules, &nrules) < 0 ||
-        vserverCgroupSetDevices(priv->cgroup, rules, nrules) < 0 ||
-        vserverProcessDelegateCgroup(vm) < 0)
+    if (vserverCgroupRemoveStale(plan->partition, plan->cgroupName) < 0 ||
+        vserverCgroupCreate(plan->partition, plan->cgroupName,
+                            &priv->cgroup) < 0 ||
+        vserverCgroupApplyDef(priv->cgroup, vm->def, plan->pidsMax) < 0 ||
+        vserverCgroupSetDevices(priv->cgroup, plan->rules, plan->nrules) < 0 ||
+        (vserverProcessCgroupDelegated(vm, plan) &&
+         vserverCgroupDelegate(priv->cgroup, plan->rootUid, plan->rootGid) < 0))
         return -1;
 
     if (vserverNetPrepare(vm->def, NULL) < 0 ||
         vserverProcessAcquireVolume(cfg, vm) < 0 ||
         vserverProcessCheckGuest(vm) < 0 ||
-        vserverProcessWriteShimConfig(driver, vm) < 0)
+        vserverProcessWriteShimConfigPlan(cfg, vm, plan) < 0)
         return -1;
     return 0;
 }
@@ -974,7 +1004,7 @@ vserverProcessStart(vserverDriver *driver,
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    g_auto(vserverProcessPaths) paths = { 0 };
+    g_auto(vserverProcessPlan) plan = { 0 };
     g_autofree char *name = NULL;
     virDomainDef *def;
     pid_t shimPid = 0;
@@ -1002,7 +1032,6 @@ vserverProcessStart(vserverDriver *driver,
                              cfg->runDir, cfg->logDir);
         return -1;
     }
-    vserverProcessGetPaths(cfg, vm, &paths);
 
     /* a destroy meanwhile makes it give up (the waits below drop the
      * domain's lock when the caller holds its job) */
@@ -1020,7 +1049,12 @@ vserverProcessStart(vserverDriver *driver,
     if (virDomainObjSetDefTransient(driver->xmlopt, vm, NULL) < 0)
         goto error;
 
-    priv->cgroupPartition = g_strdup(cfg->cgroupPartition);
+    /* the whole context, derived once from the live definition; what
+     * follows carries it out */
+    g_clear_pointer(&priv->cgroupPartition, g_free);
+    if (vserverProcessPlanBuild(cfg, vm, true, &plan) < 0)
+        goto error;
+    priv->cgroupPartition = g_strdup(plan.partition);
 
     /* the host's side of the context is made, and the shim comes up (a
      * CRIU restore: minutes), with the domain unlocked when the caller
@@ -1035,7 +1069,7 @@ vserverProcessStart(vserverDriver *driver,
         goto error;
     if (unlock)
         virObjectUnlock(vm);
-    rc = vserverProcessPrepareHost(driver, cfg, vm);
+    rc = vserverProcessPrepareHost(cfg, vm, &plan);
     if (unlock)
         virObjectLock(vm);
     if (rc < 0)
@@ -1047,7 +1081,7 @@ vserverProcessStart(vserverDriver *driver,
 
     if (unlock)
         virObjectUnlock(vm);
-    rc = vserverProcessSpawnShim(cfg, name, &paths, restoreDir,
+    rc = vserverProcessSpawnShim(cfg, name, &plan.paths, restoreDir,
                                  &priv->abortStart, &shimPid, &initPid);
     if (unlock)
         virObjectLock(vm);
@@ -1061,7 +1095,7 @@ vserverProcessStart(vserverDriver *driver,
         goto error;
     }
 
-    if (!(priv->monitor = vserverMonitorOpen(paths.socket, vm,
+    if (!(priv->monitor = vserverMonitorOpen(plan.paths.socket, vm,
                                              vserverProcessMonitorEvent,
                                              &initPid)))
         goto error;
@@ -1171,18 +1205,16 @@ vserverProcessReconnect(vserverDriver *driver,
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
-    g_auto(vserverProcessPaths) paths = { 0 };
-    g_autofree char *cgname = vserverProcessCgroupName(vm);
+    g_auto(vserverProcessPlan) plan = { 0 };
     pid_t pid = 0;
     pid_t initPid = 0;
 
-    vserverProcessGetPaths(cfg, vm, &paths);
+    vserverProcessPlanBuild(cfg, vm, false, &plan);
 
-    if (virPidFileReadPathIfAlive(paths.pidFile, &pid, cfg->shimPath) == 0 &&
+    if (virPidFileReadPathIfAlive(plan.paths.pidFile, &pid, cfg->shimPath) == 0 &&
         pid > 0 && pid == priv->shimPid &&
-        vserverCgroupOpen(vserverProcessPartition(cfg, vm), cgname,
-                          &priv->cgroup) == 0 &&
-        (priv->monitor = vserverMonitorOpen(paths.socket, vm,
+        vserverCgroupOpen(plan.partition, plan.cgroupName, &priv->cgroup) == 0 &&
+        (priv->monitor = vserverMonitorOpen(plan.paths.socket, vm,
                                             vserverProcessMonitorEvent,
                                             &initPid))) {
         vm->def->id = initPid;
@@ -1205,7 +1237,7 @@ vserverProcessReconnect(vserverDriver *driver,
              virGetLastErrorMessage());
     virResetLastError();
     vserverProcessStopped(driver, vm,
-                          vserverProcessReadExitFile(vm, paths.exitFile,
+                          vserverProcessReadExitFile(vm, plan.paths.exitFile,
                                                      VSERVER_SHIM_EXIT_CRASHED));
 }
 
