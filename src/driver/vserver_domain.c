@@ -254,7 +254,7 @@ vserverDomainObjBeginJob(virDomainObj *vm,
                        NULLSTR(vm->job->asyncOwnerAPI));
         return -1;
     }
-    if (vserverDomainObjWaitCleaned(vm) < 0)
+    if (vserverDomainObjWaitSettled(vm) < 0)
         return -1;
     return virDomainObjBeginJob(vm, job);
 }
@@ -270,26 +270,48 @@ vserverDomainObjOwnsJob(virDomainObj *vm)
 }
 
 
+bool
+vserverDomainObjUnlockForWait(virDomainObj *vm)
+{
+    if (!vserverDomainObjOwnsJob(vm))
+        return false;
+    virObjectUnlock(vm);
+    return true;
+}
+
+
+void
+vserverDomainObjRelock(virDomainObj *vm,
+                       bool unlocked)
+{
+    if (unlocked)
+        virObjectLock(vm);
+}
+
+
 int
-vserverDomainObjWaitCleaned(virDomainObj *vm)
+vserverDomainObjWaitSettled(virDomainObj *vm)
 {
     vserverDomainObjPrivate *priv = vm->privateData;
     unsigned long long deadline;
 
-    if (!priv->cleaning)
+    if (!priv->cleaning && !priv->defining)
         return 0;
     if (virTimeMillisNow(&deadline) < 0)
         return -1;
     deadline += VSERVER_CLEANUP_WAIT_MS;
-    while (priv->cleaning) {
+    while (priv->cleaning || priv->defining) {
         int rc = virDomainObjWaitUntil(vm, deadline);
 
         if (rc < 0)
             return -1;
-        if (rc == 1 && priv->cleaning) {
+        if (rc == 1 && (priv->cleaning || priv->defining)) {
             virReportError(VIR_ERR_OPERATION_TIMEOUT,
-                           _("domain '%s' stopped, but what it left is still being removed after %u s; try again later"),
-                           vm->def->name, VSERVER_CLEANUP_WAIT_MS / 1000);
+                           _("domain '%s' is still %s after %u s; try again later"),
+                           vm->def->name,
+                           priv->cleaning ? _("running the hooks of its last stop") :
+                           _("being defined"),
+                           VSERVER_CLEANUP_WAIT_MS / 1000);
             return -1;
         }
     }
@@ -309,7 +331,7 @@ vserverDomainObjHoldName(virDomainObjList *domains,
         return 0;
     if (virDomainObjIsActive(vm)) {
         /* its definition goes to newDef; should it stop meanwhile, a
-         * start waits for this (vserverDomainObjWaitDefines) */
+         * start waits for this (vserverDomainObjWaitSettled) */
         vserverDomainObjPrivate *priv = vm->privateData;
 
         priv->defining++;
@@ -356,26 +378,25 @@ vserverDomainObjHoldNameEnd(virDomainObj **held,
 }
 
 
-int
-vserverDomainObjWaitDefines(virDomainObj *vm)
+virDomainObj *
+vserverDomainObjListAddJob(virDomainObjList *domains,
+                           virDomainDef **def,
+                           virDomainXMLOption *xmlopt,
+                           unsigned int flags)
 {
-    vserverDomainObjPrivate *priv = vm->privateData;
-    unsigned long long deadline;
+    virDomainObj *held = NULL;
+    virDomainObj *vm;
 
-    if (virTimeMillisNow(&deadline) < 0)
-        return -1;
-    deadline += 30 * 1000;
-    while (priv->defining) {
-        int rc = virDomainObjWaitUntil(vm, deadline);
-
-        if (rc < 0)
-            return -1;
-        if (rc == 1 && priv->defining) {
-            virReportError(VIR_ERR_OPERATION_TIMEOUT,
-                           _("a definition of '%s' is still being stored"),
-                           vm->def->name);
-            return -1;
-        }
+    if (vserverDomainObjHoldName(domains, (*def)->name, &held) < 0)
+        return NULL;
+    vm = virDomainObjListAdd(domains, def, xmlopt, flags, NULL);
+    if (vserverDomainObjHoldNameEnd(&held, vm) || !vm)
+        return vm;
+    if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0) {
+        if (!vm->persistent)
+            virDomainObjListRemove(domains, vm);
+        virDomainObjEndAPI(&vm);
+        return NULL;
     }
-    return 0;
+    return vm;
 }

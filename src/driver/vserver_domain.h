@@ -85,10 +85,22 @@ vserverDomainObjBeginJob(virDomainObj *vm,
 bool
 vserverDomainObjOwnsJob(virDomainObj *vm);
 
-/* Wait (@vm locked) until the teardown of its last run is over
- * (priv->cleaning), bounded; -1 with an error when it is not. */
+/* For a wait that needs no lock (a hook, the shim, CRIU, tar): unlock
+ * @vm (locked) when the calling thread holds its job, which keeps every
+ * change out meanwhile; returns whether it did, for
+ * vserverDomainObjRelock(). */
+bool
+vserverDomainObjUnlockForWait(virDomainObj *vm);
+
+void
+vserverDomainObjRelock(virDomainObj *vm,
+                       bool unlocked);
+
+/* Wait (@vm locked), bounded, until the hooks of its last stop are over
+ * (priv->cleaning) and no define that found it running is in flight
+ * (priv->defining); -1 with an error when they are not. */
 int
-vserverDomainObjWaitCleaned(virDomainObj *vm);
+vserverDomainObjWaitSettled(virDomainObj *vm);
 
 /* Before virDomainObjListAdd() of a definition named @name: when an
  * inactive domain of that name exists, begin a job on it, which waits for
@@ -109,7 +121,13 @@ bool
 vserverDomainObjHoldNameEnd(virDomainObj **held,
                             virDomainObj *vm);
 
-/* Wait (@vm locked) until no define that found @vm running is in
- * flight; bounded. */
-int
-vserverDomainObjWaitDefines(virDomainObj *vm);
+/* virDomainObjListAdd() of a live definition, for a start from it
+ * (create, restore, a migration's destination): the job of a shut-off
+ * domain of that name is taken first (vserverDomainObjHoldName).  The
+ * domain is returned locked with its job, to end with
+ * virDomainObjEndJob(); NULL with an error, and nothing added. */
+virDomainObj *
+vserverDomainObjListAddJob(virDomainObjList *domains,
+                           virDomainDef **def,
+                           virDomainXMLOption *xmlopt,
+                           unsigned int flags);

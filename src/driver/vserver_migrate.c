@@ -921,6 +921,7 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
     unsigned long long now;
     bool wasPersistent = false;
     bool volumeMade = false;
+    bool job = false;
     g_autofree char *createdTemplate = NULL;
 
     virCheckFlags(VSERVER_MIGRATE_FLAGS, NULL);
@@ -959,10 +960,11 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
         goto cleanup;
     volumeMade = in->staging != NULL;
 
-    if (!(vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
-                                   VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
-                                   VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL)))
+    if (!(vm = vserverDomainObjListAddJob(driver->domains, &def, driver->xmlopt,
+                                          VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                                          VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE)))
         goto cleanup;
+    job = true;
     wasPersistent = vm->persistent;
     if (flags & VIR_MIGRATE_PERSIST_DEST)
         vm->persistent = 1;
@@ -1029,6 +1031,8 @@ vserverDomainMigrateFinish3Params(virConnectPtr dconn,
         vserverStorageIncomingRollback(in->pool, in->vol, createdTemplate);
         virErrorRestore(&orig_err);
     }
+    if (job)
+        virDomainObjEndJob(vm);
     virDomainObjEndAPI(&vm);
     vserverMigrateIncomingFree(in);
     vserverMigrateCookieClear(&cookie);

@@ -176,16 +176,14 @@ vserverProcessHook(virVServerDriverConfig *cfg,
     g_autofree char *xml = virDomainDefFormat(vm->def, driver->xmlopt,
                                               VIR_DOMAIN_DEF_FORMAT_SECURE);
     g_autofree char *name = g_strdup(vm->def->name);
-    bool unlock = vserverDomainObjOwnsJob(vm);
+    bool unlocked;
     int rc;
 
     if (!xml)
         return -1;
-    if (unlock)
-        virObjectUnlock(vm);
+    unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverHookRun(cfg->hookDir, name, op, xml, cfg->hookTimeout);
-    if (unlock)
-        virObjectLock(vm);
+    vserverDomainObjRelock(vm, unlocked);
     return rc;
 }
 
@@ -383,50 +381,24 @@ vserverProcessAcquireVolume(virVServerDriverConfig *cfg,
 }
 
 
-/* What a stopped context leaves behind, taken from its domain (locked)
- * so that it can be torn down with the domain unlocked. */
-typedef struct {
-    virDomainDef *def;          /* its live definition, owned */
-    vserverCgroup *cgroup;
-    bool ran;                   /* its init ran: it owns its host ends */
-    char *volumeMountPoint;
-    char *volumeLower;
-    char *volumeUpper;
-    char *volumeWork;
-} vserverProcessRemains;
-
 static void
-vserverProcessRemainsClear(vserverProcessRemains *r)
+vserverProcessReleaseVolume(virDomainObj *vm)
 {
-    g_clear_pointer(&r->def, virDomainDefFree);
-    g_clear_pointer(&r->cgroup, vserverCgroupFree);
-    g_clear_pointer(&r->volumeMountPoint, g_free);
-    g_clear_pointer(&r->volumeLower, g_free);
-    g_clear_pointer(&r->volumeUpper, g_free);
-    g_clear_pointer(&r->volumeWork, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vserverProcessRemains, vserverProcessRemainsClear);
+    vserverDomainObjPrivate *priv = vm->privateData;
+    virDomainFSDef *root = vserverContextRootFS(vm->def);
 
-
-static void
-vserverProcessReleaseVolume(virDomainDef *def,
-                            vserverProcessRemains *r)
-{
-    virDomainFSDef *root = NULL;
-    size_t i;
-
-    for (i = 0; i < def->nfss; i++) {
-        if (STREQ(def->fss[i]->dst, "/"))
-            root = def->fss[i];
-    }
     if (root && root->type == VIR_DOMAIN_FS_TYPE_VOLUME && root->src &&
-        root->src->srcpool && r->volumeLower)
-        vserverStorageReleaseVolume(def->name, root->src->srcpool->pool,
+        root->src->srcpool && priv->volumeLower)
+        vserverStorageReleaseVolume(vm->def->name, root->src->srcpool->pool,
                                     root->src->srcpool->volume);
-    if (r->volumeMountPoint && rmdir(r->volumeMountPoint) < 0 &&
+    if (priv->volumeMountPoint && rmdir(priv->volumeMountPoint) < 0 &&
         errno != ENOENT)
-        VIR_WARN("cannot remove '%s': %s", r->volumeMountPoint,
+        VIR_WARN("cannot remove '%s': %s", priv->volumeMountPoint,
                  g_strerror(errno));
+    g_clear_pointer(&priv->volumeMountPoint, g_free);
+    g_clear_pointer(&priv->volumeLower, g_free);
+    g_clear_pointer(&priv->volumeUpper, g_free);
+    g_clear_pointer(&priv->volumeWork, g_free);
 }
 
 
@@ -449,11 +421,9 @@ vserverProcessCleanup(vserverDriver *driver,
     vserverDomainObjPrivate *priv = vm->privateData;
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPlan) plan = { 0 };
-    g_auto(vserverProcessRemains) left = { 0 };
+    g_autoptr(virDomainDef) live = NULL;
     virDomainDef *copy;
-    virDomainDef *def;
     virErrorPtr orig_err;
-    bool unlock;
     pid_t pid;
 
     virErrorPreserveLast(&orig_err);
@@ -470,42 +440,18 @@ vserverProcessCleanup(vserverDriver *driver,
 
     if (!priv->cgroup && findCgroup)
         vserverCgroupOpen(plan.partition, plan.cgroupName, &priv->cgroup);
-    left.cgroup = g_steal_pointer(&priv->cgroup);
-    left.ran = vm->def->id > 0;
-    left.volumeMountPoint = g_steal_pointer(&priv->volumeMountPoint);
-    left.volumeLower = g_steal_pointer(&priv->volumeLower);
-    left.volumeUpper = g_steal_pointer(&priv->volumeUpper);
-    left.volumeWork = g_steal_pointer(&priv->volumeWork);
-    /* the live definition, with what the start added (interfaces' host
-     * ends and network ports), goes with what is left: the domain gets
-     * its persistent one back (a define meanwhile replaces that), a
-     * transient domain a copy */
-    if (vm->newDef) {
-        left.def = g_steal_pointer(&vm->def);
-        vm->def = g_steal_pointer(&vm->newDef);
-    } else if ((copy = virDomainDefCopy(vm->def, driver->xmlopt, NULL, false))) {
-        left.def = g_steal_pointer(&vm->def);
-        vm->def = copy;
-    } else {
-        VIR_WARN("cannot copy the definition of '%s': %s", vm->def->name,
-                 virGetLastErrorMessage());
-        virResetLastError();
+    if (priv->cgroup) {
+        if (vserverCgroupKillAll(priv->cgroup) < 0 ||
+            vserverCgroupRemove(priv->cgroup) < 0)
+            VIR_WARN("cgroups of '%s' not fully removed: %s", vm->def->name,
+                     virGetLastErrorMessage());
+        g_clear_pointer(&priv->cgroup, vserverCgroupFree);
     }
-
-    /* without a copy of the definition (never seen), all is done locked */
-    if (!(def = left.def))
-        def = vm->def;
-
-    if (left.cgroup &&
-        (vserverCgroupKillAll(left.cgroup) < 0 ||
-         vserverCgroupRemove(left.cgroup) < 0))
-        VIR_WARN("cgroups of '%s' not fully removed: %s", plan.cgroupName,
-                 virGetLastErrorMessage());
     virResetLastError();
 
     /* with init gone; a context that ran owns its host ends */
-    vserverNetRelease(def, left.ran);
-    vserverProcessReleaseVolume(def, &left);
+    vserverNetRelease(vm->def, vm->def->id > 0);
+    vserverProcessReleaseVolume(vm);
     virResetLastError();
 
     unlink(plan.paths.shimConf);
@@ -520,22 +466,36 @@ vserverProcessCleanup(vserverDriver *driver,
             VIR_WARN("cannot remove the status of '%s'", vm->def->name);
     }
 
+    /* the hooks get the live definition, taken out of the domain: it gets
+     * its persistent one back (a define meanwhile replaces that), a
+     * transient domain a copy */
+    if (vm->newDef) {
+        live = g_steal_pointer(&vm->def);
+        vm->def = g_steal_pointer(&vm->newDef);
+    } else if ((copy = virDomainDefCopy(vm->def, driver->xmlopt, NULL, false))) {
+        live = g_steal_pointer(&vm->def);
+        vm->def = copy;
+    } else {
+        VIR_WARN("cannot copy the definition of '%s': %s", vm->def->name,
+                 virGetLastErrorMessage());
+        virResetLastError();
+    }
     vm->def->id = -1;
     priv->shimPid = 0;
     priv->stopping = false;
     g_clear_pointer(&priv->cgroupPartition, g_free);
     virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
 
-    unlock = !!left.def;
+    /* without a copy of the definition (never seen) they run locked */
     priv->cleaning = true;
-    if (unlock)
+    if (live)
         virObjectUnlock(vm);
-
-    vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_STOPPED);
-    vserverProcessHookDef(cfg, driver, def, VSERVER_HOOK_OP_RELEASE);
+    vserverProcessHookDef(cfg, driver, live ? live : vm->def,
+                          VSERVER_HOOK_OP_STOPPED);
+    vserverProcessHookDef(cfg, driver, live ? live : vm->def,
+                          VSERVER_HOOK_OP_RELEASE);
     virResetLastError();
-
-    if (unlock)
+    if (live)
         virObjectLock(vm);
     priv->cleaning = false;
     virDomainObjBroadcast(vm);
@@ -1006,11 +966,10 @@ vserverProcessStart(vserverDriver *driver,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPlan) plan = { 0 };
     g_autofree char *name = NULL;
-    virDomainDef *def;
     pid_t shimPid = 0;
     pid_t initPid = 0;
     bool prepared = false;
-    bool unlock;
+    bool unlocked;
     int rc;
 
     if (virDomainObjIsActive(vm)) {
@@ -1058,20 +1017,17 @@ vserverProcessStart(vserverDriver *driver,
 
     /* the host's side of the context is made, and the shim comes up (a
      * CRIU restore: minutes), with the domain unlocked when the caller
-     * holds its job: that keeps every change out (a define of a shut-off
-     * domain takes the job, vserverDomainObjHoldName; one that found it
-     * running is waited for here), and nothing reads a shut-off domain's
-     * cgroup, volume or shim */
+     * holds its job: that keeps every change out (a define, create,
+     * restore or incoming migration of a shut-off domain takes the job,
+     * vserverDomainObjHoldName; a define that found it running is waited
+     * for here), and nothing reads a shut-off domain's cgroup, volume or
+     * shim */
     name = g_strdup(vm->def->name);
-    def = vm->def;
-    unlock = vserverDomainObjOwnsJob(vm);
-    if (unlock && vserverDomainObjWaitDefines(vm) < 0)
+    if (vserverDomainObjOwnsJob(vm) && vserverDomainObjWaitSettled(vm) < 0)
         goto error;
-    if (unlock)
-        virObjectUnlock(vm);
+    unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverProcessPrepareHost(cfg, vm, &plan);
-    if (unlock)
-        virObjectLock(vm);
+    vserverDomainObjRelock(vm, unlocked);
     if (rc < 0)
         goto error;
 
@@ -1079,21 +1035,13 @@ vserverProcessStart(vserverDriver *driver,
         vserverProcessAborted(vm) < 0)
         goto error;
 
-    if (unlock)
-        virObjectUnlock(vm);
+    unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverProcessSpawnShim(cfg, name, &plan.paths, restoreDir,
                                  &priv->abortStart, &shimPid, &initPid);
-    if (unlock)
-        virObjectLock(vm);
+    vserverDomainObjRelock(vm, unlocked);
     priv->shimPid = shimPid;
     if (rc < 0)
         goto error;
-    if (vm->def != def) {
-        virReportError(VIR_ERR_OPERATION_FAILED,
-                       _("the definition of '%s' was replaced while it started"),
-                       name);
-        goto error;
-    }
 
     if (!(priv->monitor = vserverMonitorOpen(plan.paths.socket, vm,
                                              vserverProcessMonitorEvent,

@@ -302,7 +302,7 @@ vserverSaveDump(vserverDriver *driver,
     g_autofree char *args = NULL;
     g_autofree char *name = NULL;
     unsigned long long deadline;
-    bool unlock;
+    bool unlocked;
     int rc;
 
     if (vserverSaveCheckHost(cfg) < 0)
@@ -317,15 +317,12 @@ vserverSaveDump(vserverDriver *driver,
     /* the domain unlocked meanwhile when the caller holds its job: its
      * end is handled (the monitor's worker locks it) while this waits */
     name = g_strdup(vm->def->name);
-    unlock = vserverDomainObjOwnsJob(vm);
-    if (unlock)
-        virObjectUnlock(vm);
+    unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverMonitorRequest(sock, migrate ? VSERVER_SHIM_VERB_MIGRATE :
                                VSERVER_SHIM_VERB_CHECKPOINT, args,
                                (cfg->checkpointTimeout +
                                 VSERVER_CRIU_MARGIN_S) * 1000);
-    if (unlock)
-        virObjectLock(vm);
+    vserverDomainObjRelock(vm, unlocked);
     if (rc < 0) {
         vserverSaveKeepLog(cfg, name, dir, "dump.log");
         return -1;
@@ -359,7 +356,7 @@ vserverSaveContext(vserverDriver *driver,
     g_autofree char *dir = g_strdup_printf("%s.XXXXXX", path);
     g_autofree char *tmpfile = g_strdup_printf("%s.part", path);
     g_autofree char *log = NULL;
-    bool unlock;
+    bool unlocked;
     int ret = -1;
 
     if (!g_mkdtemp_full(dir, 0700)) {
@@ -375,15 +372,12 @@ vserverSaveContext(vserverDriver *driver,
     unlink(log);
     /* the image is packed with the domain unlocked when the caller holds
      * its job */
-    unlock = vserverDomainObjOwnsJob(vm);
-    if (unlock)
-        virObjectUnlock(vm);
+    unlocked = vserverDomainObjUnlockForWait(vm);
     if (vserverSaveWriteManifest(dir) == 0 &&
         vserverSaveTar(dir, tmpfile, VSERVER_SAVE_TAR_CREATE) == 0 &&
         vserverSaveRename(tmpfile, path) == 0)
         ret = 0;
-    if (unlock)
-        virObjectLock(vm);
+    vserverDomainObjRelock(vm, unlocked);
 
  cleanup:
     unlink(tmpfile);
@@ -731,7 +725,6 @@ vserverDomainRestoreFlags(virConnectPtr conn,
     g_autoptr(virDomainDef) newdef = NULL;
     g_autofree char *dir = NULL;
     virDomainObj *vm = NULL;
-    virDomainObj *held = NULL;
     bool paused;
     int ret = -1;
 
@@ -749,18 +742,9 @@ vserverDomainRestoreFlags(virConnectPtr conn,
         virDomainDefFree(def);
         def = g_steal_pointer(&newdef);
     }
-    if (vserverDomainObjHoldName(driver->domains, def->name, &held) < 0)
-        goto cleanup;
-    vm = virDomainObjListAdd(driver->domains, &def, driver->xmlopt,
-                             VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
-                             VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE, NULL);
-    if (!vserverDomainObjHoldNameEnd(&held, vm) && vm &&
-        vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0) {
-        if (!vm->persistent)
-            virDomainObjListRemove(driver->domains, vm);
-        goto cleanup;
-    }
-    if (!vm)
+    if (!(vm = vserverDomainObjListAddJob(driver->domains, &def, driver->xmlopt,
+                                          VIR_DOMAIN_OBJ_LIST_ADD_LIVE |
+                                          VIR_DOMAIN_OBJ_LIST_ADD_CHECK_LIVE)))
         goto cleanup;
     if (vserverSaveStartFromImage(driver, vm, dir,
                                   vserverSaveWantPaused(flags, paused),

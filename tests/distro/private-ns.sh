@@ -37,16 +37,13 @@ distro_private_ns() {
     fi
 }
 
-# private_ns_host BRIDGE ADDRESS/PREFIX: after lib.sh, in the namespace:
-# loopback up, the test's daemon, cleanup on the signals a runner sends,
-# and the "host" side, a bridge with no uplink and the host's address on
-# it
+# private_ns_host BRIDGE ADDRESS/PREFIX: after lib.sh (whose session.sh
+# turns the runner's signals into the EXIT trap's cleanup), in the
+# namespace: loopback up, the test's daemon, and the "host" side, a bridge
+# with no uplink and the host's address on it
 private_ns_host() {
     ip link set lo up
     inst_setup
-    trap 'exit 143' TERM
-    trap 'exit 130' INT
-    trap 'exit 129' HUP
     br=$1
     ip link add "$br" type bridge
     ip link set "$br" up
