@@ -1206,6 +1206,137 @@ testFakeUnified(void)
 }
 
 
+/* What a kill (meson's timeout, ^C) must not leave on the host: the
+ * partition in every hierarchy, with the groups and sleepers below it,
+ * and the temporary directory.  The handler uses system calls only
+ * (open, getdents64, read, kill, unlinkat, nanosleep): it may interrupt
+ * anything, malloc included.  The paths are made before it is armed. */
+#define TEST_KILL_PATHS 20
+static char testKillPaths[TEST_KILL_PATHS][PATH_MAX];
+static size_t testKillNPaths;
+
+static void
+testKillProcs(int dirfd)
+{
+    char buf[4096];
+    ssize_t n;
+    long pid = 0;
+    bool digits = false;
+    int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        ssize_t i;
+
+        for (i = 0; i < n; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                pid = pid * 10 + (buf[i] - '0');
+                digits = true;
+            } else {
+                if (digits && pid > 1)
+                    kill((pid_t)pid, SIGKILL);
+                pid = 0;
+                digits = false;
+            }
+        }
+    }
+    close(fd);
+}
+
+
+/* removes what is below @dirfd: subdirectories always (a cgroup
+ * directory is removed with its control files in it), other files only
+ * when @files; in a cgroup tree the processes of every group are killed
+ * first */
+static void
+testKillTree(int dirfd,
+             bool files)
+{
+    char buf[4096];
+    long n;
+
+    if (!files)
+        testKillProcs(dirfd);
+    while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0) {
+        long off = 0;
+
+        while (off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+
+            off += d->reclen;
+            if (d->name[0] == '.' &&
+                (d->name[1] == '\0' || (d->name[1] == '.' && d->name[2] == '\0')))
+                continue;
+            if (d->type == DT_DIR) {
+                int sub = openat(dirfd, d->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int tries;
+
+                if (sub < 0)
+                    continue;
+                testKillTree(sub, files);
+                close(sub);
+                /* a group empties a moment after its last process died */
+                for (tries = 0; tries < 100; tries++) {
+                    struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+                    if (unlinkat(dirfd, d->name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+                        break;
+                    nanosleep(&ts, NULL);
+                }
+            } else if (files) {
+                unlinkat(dirfd, d->name, 0);
+            }
+        }
+    }
+}
+
+
+static void
+testKillCleanup(int sig)
+{
+    size_t i;
+
+    for (i = 0; i < testKillNPaths; i++) {
+        bool files = i == 0;    /* the temporary directory comes first */
+        int fd = open(testKillPaths[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+            continue;
+        testKillTree(fd, files);
+        close(fd);
+        rmdir(testKillPaths[i]);
+    }
+    _exit(128 + sig);
+}
+
+
+static void
+testKillArm(void)
+{
+    struct sigaction sa = { .sa_handler = testKillCleanup };
+    size_t i;
+
+    if (g_strlcpy(testKillPaths[testKillNPaths], tmpdir, PATH_MAX) < PATH_MAX)
+        testKillNPaths++;
+    for (i = 0; i < hostLayout->ndirs && testKillNPaths < TEST_KILL_PATHS; i++) {
+        if (g_snprintf(testKillPaths[testKillNPaths], PATH_MAX, "%s%s",
+                       hostLayout->dirs[i].path, partition) < PATH_MAX)
+            testKillNPaths++;
+    }
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+
 static char *leftover;
 
 static int
@@ -1277,6 +1408,7 @@ main(void)
         tapDiag("no cgroups: %s", virGetLastErrorMessage());
         return 2;
     }
+    testKillArm();
     testCreateOpen();
     ct1 = groups[0];
 

@@ -2,7 +2,8 @@
 # What the test suite left behind on this host; .ci/run fails when this
 # prints anything.  Every test instance lives below /tmp/vserver-test.* or
 # /var/tmp/<name>test.*, runs binaries from BUILDDIR and makes cgroups
-# named vserver-instance-*; the migration test's network namespaces are
+# named vserver-instance-* (the cgroup unit test: vserver-test-PID and
+# /tmp/vserver-cgtest-*); the migration test's network namespaces are
 # vsm*.  Nothing else on the host is looked at.
 #
 #   leftovers.sh BUILDDIR
@@ -32,7 +33,8 @@ done
 # cgroups of test instances, in every hierarchy (v1 and v2)
 while read -r d; do
     say "cgroup $d (procs: $(cat $(find "$d" -name cgroup.procs) 2>/dev/null | tr '\n' ' '))"
-done < <(find /sys/fs/cgroup -maxdepth 3 -type d -name 'vserver-instance-*' 2>/dev/null)
+done < <(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'vserver-instance-*' -o \
+              -name 'vserver-test-*' \) 2>/dev/null)
 
 # mounts below test directories, in any mount namespace
 while read -r m; do
@@ -42,7 +44,7 @@ done < <(cat /proc/[0-9]*/mountinfo 2>/dev/null | awk '{print $5}' | sort -u |
 
 # test directories
 for d in /tmp/vserver-test.* /var/tmp/vserver-*test.* /var/tmp/criutest.* \
-         /var/tmp/archivetest.* /var/tmp/hashifytest.*; do
+         /var/tmp/archivetest.* /var/tmp/hashifytest.* /tmp/vserver-cgtest-*; do
     [ -e "$d" ] && say "directory $d"
 done
 
