@@ -8,10 +8,11 @@ daemons; see bench/README.md ("jobs-load").
 """
 
 import argparse
+import multiprocessing
 import os
+import queue
 import statistics
 import sys
-import threading
 import time
 from xml.sax.saxutils import escape
 
@@ -46,107 +47,146 @@ def domain_xml(name, rootfs, partition):
             "</devices></domain>" % (name, res, escape(rootfs, {"'": "&apos;"})))
 
 
-def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
-    """The load on one peer; returns a dict of figures, or an error."""
+def client_proc(i, key, uri, rootfs, partition, pid, cycles, deadline,
+                total, marks, out):
+    """One client, in a process of its own (as separate tools would be):
+    define/start/destroy/undefine cycles; puts (errors, cycles, usage)."""
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)
     errors = []
-    done = [0] * clients
-    lock = threading.Lock()
-    stop = threading.Event()
-    polls = []        # listAllDomains, then info of each
-    stats_polls = []  # the stats of all domains in one call (virsh domstats)
-    bare = []         # a call that takes no lock: the machine's floor
     usage = {}
-    mark = {50 * clients: "at cycle 50"}
-    deadline = now() + seconds
-
-    def client(i):
-        conn = libvirt.open(uri)
-        name = "jl-%s-%d" % (key, i)
-        try:
-            for c in range(cycles):
-                if now() > deadline:
-                    break
+    done = 0
+    conn = libvirt.open(uri)
+    name = "jl-%s-%d" % (key, i)
+    try:
+        for c in range(cycles):
+            if time.time() > deadline:
+                break
+            try:
+                dom = conn.defineXML(domain_xml(name, rootfs, partition))
+                dom.create()
+                dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError as e:
+                errors.append("client %d cycle %d: %s" % (i, c, e))
                 try:
-                    dom = conn.defineXML(domain_xml(name, rootfs, partition))
-                    dom.create()
-                    dom.destroy()
-                    dom.undefine()
-                except libvirt.libvirtError as e:
-                    with lock:
-                        errors.append("client %d cycle %d: %s" % (i, c, e))
+                    d = conn.lookupByName(name)
+                    if d.isActive():
+                        d.destroy()
+                    d.undefine()
+                except libvirt.libvirtError:
+                    pass
+            done += 1
+            with total.get_lock():
+                total.value += 1
+                n = total.value
+            if n in marks and pid:
+                usage[marks[n]] = daemon_usage(pid)
+    finally:
+        conn.close()
+        out.put((errors, done, usage))
+
+
+def poller_proc(uri, stop, out):
+    """The polling client, in a process of its own (a monitoring tool or
+    virt-manager is one): its latencies are not those of a Python
+    interpreter shared with the load's threads. Puts a dict of lists."""
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)
+    r = {"bare": [], "list": [], "polls": [], "stats": [], "errors": []}
+    conn = libvirt.open(uri)
+    has_stats = True
+    try:
+        while not stop.is_set():
+            # what a client's polling does: the list alone, the list then
+            # each one (libvirt's LXC driver has no bulk domain stats), or
+            # the stats of all in one call (virsh domstats, virt-manager);
+            # and a call that waits on nothing
+            try:
+                t0 = now()
+                conn.getLibVersion()
+                r["bare"].append(now() - t0)
+                t0 = now()
+                conn.listAllDomains(0)
+                r["list"].append(now() - t0)
+                t0 = now()
+                for dom in conn.listAllDomains(0):
                     try:
-                        d = conn.lookupByName(name)
-                        if d.isActive():
-                            d.destroy()
-                        d.undefine()
-                    except libvirt.libvirtError:
-                        pass
-                with lock:
-                    done[i] += 1
-                    total = sum(done)
-                    if total in mark and pid:
-                        usage[mark[total]] = daemon_usage(pid)
-        finally:
-            conn.close()
-
-    def poller():
-        conn = libvirt.open(uri)
-        has_stats = True
-        try:
-            while not stop.is_set():
-                # what a client's polling does: the list, then each one
-                # (libvirt's LXC driver has no bulk domain stats), or the
-                # stats of all in one call (virsh domstats,
-                # virt-manager); and a call that waits on nothing
-                try:
+                        dom.info()
+                    except libvirt.libvirtError as e:
+                        # undefined between the list and the info
+                        if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                            raise
+                r["polls"].append(now() - t0)
+                if has_stats:
                     t0 = now()
-                    conn.getLibVersion()
-                    bare.append(now() - t0)
-                    t0 = now()
-                    for dom in conn.listAllDomains(0):
-                        try:
-                            dom.info()
-                        except libvirt.libvirtError as e:
-                            # undefined between the list and the info
-                            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                                raise
-                    polls.append(now() - t0)
-                    if has_stats:
-                        t0 = now()
-                        try:
-                            conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE |
-                                                   libvirt.VIR_DOMAIN_STATS_CPU_TOTAL |
-                                                   libvirt.VIR_DOMAIN_STATS_BALLOON)
-                            stats_polls.append(now() - t0)
-                        except libvirt.libvirtError as e:
-                            if e.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
-                                raise
-                            has_stats = False
-                except libvirt.libvirtError as e:
-                    with lock:
-                        errors.append("poller: %s" % e)
-                time.sleep(0.05)
-        finally:
-            conn.close()
+                    try:
+                        conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE |
+                                               libvirt.VIR_DOMAIN_STATS_CPU_TOTAL |
+                                               libvirt.VIR_DOMAIN_STATS_BALLOON)
+                        r["stats"].append(now() - t0)
+                    except libvirt.libvirtError as e:
+                        if e.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                            raise
+                        has_stats = False
+            except libvirt.libvirtError as e:
+                r["errors"].append("poller: %s" % e)
+            time.sleep(0.05)
+    finally:
+        conn.close()
+        out.put(r)
 
+
+def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
+    """The load on one peer; returns a dict of figures, or an error.
+    Every client and the poller run in processes of their own."""
+    mp = multiprocessing.get_context("spawn")
+    total = mp.Value("i", 0)
+    stop = mp.Event()
+    out = mp.Queue()
+    pout = mp.Queue()
+    marks = {50 * clients: "at cycle 50"}
+    deadline = time.time() + seconds
+    usage = {}
     if pid:
         usage["before"] = daemon_usage(pid)
-    pt = threading.Thread(target=poller)
-    pt.start()
+    poller = mp.Process(target=poller_proc, args=(uri, stop, pout))
+    poller.start()
     t0 = now()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    procs = [mp.Process(target=client_proc,
+                        args=(i, key, uri, rootfs, partition, pid, cycles,
+                              deadline, total, marks, out))
+             for i in range(clients)]
+    for p in procs:
+        p.start()
+    errors = []
+    done = 0
+    # each client puts one result; a client that died puts none, so the
+    # wait is bounded by the budget plus a margin for the last cycle
+    for _ in procs:
+        try:
+            e, d, u = out.get(timeout=max(1.0, deadline - time.time()) + 120)
+        except queue.Empty:
+            errors.append("a client gave no result (died or hung)")
+            break
+        errors += e
+        done += d
+        usage.update(u)
     elapsed = now() - t0
     stop.set()
-    pt.join()
+    try:
+        pr = pout.get(timeout=60)
+    except queue.Empty:
+        pr = {"bare": [], "list": [], "polls": [], "stats": [],
+              "errors": ["the poller gave no result"]}
+    for p in procs + [poller]:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join()
     if pid:
         usage["at the end"] = daemon_usage(pid)
-    return {"errors": errors, "polls": polls, "stats": stats_polls,
-            "bare": bare, "usage": usage, "cycles": sum(done),
-            "elapsed": elapsed}
+    return {"errors": errors + pr["errors"], "polls": pr["polls"],
+            "list": pr["list"], "stats": pr["stats"], "bare": pr["bare"],
+            "usage": usage, "cycles": done, "elapsed": elapsed}
 
 
 def ms(x):
@@ -176,8 +216,8 @@ def main():
             continue
         uri, rootfs, partition, pid = rest.split(",", 3)
         log("== %s: %d clients x %d define/start/destroy/undefine cycles "
-            "(at most %d s), one client polling listAllDomains + info, "
-            "and getAllDomainStats"
+            "(at most %d s), each client a process; one more process polling "
+            "listAllDomains, listAllDomains + info, and getAllDomainStats"
             % (key, args.clients, args.cycles, args.seconds))
         try:
             results[key] = run_peer(key, uri, rootfs, partition or None,
@@ -196,6 +236,9 @@ def main():
         ("errors", lambda r: "%d" % len(r["errors"])),
         ("cycles/s", lambda r: "%.1f" % (r["cycles"] / r["elapsed"])),
         ("bare call median (ms)", lambda r: ms(statistics.median(r["bare"]))),
+        ("list median (ms)", lambda r: ms(statistics.median(r["list"]))),
+        ("list p95 (ms)", lambda r: ms(p95(r["list"]))),
+        ("list max (ms)", lambda r: ms(max(r["list"]))),
         ("list+info median (ms)", lambda r: ms(statistics.median(r["polls"]))),
         ("list+info p95 (ms)", lambda r: ms(p95(r["polls"]))),
         ("list+info max (ms)", lambda r: ms(max(r["polls"]))),
