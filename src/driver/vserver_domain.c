@@ -91,6 +91,12 @@ vserverDomainObjPrivateAlloc(void *opaque)
 {
     vserverDomainObjPrivate *priv = g_new0(vserverDomainObjPrivate, 1);
 
+    if (virMutexInit(&priv->statusLock) < 0) {
+        virReportError(VIR_ERR_INTERNAL_ERROR, "%s",
+                       _("cannot initialize the status lock of a domain"));
+        g_free(priv);
+        return NULL;
+    }
     priv->driver = opaque;
     return priv;
 }
@@ -109,6 +115,7 @@ vserverDomainObjPrivateFree(void *data)
     g_free(priv->volumeUpper);
     g_free(priv->volumeWork);
     g_free(priv->migrateDir);
+    virMutexDestroy(&priv->statusLock);
     g_free(priv);
 }
 

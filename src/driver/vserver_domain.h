@@ -42,10 +42,11 @@ struct _vserverDomainObjPrivate {
     /* set while an API waits for the context to stop: the exit is then
      * that API's doing, not a crash */
     bool stopping;
-    /* set while what a stopped context leaves (its cgroups, interfaces,
-     * volume, the stopped and release hooks) is torn down with the domain
-     * unlocked: it already reads as shut off, and no job begins until
-     * this is over (vserverProcessCleanup) */
+    /* set while a stopped context is torn down (vserverProcessCleanup):
+     * its shim, processes and cgroups go with the domain unlocked while
+     * it still reads as running (no shim connection, no cgroup), its
+     * stopped and release hooks run unlocked once it reads shut off; no
+     * job begins and no second teardown starts until this is over */
     bool cleaning;
     /* set by a destroy that finds a start in progress: the start gives
      * up at its next step and leaves nothing (vserverProcessStart) */
@@ -54,6 +55,14 @@ struct _vserverDomainObjPrivate {
     /* defines of this name in flight that found it running (they do not
      * take its job): a start waits for them before it unlocks it */
     unsigned int defining;
+
+    /* the status XML (vserverProcessSaveStatus): formatted under the
+     * domain lock, written under statusLock, possibly with the domain
+     * unlocked; a status formatted earlier never replaces one formatted
+     * later, nor brings back one removed later */
+    virMutex statusLock;
+    unsigned long long statusFormatted;     /* with the domain locked */
+    unsigned long long statusWritten;       /* with statusLock held */
 
     /* outgoing migration (vserver_migrate.c): from the dump to Confirm */
     bool migrating;

@@ -477,6 +477,7 @@ vserverDomainGetInfo(virDomainPtr dom,
                      virDomainInfoPtr info)
 {
     virDomainObj *vm;
+    vserverDomainObjPrivate *priv;
     int ret = -1;
 
     if (!(vm = vserverDomObjFromDomain(dom)))
@@ -491,14 +492,14 @@ vserverDomainGetInfo(virDomainPtr dom,
     info->nrVirtCpu = virDomainDefGetVcpus(vm->def);
     info->cpuTime = 0;
 
-    if (virDomainObjIsActive(vm)) {
-        vserverDomainObjPrivate *priv = vm->privateData;
+    priv = vm->privateData;
+    /* no cgroup while a stopped context is torn down: no figures then */
+    if (virDomainObjIsActive(vm) && priv->cgroup) {
         unsigned long long used = 0;
         unsigned long long user;
         unsigned long long sys;
 
-        if (!priv->cgroup ||
-            vserverCgroupGetCpuUsage(priv->cgroup, &info->cpuTime,
+        if (vserverCgroupGetCpuUsage(priv->cgroup, &info->cpuTime,
                                      &user, &sys) < 0 ||
             vserverCgroupGetMemoryUsage(priv->cgroup, &used) < 0)
             goto cleanup;

@@ -49,6 +49,15 @@ vserverHookSubOp(vserverHookOp op)
 }
 
 
+bool
+vserverHookPresent(const char *hookDir)
+{
+    g_autofree char *path = g_build_filename(hookDir, "vserver", NULL);
+
+    return virFileIsExecutable(path);
+}
+
+
 int
 vserverHookRun(const char *hookDir,
                const char *name,

@@ -27,6 +27,11 @@ VIR_ENUM_DECL(vserverHookOp);
  * it and what it started are killed).  A missing script is not an error;
  * a failing or killed one is (callers decide whether that aborts
  * anything). */
+/* Whether "<hookDir>/vserver" exists and is executable: without it no
+ * hook runs, and callers need not format what it would be given. */
+bool
+vserverHookPresent(const char *hookDir);
+
 int
 vserverHookRun(const char *hookDir,
                const char *name,

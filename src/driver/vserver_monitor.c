@@ -432,40 +432,50 @@ vserverMonitorIO(int watch G_GNUC_UNUSED,
 }
 
 
-vserverMonitor *
-vserverMonitorOpen(const char *socketPath,
-                   virDomainObj *vm,
-                   vserverMonitorEventFunc cb,
-                   pid_t *initPid)
+int
+vserverMonitorGreet(const char *socketPath,
+                    pid_t *initPid)
 {
-    vserverMonitor *mon;
     VIR_AUTOCLOSE fd = -1;
     char line[64];
     const char *args;
     int pid;
-
-    if (vserverMonitorInitialize() < 0)
-        return NULL;
+    int ret;
 
     if ((fd = vserverMonitorConnect(socketPath, VSERVER_SHIM_VERB_CONTROL,
                                     NULL)) < 0 ||
         vserverMonitorReadLine(fd, line, sizeof(line), VSERVER_MONITOR_TIMEOUT_MS) < 0)
-        return NULL;
+        return -1;
     if (vserverMonitorParseLine(line, &args) != VSERVER_SHIM_VERB_RUNNING ||
         !args || virStrToLong_i(args, NULL, 10, &pid) < 0 || pid <= 0) {
         virReportError(VIR_ERR_INTERNAL_ERROR,
                        _("unexpected greeting from the shim: '%s'"), line);
-        return NULL;
+        return -1;
     }
     if (virSetNonBlock(fd) < 0) {
         virReportSystemError(errno, "%s", _("cannot set the shim socket non-blocking"));
+        return -1;
+    }
+    *initPid = pid;
+    ret = fd;
+    fd = -1;
+    return ret;
+}
+
+
+vserverMonitor *
+vserverMonitorAttach(int fd,
+                     virDomainObj *vm,
+                     vserverMonitorEventFunc cb)
+{
+    vserverMonitor *mon;
+
+    if (vserverMonitorInitialize() < 0 ||
+        !(mon = virObjectLockableNew(vserverMonitorClass))) {
+        VIR_FORCE_CLOSE(fd);
         return NULL;
     }
-
-    if (!(mon = virObjectLockableNew(vserverMonitorClass)))
-        return NULL;
     mon->fd = fd;
-    fd = -1;
     mon->vm = virObjectRef(vm);
     mon->cb = cb;
     if ((mon->watch = virEventAddHandle(mon->fd, VIR_EVENT_HANDLE_READABLE,
@@ -477,8 +487,21 @@ vserverMonitorOpen(const char *socketPath,
                        _("cannot watch the shim socket"));
         return NULL;
     }
-    *initPid = pid;
     return mon;
+}
+
+
+vserverMonitor *
+vserverMonitorOpen(const char *socketPath,
+                   virDomainObj *vm,
+                   vserverMonitorEventFunc cb,
+                   pid_t *initPid)
+{
+    int fd = vserverMonitorGreet(socketPath, initPid);
+
+    if (fd < 0)
+        return NULL;
+    return vserverMonitorAttach(fd, vm, cb);
 }
 
 

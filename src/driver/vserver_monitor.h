@@ -45,6 +45,21 @@ vserverMonitorWorkersStart(void);
 void
 vserverMonitorWorkersStop(void);
 
+/* The CONTROL connection to the shim at @socketPath, after its greeting
+ * (init's pid in @initPid): a non-blocking socket, or -1 with an error.
+ * Needs no domain lock: it waits on the shim, bounded. */
+int
+vserverMonitorGreet(const char *socketPath,
+                    pid_t *initPid);
+
+/* Watch @fd, a greeted CONTROL connection (taken over, closed on
+ * failure), for the shim's events on @vm, handed to @cb. */
+vserverMonitor *
+vserverMonitorAttach(int fd,
+                     virDomainObj *vm,
+                     vserverMonitorEventFunc cb);
+
+/* vserverMonitorGreet() and vserverMonitorAttach() in one. */
 vserverMonitor *
 vserverMonitorOpen(const char *socketPath,
                    virDomainObj *vm,

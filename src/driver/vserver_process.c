@@ -40,6 +40,8 @@
 #include "virstring.h"
 #include "virtime.h"
 #include "virutil.h"
+#include "virxml.h"
+#include "viruuid.h"
 
 #define VIR_FROM_THIS VIR_FROM_NONE
 
@@ -156,10 +158,12 @@ vserverProcessHookDef(virVServerDriverConfig *cfg,
                       virDomainDef *def,
                       vserverHookOp op)
 {
-    g_autofree char *xml = virDomainDefFormat(def, driver->xmlopt,
-                                              VIR_DOMAIN_DEF_FORMAT_SECURE);
+    g_autofree char *xml = NULL;
 
-    if (!xml)
+    if (!vserverHookPresent(cfg->hookDir))
+        return 0;
+    if (!(xml = virDomainDefFormat(def, driver->xmlopt,
+                                   VIR_DOMAIN_DEF_FORMAT_SECURE)))
         return -1;
     return vserverHookRun(cfg->hookDir, def->name, op, xml, cfg->hookTimeout);
 }
@@ -173,14 +177,17 @@ vserverProcessHook(virVServerDriverConfig *cfg,
                    virDomainObj *vm,
                    vserverHookOp op)
 {
-    g_autofree char *xml = virDomainDefFormat(vm->def, driver->xmlopt,
-                                              VIR_DOMAIN_DEF_FORMAT_SECURE);
-    g_autofree char *name = g_strdup(vm->def->name);
+    g_autofree char *xml = NULL;
+    g_autofree char *name = NULL;
     bool unlocked;
     int rc;
 
-    if (!xml)
+    if (!vserverHookPresent(cfg->hookDir))
+        return 0;
+    if (!(xml = virDomainDefFormat(vm->def, driver->xmlopt,
+                                   VIR_DOMAIN_DEF_FORMAT_SECURE)))
         return -1;
+    name = g_strdup(vm->def->name);
     unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverHookRun(cfg->hookDir, name, op, xml, cfg->hookTimeout);
     vserverDomainObjRelock(vm, unlocked);
@@ -402,16 +409,88 @@ vserverProcessReleaseVolume(virDomainObj *vm)
 }
 
 
+/* The status XML of @vm (locked) in the run dir: what a restarted daemon
+ * reads to find the context again (virDomainObjSave's content).  It is
+ * formatted with @vm locked and written, with libvirt's fsync, with @vm
+ * unlocked when the caller holds its job (the write is most of the time:
+ * milliseconds to tens of them on a busy disk).  Writes land in the order
+ * their statuses were formatted: one formatted earlier is dropped when a
+ * later one, or vserverProcessRemoveStatus(), got there first. */
+int
+vserverProcessSaveStatus(vserverDriver *driver,
+                         virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    unsigned int flags = VIR_DOMAIN_DEF_FORMAT_SECURE |
+                         VIR_DOMAIN_DEF_FORMAT_STATUS |
+                         VIR_DOMAIN_DEF_FORMAT_ACTUAL_NET |
+                         VIR_DOMAIN_DEF_FORMAT_PCI_ORIG_STATES |
+                         VIR_DOMAIN_DEF_FORMAT_CLOCK_ADJUST;
+    char uuidstr[VIR_UUID_STRING_BUFLEN];
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *comment = NULL;
+    unsigned long long seq;
+    bool unlocked;
+    int ret = 0;
+
+    /* the name and uuid copied: a teardown may swap the definition
+     * while @vm is unlocked */
+    if (!(xml = virDomainObjFormat(vm, driver->xmlopt, flags)) ||
+        !(path = virDomainConfigFile(cfg->runDir, vm->def->name)))
+        return -1;
+    virUUIDFormat(vm->def->uuid, uuidstr);
+    comment = g_strdup(virXMLPickShellSafeComment(vm->def->name, uuidstr));
+    if (g_mkdir_with_parents(cfg->runDir, 0777) < 0) {
+        virReportSystemError(errno, _("cannot create directory '%s'"),
+                             cfg->runDir);
+        return -1;
+    }
+    seq = ++priv->statusFormatted;
+
+    unlocked = vserverDomainObjUnlockForWait(vm);
+    virMutexLock(&priv->statusLock);
+    if (seq > priv->statusWritten) {
+        ret = virXMLSaveFile(path, comment, "edit", xml);
+        priv->statusWritten = seq;
+    }
+    virMutexUnlock(&priv->statusLock);
+    vserverDomainObjRelock(vm, unlocked);
+    return ret;
+}
+
+
+/* Remove the status XML of @vm (locked); a write of an earlier status
+ * still in progress finishes first, one not yet begun is dropped. */
+void
+vserverProcessRemoveStatus(vserverDriver *driver,
+                           virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+    g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
+    g_autofree char *status = virDomainConfigFile(cfg->runDir, vm->def->name);
+
+    virMutexLock(&priv->statusLock);
+    if (unlink(status) < 0 && errno != ENOENT)
+        VIR_WARN("cannot remove the status of '%s'", vm->def->name);
+    priv->statusWritten = ++priv->statusFormatted;
+    virMutexUnlock(&priv->statusLock);
+}
+
+
 /* Tear down what is left of a context that is no longer running, or kill
  * it if it still is.  Never fails: every step is attempted.  @findCgroup:
  * look the context's cgroup up by name when none is held.
  *
- * With @vm (locked): its shim, cgroups, interfaces' host ends, volume and
- * run-dir files go, then it reads as shut off; a client that sees it shut
- * off finds nothing of it left on the host.  The stopped and release
- * hooks, the administrator's scripts, then run with @vm unlocked and
- * priv->cleaning set, which holds off every job
- * (vserverDomainObjBeginJob) until they are over and @vm locked again. */
+ * With @vm (locked): its shim, processes, cgroups and the shim's run
+ * files go (with @vm unlocked), then its interfaces' host ends, volume
+ * and status file, then it reads as shut off; a client that sees it shut off finds nothing
+ * of it left on the host.  The stopped and release hooks, the
+ * administrator's scripts, then run with @vm unlocked.  From the first
+ * unlock until the hooks are over and @vm is locked again,
+ * priv->cleaning holds off every job (vserverDomainObjBeginJob) and any
+ * other teardown of @vm. */
 static void
 vserverProcessCleanup(vserverDriver *driver,
                       virDomainObj *vm,
@@ -422,56 +501,67 @@ vserverProcessCleanup(vserverDriver *driver,
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
     g_auto(vserverProcessPlan) plan = { 0 };
     g_autoptr(virDomainDef) live = NULL;
+    g_autoptr(vserverCgroup) cgroup = NULL;
+    g_autofree char *name = NULL;
     virDomainDef *copy;
     virErrorPtr orig_err;
     pid_t pid;
 
+    /* a teardown in progress (its @vm unlocked) finishes alone */
+    if (priv->cleaning)
+        return;
+
     virErrorPreserveLast(&orig_err);
     /* the names the start used; no device rules: none can fail here */
     vserverProcessPlanBuild(cfg, vm, false, &plan);
+    name = g_strdup(vm->def->name);
 
     vserverMonitorClose(priv->monitor);
     priv->monitor = NULL;
+    if (!priv->cgroup && findCgroup)
+        vserverCgroupOpen(plan.partition, plan.cgroupName, &priv->cgroup);
+    cgroup = g_steal_pointer(&priv->cgroup);
+
+    /* The shim and the context's processes are killed and their cgroups
+     * removed (waits of up to seconds) with @vm unlocked: it still reads
+     * as running, with neither shim connection nor cgroup (what reads
+     * them says the context is stopping), and priv->cleaning holds off
+     * every job and a second teardown. */
+    priv->cleaning = true;
+    virObjectUnlock(vm);
 
     /* only a live shim of ours: the pid may have been reused meanwhile */
     if (virPidFileReadPathIfAlive(plan.paths.pidFile, &pid, cfg->shimPath) == 0 &&
         pid > 0)
         kill(pid, SIGKILL);
-
-    if (!priv->cgroup && findCgroup)
-        vserverCgroupOpen(plan.partition, plan.cgroupName, &priv->cgroup);
-    if (priv->cgroup) {
-        if (vserverCgroupKillAll(priv->cgroup) < 0 ||
-            vserverCgroupRemove(priv->cgroup) < 0)
-            VIR_WARN("cgroups of '%s' not fully removed: %s", vm->def->name,
-                     virGetLastErrorMessage());
-        g_clear_pointer(&priv->cgroup, vserverCgroupFree);
-    }
+    if (cgroup &&
+        (vserverCgroupKillAll(cgroup) < 0 || vserverCgroupRemove(cgroup) < 0))
+        VIR_WARN("cgroups of '%s' not fully removed: %s", name,
+                 virGetLastErrorMessage());
     virResetLastError();
+    unlink(plan.paths.shimConf);
+    unlink(plan.paths.socket);
+    unlink(plan.paths.pidFile);
+    unlink(plan.paths.exitFile);
+
+    virObjectLock(vm);
 
     /* with init gone; a context that ran owns its host ends */
     vserverNetRelease(vm->def, vm->def->id > 0);
     vserverProcessReleaseVolume(vm);
     virResetLastError();
 
-    unlink(plan.paths.shimConf);
-    unlink(plan.paths.socket);
-    unlink(plan.paths.pidFile);
-    unlink(plan.paths.exitFile);
     /* not virDomainDeleteConfig(): that also clears vm->autostart */
-    {
-        g_autofree char *status = virDomainConfigFile(cfg->runDir, vm->def->name);
-
-        if (unlink(status) < 0 && errno != ENOENT)
-            VIR_WARN("cannot remove the status of '%s'", vm->def->name);
-    }
+    vserverProcessRemoveStatus(driver, vm);
 
     /* the hooks get the live definition, taken out of the domain: it gets
      * its persistent one back (a define meanwhile replaces that), a
-     * transient domain a copy */
+     * transient domain a copy (none without a hook script) */
     if (vm->newDef) {
         live = g_steal_pointer(&vm->def);
         vm->def = g_steal_pointer(&vm->newDef);
+    } else if (!vserverHookPresent(cfg->hookDir)) {
+        /* nothing runs: the hooks below return at once */
     } else if ((copy = virDomainDefCopy(vm->def, driver->xmlopt, NULL, false))) {
         live = g_steal_pointer(&vm->def);
         vm->def = copy;
@@ -487,7 +577,6 @@ vserverProcessCleanup(vserverDriver *driver,
     virDomainObjSetState(vm, VIR_DOMAIN_SHUTOFF, reason);
 
     /* without a copy of the definition (never seen) they run locked */
-    priv->cleaning = true;
     if (live)
         virObjectUnlock(vm);
     vserverProcessHookDef(cfg, driver, live ? live : vm->def,
@@ -541,6 +630,9 @@ vserverProcessStopped(vserverDriver *driver,
         break;
     }
 
+    /* a teardown in progress (its @vm unlocked) tells clients itself */
+    if (priv->cleaning)
+        return;
     VIR_INFO("context '%s' stopped (%s)", vm->def->name,
              NULLSTR(vserverShimExitReasonTypeToString(why)));
     vserverProcessCleanup(driver, vm, reason, true);
@@ -628,7 +720,7 @@ vserverProcessMonitorEvent(vserverMonitor *mon,
 
         vm->def->id = pid;
         virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED);
-        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+        if (vserverProcessSaveStatus(driver, vm) < 0)
             VIR_WARN("cannot save the status of '%s'", vm->def->name);
         virObjectEventStateQueue(driver->domainEventState, event);
         return;
@@ -970,6 +1062,7 @@ vserverProcessStart(vserverDriver *driver,
     pid_t initPid = 0;
     bool prepared = false;
     bool unlocked;
+    int monfd = -1;
     int rc;
 
     if (virDomainObjIsActive(vm)) {
@@ -1035,22 +1128,25 @@ vserverProcessStart(vserverDriver *driver,
         vserverProcessAborted(vm) < 0)
         goto error;
 
+    /* the shim comes up and greets on its control socket; its events are
+     * watched for once @vm is locked again */
     unlocked = vserverDomainObjUnlockForWait(vm);
     rc = vserverProcessSpawnShim(cfg, name, &plan.paths, restoreDir,
                                  &priv->abortStart, &shimPid, &initPid);
+    if (rc == 0 && (monfd = vserverMonitorGreet(plan.paths.socket, &initPid)) < 0)
+        rc = -1;
     vserverDomainObjRelock(vm, unlocked);
     priv->shimPid = shimPid;
     if (rc < 0)
         goto error;
 
-    if (!(priv->monitor = vserverMonitorOpen(plan.paths.socket, vm,
-                                             vserverProcessMonitorEvent,
-                                             &initPid)))
+    if (!(priv->monitor = vserverMonitorAttach(monfd, vm,
+                                               vserverProcessMonitorEvent)))
         goto error;
 
     vm->def->id = initPid;
     virDomainObjSetState(vm, VIR_DOMAIN_RUNNING, reason);
-    if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+    if (vserverProcessSaveStatus(driver, vm) < 0)
         goto error;
 
     if (vserverProcessHook(cfg, driver, vm, VSERVER_HOOK_OP_STARTED) < 0)
@@ -1103,7 +1199,7 @@ vserverProcessDestroy(vserverDriver *driver,
     }
     virResetLastError();
 
-    if (virDomainObjIsActive(vm)) {
+    if (virDomainObjIsActive(vm) && !priv->cleaning) {
         VIR_WARN("the shim of '%s' did not stop it, killing the context",
                  vm->def->name);
         vserverProcessStopped(driver, vm, VSERVER_SHIM_EXIT_DESTROYED);
@@ -1166,7 +1262,7 @@ vserverProcessReconnect(vserverDriver *driver,
                                             vserverProcessMonitorEvent,
                                             &initPid))) {
         vm->def->id = initPid;
-        if (virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
+        if (vserverProcessSaveStatus(driver, vm) < 0)
             VIR_WARN("cannot save the status of '%s'", vm->def->name);
         vserverNetReconnect(vm->def);
         if (vserverProcessAcquireVolume(cfg, vm) < 0) {

@@ -57,3 +57,14 @@ vserverProcessShimSocket(vserverDriver *driver,
 char *
 vserverProcessTempDir(virVServerDriverConfig *cfg,
                       const char *prefix);
+
+/* The status XML of @vm (locked) in the run dir, formatted locked and
+ * written unlocked when the caller holds @vm's job; writes land in the
+ * order formatted.  vserverProcessRemoveStatus() removes it. */
+int
+vserverProcessSaveStatus(vserverDriver *driver,
+                         virDomainObj *vm);
+
+void
+vserverProcessRemoveStatus(vserverDriver *driver,
+                           virDomainObj *vm);

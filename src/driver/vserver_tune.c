@@ -14,6 +14,7 @@
 #include "vserver_tune.h"
 #include "vserver_domain.h"
 #include "vserver_domain_ns.h"
+#include "vserver_process.h"
 
 #include "datatypes.h"
 #include "viraccessapicheck.h"
@@ -57,10 +58,12 @@ vserverTuneSave(vserverDriver *driver,
 {
     g_autoptr(virVServerDriverConfig) cfg = vserverDriverGetConfig(driver);
 
-    if (def && virDomainObjSave(vm, driver->xmlopt, cfg->runDir) < 0)
-        return -1;
+    /* the persistent definition first: the status write may unlock @vm,
+     * and a define meanwhile replaces the persistent definition */
     if (persistentDef &&
         virDomainDefSave(persistentDef, driver->xmlopt, cfg->configDir) < 0)
+        return -1;
+    if (def && vserverProcessSaveStatus(driver, vm) < 0)
         return -1;
     return 0;
 }
@@ -68,6 +71,20 @@ vserverTuneSave(vserverDriver *driver,
 
 /* The limit a context runs under: <memtune><hard_limit> if set, else its
  * current memory (what `virsh setmem` changes). */
+/* The cgroup of running @vm; NULL with an error while its teardown has
+ * taken it (vserverProcessCleanup). */
+static vserverCgroup *
+vserverTuneCgroup(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    if (!priv->cgroup)
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("context '%s' is stopping"), vm->def->name);
+    return priv->cgroup;
+}
+
+
 static unsigned long long
 vserverTuneMemoryLimit(const virDomainMemtune *mem)
 {
@@ -291,7 +308,6 @@ vserverDomainGetMemoryParameters(virDomainPtr dom,
     virDomainDef *def = NULL;
     virDomainDef *persistentDef = NULL;
     virDomainObj *vm;
-    vserverDomainObjPrivate *priv;
     int ret = -1;
     int i;
 
@@ -301,7 +317,6 @@ vserverDomainGetMemoryParameters(virDomainPtr dom,
 
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
-    priv = vm->privateData;
 
     if (virDomainGetMemoryParametersEnsureACL(dom->conn, vm->def) < 0 ||
         vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
@@ -327,9 +342,11 @@ vserverDomainGetMemoryParameters(virDomainPtr dom,
                 val = VIR_DOMAIN_MEMORY_PARAM_UNLIMITED;
         } else {
             /* what the kernel enforces now */
-            int rc = i == 0 ? vserverCgroupGetMemoryLimit(priv->cgroup, &val) :
-                     i == 1 ? vserverCgroupGetMemorySoftLimit(priv->cgroup, &val) :
-                     vserverCgroupGetMemorySwapHardLimit(priv->cgroup, &val);
+            vserverCgroup *cg = vserverTuneCgroup(vm);
+            int rc = !cg ? -1 :
+                     i == 0 ? vserverCgroupGetMemoryLimit(cg, &val) :
+                     i == 1 ? vserverCgroupGetMemorySoftLimit(cg, &val) :
+                     vserverCgroupGetMemorySwapHardLimit(cg, &val);
             if (rc < 0)
                 goto cleanup;
         }
@@ -493,7 +510,8 @@ vserverDomainGetSchedulerParametersFlags(virDomainPtr dom,
         shares = persistentDef->cputune.shares;
         period = persistentDef->cputune.period;
         quota = persistentDef->cputune.quota;
-    } else if (vserverCgroupGetCpuShares(priv->cgroup, &shares) < 0 ||
+    } else if (!vserverTuneCgroup(vm) ||
+               vserverCgroupGetCpuShares(priv->cgroup, &shares) < 0 ||
                vserverCgroupGetCpuCfsPeriod(priv->cgroup, &period) < 0 ||
                vserverCgroupGetCpuCfsQuota(priv->cgroup, &quota) < 0) {
         goto cleanup;
@@ -624,8 +642,9 @@ vserverDomainGetBlkioParameters(virDomainPtr dom,
      * value is what the kernel does */
     if (persistentDef)
         weight = persistentDef->blkio.weight;
-    else if (vserverCgroupHasBlkioWeight(priv->cgroup, false) &&
-             vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0)
+    else if (!vserverTuneCgroup(vm) ||
+             (vserverCgroupHasBlkioWeight(priv->cgroup, false) &&
+              vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0))
         goto cleanup;
 
     if (virTypedParameterAssign(&params[0], VIR_DOMAIN_BLKIO_WEIGHT,
@@ -728,7 +747,8 @@ vserverDomainGetCPUStats(virDomainPtr dom,
         return -1;
     priv = vm->privateData;
     if (virDomainGetCPUStatsEnsureACL(dom->conn, vm->def) < 0 ||
-        virDomainObjCheckActive(vm) < 0)
+        virDomainObjCheckActive(vm) < 0 ||
+        !vserverTuneCgroup(vm))
         goto cleanup;
 
     if (start_cpu == -1) {
@@ -816,6 +836,7 @@ vserverDomainMemoryStats(virDomainPtr dom,
     priv = vm->privateData;
     if (virDomainMemoryStatsEnsureACL(dom->conn, vm->def) < 0 ||
         virDomainObjCheckActive(vm) < 0 ||
+        !vserverTuneCgroup(vm) ||
         vserverCgroupGetMemoryUsage(priv->cgroup, &used) < 0)
         goto cleanup;
 
