@@ -318,11 +318,13 @@ in_ctx() {
         "$top/tools/vserver-enter" -c "$uri" "$d" -- "$@" 2>&1
 }
 
-# distro_settled DOMAIN: systemd inside is no longer starting up (running,
-# degraded, ...)
+# distro_settled DOMAIN: systemd inside has finished starting up: running,
+# degraded or maintenance.  Not "offline": systemctl says so before
+# systemd has made /run/systemd/system (sd_booted()), early in a boot
+# on a fresh /run; nor starting, initializing, or a failed connection.
 distro_settled() {
-    local s
-    s=$(in_ctx "$1" /bin/systemctl is-system-running)
-    [ -n "$s" ] && [ "$s" != starting ] && [ "$s" != initializing ] &&
-        [ "${s#*Failed to connect}" = "$s" ]
+    case $(in_ctx "$1" /bin/systemctl is-system-running) in
+        running|degraded|maintenance) return 0 ;;
+        *) return 1 ;;
+    esac
 }
