@@ -542,10 +542,67 @@ vserverMigrateIncomingTake(vserverDriver *driver,
 }
 
 
+/* An incoming migration whose client went away without finishing it. */
 static void
-vserverMigrateIncomingFreeThread(void *opaque)
+vserverMigrateIncomingAbandon(void *opaque)
 {
-    vserverMigrateIncomingFree(opaque);
+    vserverMigrateIncoming *in = opaque;
+
+    VIR_WARN("incoming migration of '%s' abandoned: the client that prepared it went away without finishing it",
+             in->name);
+    vserverMigrateIncomingFree(in);
+}
+
+
+/* Take the migrations of a client that went away out of one of the
+ * driver's tables (*@table, NULL while there is none), under the driver's
+ * lock: the entries whose value @connOf finds @conn in.  Each (its key
+ * when @keys, else its value, with the table's reference) goes to @fn on a
+ * thread of its own, not the one that saw the client go (the event
+ * loop's, when a client hangs up); inline when no thread can be made. */
+static void
+vserverMigrateDropConn(vserverDriver *driver,
+                       GHashTable **table,
+                       virConnectPtr conn,
+                       virConnectPtr (*connOf)(gpointer value),
+                       bool keys,
+                       virThreadFunc fn,
+                       const char *threadName)
+{
+    g_autoptr(GPtrArray) gone = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer key;
+    gpointer value;
+    size_t i;
+
+    virMutexLock(&driver->lock);
+    if (*table) {
+        g_hash_table_iter_init(&iter, *table);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+            if (connOf(value) != conn)
+                continue;
+            g_ptr_array_add(gone, keys ? key : value);
+            g_hash_table_iter_steal(&iter);
+        }
+    }
+    virMutexUnlock(&driver->lock);
+
+    for (i = 0; i < gone->len; i++) {
+        virThread thread;
+
+        if (virThreadCreateFull(&thread, false, fn, threadName, false,
+                                g_ptr_array_index(gone, i)) < 0)
+            fn(g_ptr_array_index(gone, i));
+    }
+}
+
+
+static virConnectPtr
+vserverMigrateIncomingConn(gpointer value)
+{
+    vserverMigrateIncoming *in = value;
+
+    return in->conn;
 }
 
 
@@ -553,38 +610,10 @@ void
 vserverMigrateIncomingDropConn(vserverDriver *driver,
                                virConnectPtr conn)
 {
-    g_autoptr(GPtrArray) gone = g_ptr_array_new();
-    GHashTableIter iter;
-    gpointer value;
-    size_t i;
-
-    virMutexLock(&driver->lock);
-    if (driver->incoming) {
-        g_hash_table_iter_init(&iter, driver->incoming);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-            vserverMigrateIncoming *in = value;
-
-            if (in->conn != conn)
-                continue;
-            g_ptr_array_add(gone, in);
-            g_hash_table_iter_steal(&iter);
-        }
-    }
-    virMutexUnlock(&driver->lock);
-
-    for (i = 0; i < gone->len; i++) {
-        vserverMigrateIncoming *in = g_ptr_array_index(gone, i);
-        virThread thread;
-
-        VIR_WARN("incoming migration of '%s' abandoned: the client that prepared it went away without finishing it",
-                 in->name);
-        /* a receiver may be unpacking still: not on this thread (the
-         * event loop's, when a client hangs up) */
-        if (virThreadCreateFull(&thread, false,
-                                vserverMigrateIncomingFreeThread,
-                                "vsv-migrate-drop", false, in) < 0)
-            vserverMigrateIncomingFree(in);
-    }
+    /* a receiver may be unpacking still */
+    vserverMigrateDropConn(driver, &driver->incoming, conn,
+                           vserverMigrateIncomingConn, false,
+                           vserverMigrateIncomingAbandon, "vsv-migrate-drop");
 }
 
 
@@ -640,38 +669,22 @@ vserverMigrateOutgoingCancel(void *opaque)
 }
 
 
+/* The outgoing table's value is the connection itself. */
+static virConnectPtr
+vserverMigrateOutgoingConn(gpointer value)
+{
+    return value;
+}
+
+
 void
 vserverMigrateOutgoingDropConn(vserverDriver *driver,
                                virConnectPtr conn)
 {
-    g_autoptr(GPtrArray) vms = g_ptr_array_new();
-    GHashTableIter iter;
-    gpointer key;
-    gpointer value;
-    size_t i;
-
-    virMutexLock(&driver->lock);
-    if (driver->outgoing) {
-        g_hash_table_iter_init(&iter, driver->outgoing);
-        while (g_hash_table_iter_next(&iter, &key, &value)) {
-            if (value != conn)
-                continue;
-            /* the table's reference goes to the cancelling thread */
-            g_ptr_array_add(vms, key);
-            g_hash_table_iter_steal(&iter);
-        }
-    }
-    virMutexUnlock(&driver->lock);
-
-    for (i = 0; i < vms->len; i++) {
-        virDomainObj *vm = g_ptr_array_index(vms, i);
-        virThread thread;
-
-        /* a restore: not on the thread that saw the client go */
-        if (virThreadCreateFull(&thread, false, vserverMigrateOutgoingCancel,
-                                "vsv-migrate-cancel", false, vm) < 0)
-            vserverMigrateOutgoingCancel(vm);
-    }
+    /* each a restore; the table's reference goes to the cancelling thread */
+    vserverMigrateDropConn(driver, &driver->outgoing, conn,
+                           vserverMigrateOutgoingConn, true,
+                           vserverMigrateOutgoingCancel, "vsv-migrate-cancel");
 }
 
 

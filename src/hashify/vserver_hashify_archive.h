@@ -114,6 +114,20 @@ int hashifyExtractParseArgs(hashifyExtract *ex, int argc, char **argv,
                             int npos, char ***pos,
                             void (*usage)(FILE *out));
 
+/* The help of those options, for the usage messages of the commands: up
+ * to --devices, whose meaning each command gives, and from --progress. */
+#define HASHIFY_EXTRACT_HELP_STORE \
+"  -s, --store ROOT          the directory holding .hash/ (required)\n" \
+"      --key-mtime           make mtime part of the key\n" \
+"  -m, --min-size=SIZE       never link files smaller than SIZE (default 1)\n" \
+"  -x, --exclude=PATTERN     exclude pattern, tried before the defaults\n" \
+"      --no-default-excludes use only the given patterns\n" \
+"      --devices=deny|skip|allow\n"
+#define HASHIFY_EXTRACT_HELP_PROGRESS \
+"      --progress            show progress on stderr (default: when a tty)\n" \
+"      --no-progress\n" \
+"  -h, --help\n"
+
 /* Open the store and the (existing, empty) destination. */
 int hashifyExtractOpen(hashifyExtract *ex, const char *dest);
 
@@ -127,6 +141,10 @@ int hashifyExtractFailErrno(hashifyExtract *ex, const char *entry, int errnum,
 void hashifyExtractWarn(hashifyExtract *ex, const char *entry,
                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The pool's rule (--devices) on the device node @entry: 1 to create it,
+ * 0 when it is left out (with a warning), -1 when it fails the run. */
+int hashifyExtractDeviceRule(hashifyExtract *ex, const char *entry);
 
 /* Count @size bytes of regular file content against --limit. */
 int hashifyExtractCharge(hashifyExtract *ex, const char *entry, uint64_t size);

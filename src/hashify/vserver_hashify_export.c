@@ -25,6 +25,7 @@
 #include <archive_entry.h>
 
 #include "vserver_hashify_archive.h"
+#include "vserver_hashify_priv.h"
 
 #define PROGRAM "vserver-hashify"
 
@@ -123,51 +124,27 @@ hashifyExportXattrs(hashifyExport *x, const char *entryPath, int fd,
     size_t off;
     int ret = -1;
 
-    for (;;) {
-        len = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
-        if (len <= 0)
-            break;
-        free(list);
-        if (!(list = malloc(len)))
+    if ((len = hashifyXattrList(fd, path, &list)) < 0) {
+        if (errno == ENOMEM)
             return hashifyExportFail(x, entryPath, ENOMEM, "cannot list xattrs");
-        len = fd >= 0 ? flistxattr(fd, list, len) : llistxattr(path, list, len);
-        if (len >= 0 || errno != ERANGE)
-            break;
-    }
-    if (len < 0) {
-        if (errno == ENOTSUP || errno == EOPNOTSUPP) {
-            ret = 0;
-            goto cleanup;
-        }
-        hashifyExportFail(x, entryPath, errno, "cannot list extended attributes");
-        goto cleanup;
+        return hashifyExportFail(x, entryPath, errno,
+                                 "cannot list extended attributes");
     }
     for (off = 0; off < (size_t)len; off += strlen(list + off) + 1) {
         const char *name = list + off;
-        void *value = NULL;
-        ssize_t vlen;
-        int rc = 0;
+        void *value;
+        size_t vlen;
+        int rc = hashifyXattrGet(fd, path, name, &value, &vlen);
 
-        for (;;) {
-            vlen = fd >= 0 ? fgetxattr(fd, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
-            if (vlen < 0)
-                break;
-            free(value);
-            if (!(value = malloc(vlen ? vlen : 1))) {
+        if (rc == 0)
+            continue;
+        if (rc < 0) {
+            if (errno == ENOMEM)
                 hashifyExportFail(x, entryPath, ENOMEM, "cannot read xattrs");
-                goto cleanup;
-            }
-            vlen = fd >= 0 ? fgetxattr(fd, name, value, vlen)
-                           : lgetxattr(path, name, value, vlen);
-            if (vlen >= 0 || errno != ERANGE)
-                break;
-        }
-        if (vlen < 0) {
-            free(value);
-            if (errno == ENODATA)
-                continue;
-            hashifyExportFail(x, entryPath, errno,
-                              "cannot read the extended attribute '%s'", name);
+            else
+                hashifyExportFail(x, entryPath, errno,
+                                  "cannot read the extended attribute '%s'",
+                                  name);
             goto cleanup;
         }
         if (strcmp(name, HASHIFY_ACL_XATTR_ACCESS) == 0)

@@ -475,6 +475,25 @@ hashifyExtractWarn(hashifyExtract *ex, const char *entry, const char *fmt, ...)
 }
 
 
+int
+hashifyExtractDeviceRule(hashifyExtract *ex, const char *entry)
+{
+    switch (ex->devices) {
+    case HASHIFY_DEVICES_DENY:
+        return hashifyExtractFail(ex, entry, "device nodes are not allowed in "
+                                  "this pool");
+    case HASHIFY_DEVICES_SKIP:
+        hashifyExtractWarn(ex, entry, "device node left out (not allowed in "
+                           "this pool)");
+        return 0;
+    case HASHIFY_DEVICES_ALLOW:
+    case HASHIFY_DEVICES_LAST:
+        break;
+    }
+    return 1;
+}
+
+
 static int
 hashifyExtractFailResolve(hashifyExtract *ex, const char *entry, int errnum,
                           const char *what)

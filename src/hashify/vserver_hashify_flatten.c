@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "vserver_hashify_archive.h"
+#include "vserver_hashify_priv.h"
 
 #define PROGRAM "vserver-hashify"
 
@@ -77,19 +78,12 @@ hashifyFlattenUsage(FILE *out)
 "the upper files are copied, hashed and linked into the store ROOT/.hash.\n"
 "On any error DEST is left empty.\n"
 "\n"
-"  -s, --store ROOT          the directory holding .hash/ (required)\n"
-"      --key-mtime           make mtime part of the key\n"
-"  -m, --min-size=SIZE       never link files smaller than SIZE (default 1)\n"
-"  -x, --exclude=PATTERN     exclude pattern, tried before the defaults\n"
-"      --no-default-excludes use only the given patterns\n"
-"      --devices=deny|skip|allow\n"
+HASHIFY_EXTRACT_HELP_STORE
 "                            device nodes in UPPER (the guest's own) fail\n"
 "                            the run, are left out, or are kept (default);\n"
 "                            LOWER's passed the pool's rule on import\n"
 "      --limit=BYTES         the guest's regular files may not add up to more\n"
-"      --progress            show progress on stderr (default: when a tty)\n"
-"      --no-progress\n"
-"  -h, --help\n");
+HASHIFY_EXTRACT_HELP_PROGRESS);
 }
 
 
@@ -143,48 +137,28 @@ hashifyFlattenMetaAt(hashifyExtract *ex, int dirfd, const char *name,
     meta->mtime = st->st_mtim;
     if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, name) < 0)
         return hashifyExtractFailErrno(ex, rel, ENOMEM, "cannot read xattrs");
-    for (;;) {
-        len = llistxattr(path, NULL, 0);
-        if (len <= 0)
-            break;
-        free(list);
-        if (!(list = malloc(len))) {
+    if ((len = hashifyXattrList(-1, path, &list)) < 0) {
+        if (errno == ENOMEM)
             hashifyExtractFailErrno(ex, rel, ENOMEM, "cannot read xattrs");
-            goto cleanup;
-        }
-        len = llistxattr(path, list, len);
-        if (len >= 0 || errno != ERANGE)
-            break;
-    }
-    if (len < 0 && errno != ENOTSUP && errno != EOPNOTSUPP) {
-        hashifyExtractFailErrno(ex, rel, errno, "cannot list extended attributes");
+        else
+            hashifyExtractFailErrno(ex, rel, errno,
+                                    "cannot list extended attributes");
         goto cleanup;
     }
-    for (off = 0; len > 0 && off < (size_t)len; off += strlen(list + off) + 1) {
-        void *value = NULL;
-        ssize_t vlen;
-        int rc;
+    for (off = 0; off < (size_t)len; off += strlen(list + off) + 1) {
+        void *value;
+        size_t vlen;
+        int rc = hashifyXattrGet(-1, path, list + off, &value, &vlen);
 
-        for (;;) {
-            vlen = lgetxattr(path, list + off, NULL, 0);
-            if (vlen < 0)
-                break;
-            free(value);
-            if (!(value = malloc(vlen ? vlen : 1))) {
+        if (rc == 0)
+            continue;
+        if (rc < 0) {
+            if (errno == ENOMEM)
                 hashifyExtractFailErrno(ex, rel, ENOMEM, "cannot read xattrs");
-                goto cleanup;
-            }
-            vlen = lgetxattr(path, list + off, value, vlen);
-            if (vlen >= 0 || errno != ERANGE)
-                break;
-        }
-        if (vlen < 0) {
-            free(value);
-            if (errno == ENODATA)
-                continue;
-            hashifyExtractFailErrno(ex, rel, errno,
-                                    "cannot read the extended attribute '%s'",
-                                    list + off);
+            else
+                hashifyExtractFailErrno(ex, rel, errno,
+                                        "cannot read the extended attribute '%s'",
+                                        list + off);
             goto cleanup;
         }
         rc = vserverHashifyMetaAddXattr(meta, list + off, value, vlen);
@@ -461,18 +435,10 @@ hashifyFlattenNode(hashifyFlatten *fl, int srcfd, const char *name,
     int ret = -1;
 
     if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && fromUpper) {
-        switch (ex->devices) {
-        case HASHIFY_DEVICES_DENY:
-            return hashifyExtractFail(ex, rel, "device nodes are not allowed in "
-                                      "this pool");
-        case HASHIFY_DEVICES_SKIP:
-            hashifyExtractWarn(ex, rel, "device node left out (not allowed in "
-                               "this pool)");
-            return 0;
-        case HASHIFY_DEVICES_ALLOW:
-        case HASHIFY_DEVICES_LAST:
-            break;
-        }
+        int rule = hashifyExtractDeviceRule(ex, rel);
+
+        if (rule <= 0)
+            return rule;
     }
     if (hashifyFlattenMetaAt(ex, srcfd, name, st, rel, &meta) < 0)
         return -1;
@@ -552,6 +518,27 @@ hashifyFlattenUpperFile(hashifyFlatten *fl, int upperfd, const char *name,
 }
 
 
+/* The directory @name of @layer ("LOWER" or "UPPER") opened, with its
+ * metadata, overlayfs's xattrs taken out into @ovl: its fd, or -1. */
+static int
+hashifyFlattenOpenDir(hashifyExtract *ex, int layerfd, const char *name,
+                      const char *layer, const char *rel,
+                      vserverHashifyMeta *meta, hashifyOvlState *ovl)
+{
+    int fd;
+
+    if ((fd = hashifyFlattenOpen(layerfd, name, true)) < 0)
+        return hashifyExtractFailErrno(ex, rel, errno, "cannot open it in %s",
+                                       layer);
+    if (hashifyFlattenMetaFd(ex, fd, NULL, rel, meta) < 0) {
+        close(fd);
+        return -1;
+    }
+    hashifyFlattenOvlFilter(meta, ovl);
+    return fd;
+}
+
+
 /* A lower entry no upper entry hides. */
 static int
 hashifyFlattenLower(hashifyFlatten *fl, int lowerfd, const char *name,
@@ -570,13 +557,9 @@ hashifyFlattenLower(hashifyFlatten *fl, int lowerfd, const char *name,
         return 0;               /* a whiteout hides even in the lowest layer */
 
     if (S_ISDIR(st.st_mode)) {
-        if ((fd = hashifyFlattenOpen(lowerfd, name, true)) < 0)
-            return hashifyExtractFailErrno(ex, rel, errno, "cannot open it in LOWER");
-        if (hashifyFlattenMetaFd(ex, fd, NULL, rel, &meta) < 0) {
-            close(fd);
+        if ((fd = hashifyFlattenOpenDir(ex, lowerfd, name, "LOWER", rel,
+                                        &meta, &ovl)) < 0)
             return -1;
-        }
-        hashifyFlattenOvlFilter(&meta, &ovl);
         return hashifyFlattenSubdir(fl, fd, -1, rel, &meta, depth);
     }
     if (!S_ISREG(st.st_mode))
@@ -631,13 +614,9 @@ hashifyFlattenUpper(hashifyFlatten *fl, int lowerfd, int upperfd,
     if (!S_ISDIR(st.st_mode))
         return hashifyFlattenNode(fl, upperfd, name, &st, true, destfd, rel);
 
-    if ((ufd = hashifyFlattenOpen(upperfd, name, true)) < 0)
-        return hashifyExtractFailErrno(ex, rel, errno, "cannot open it in UPPER");
-    if (hashifyFlattenMetaFd(ex, ufd, NULL, rel, &meta) < 0) {
-        close(ufd);
+    if ((ufd = hashifyFlattenOpenDir(ex, upperfd, name, "UPPER", rel,
+                                     &meta, &ovl)) < 0)
         return -1;
-    }
-    hashifyFlattenOvlFilter(&meta, &ovl);
     if (ovl.redirect) {
         close(ufd);
         vserverHashifyMetaClear(&meta);

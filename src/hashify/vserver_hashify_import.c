@@ -45,19 +45,12 @@ hashifyImportUsage(FILE *out)
 "files of all templates share one inode.  Nothing is created outside DEST;\n"
 "on any error DEST is left empty.\n"
 "\n"
-"  -s, --store ROOT          the directory holding .hash/ (required)\n"
-"      --key-mtime           make mtime part of the key\n"
-"  -m, --min-size=SIZE       never link files smaller than SIZE (default 1)\n"
-"  -x, --exclude=PATTERN     exclude pattern, tried before the defaults\n"
-"      --no-default-excludes use only the given patterns\n"
-"      --devices=deny|skip|allow\n"
+HASHIFY_EXTRACT_HELP_STORE
 "                            device nodes fail the import (default), are\n"
 "                            left out with a warning, or are created\n"
 "      --limit=BYTES         the regular files may not add up to more\n"
 "                            (k, M, G, T suffixes; 0: no limit)\n"
-"      --progress            show progress on stderr (default: when a tty)\n"
-"      --no-progress\n"
-"  -h, --help\n");
+HASHIFY_EXTRACT_HELP_PROGRESS);
 }
 
 
@@ -544,19 +537,12 @@ hashifyImportEntry(hashifyExtract *ex, struct archive *a,
         break;
     }
     case AE_IFCHR:
-    case AE_IFBLK:
-        switch (ex->devices) {
-        case HASHIFY_DEVICES_DENY:
-            hashifyExtractFail(ex, raw, "device nodes are not allowed in this pool");
+    case AE_IFBLK: {
+        int rule = hashifyExtractDeviceRule(ex, raw);
+
+        if (rule <= 0) {
+            ret = rule;
             goto cleanup;
-        case HASHIFY_DEVICES_SKIP:
-            hashifyExtractWarn(ex, raw, "device node left out (not allowed in "
-                               "this pool)");
-            ret = 0;
-            goto cleanup;
-        case HASHIFY_DEVICES_ALLOW:
-        case HASHIFY_DEVICES_LAST:
-            break;
         }
         if (hashifyImportMeta(ex, entry, raw, type, &meta) < 0 ||
             (dirfd = hashifyExtractParent(ex, rel, raw, true, &base)) < 0)
@@ -565,6 +551,7 @@ hashifyImportEntry(hashifyExtract *ex, struct archive *a,
                                  makedev(archive_entry_rdevmajor(entry),
                                          archive_entry_rdevminor(entry)));
         break;
+    }
     case AE_IFIFO:
         if (hashifyImportMeta(ex, entry, raw, S_IFIFO, &meta) < 0 ||
             (dirfd = hashifyExtractParent(ex, rel, raw, true, &base)) < 0)

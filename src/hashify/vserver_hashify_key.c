@@ -151,13 +151,13 @@ hashifyMetaFromStat(const struct stat *st, vserverHashifyMeta *meta)
 }
 
 
-/* The list of names, retried while it grows under us. */
-static ssize_t
-hashifyListXattrs(int fd, char **list)
+ssize_t
+hashifyXattrList(int fd, const char *path, char **list)
 {
     *list = NULL;
     for (;;) {
-        ssize_t len = flistxattr(fd, NULL, 0);
+        ssize_t len = fd >= 0 ? flistxattr(fd, NULL, 0)
+                              : llistxattr(path, NULL, 0);
         ssize_t got;
 
         if (len < 0) {
@@ -169,31 +169,36 @@ hashifyListXattrs(int fd, char **list)
             return 0;
         if (!(*list = malloc(len)))
             return -1;
-        got = flistxattr(fd, *list, len);
+        got = fd >= 0 ? flistxattr(fd, *list, len)
+                      : llistxattr(path, *list, len);
         if (got >= 0)
             return got;
         free(*list);
         *list = NULL;
+        if (errno == ENOTSUP)
+            return 0;
         if (errno != ERANGE)
             return -1;
     }
 }
 
 
-/* 1 with the value, 0 if the attribute went away meanwhile, -1 on error */
-static int
-hashifyGetXattr(int fd, const char *name, void **value, size_t *size)
+int
+hashifyXattrGet(int fd, const char *path, const char *name,
+                void **value, size_t *size)
 {
     *value = NULL;
     for (;;) {
-        ssize_t len = fgetxattr(fd, name, NULL, 0);
+        ssize_t len = fd >= 0 ? fgetxattr(fd, name, NULL, 0)
+                              : lgetxattr(path, name, NULL, 0);
         ssize_t got;
 
         if (len < 0)
             return errno == ENODATA ? 0 : -1;
         if (!(*value = malloc(len ? len : 1)))
             return -1;
-        got = fgetxattr(fd, name, *value, len);
+        got = fd >= 0 ? fgetxattr(fd, name, *value, len)
+                      : lgetxattr(path, name, *value, len);
         if (got >= 0) {
             *size = got;
             return 1;
@@ -225,12 +230,12 @@ vserverHashifyMetaFromFd(int fd, const struct stat *st,
     }
     hashifyMetaFromStat(st, meta);
 
-    if ((len = hashifyListXattrs(fd, &list)) < 0)
+    if ((len = hashifyXattrList(fd, NULL, &list)) < 0)
         return hashifyError(err, errno, "cannot list extended attributes");
     for (off = 0; off < (size_t)len; off += strlen(list + off) + 1) {
         void *value;
         size_t size;
-        int rc = hashifyGetXattr(fd, list + off, &value, &size);
+        int rc = hashifyXattrGet(fd, NULL, list + off, &value, &size);
 
         if (rc < 0) {
             hashifyError(err, errno, "cannot read extended attribute '%s'",

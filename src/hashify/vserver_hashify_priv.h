@@ -106,6 +106,16 @@ int hashifyMetaSerialise(const vserverHashifyMeta *meta, bool keyMtime,
                          hashifyBuf *buf);
 void hashifyMetaFromStat(const struct stat *st, vserverHashifyMeta *meta);
 
+/* The names of the xattrs of @fd, or of @path (never followed) when @fd is
+ * -1, retried while the list grows: their length with the list in @list
+ * (0 and NULL when there are none or the file system has none), or -1
+ * with errno (ENOMEM: no memory for the list). */
+ssize_t hashifyXattrList(int fd, const char *path, char **list);
+/* The value of the xattr @name of @fd, or of @path when @fd is -1: 1 with
+ * it in @value (@size bytes), 0 if it went away meanwhile, -1 with errno. */
+int hashifyXattrGet(int fd, const char *path, const char *name,
+                    void **value, size_t *size);
+
 /* Hash @fd's content after @header into @key.  @buf is a scratch buffer of
  * @buflen bytes.  Returns 0, or -1 with errno (ESTALE: the content length
  * differs from @size). */

@@ -343,6 +343,23 @@ hashifyStoreForEach(vserverHashifyStore *store, hashifyStoreEntryFunc cb,
 }
 
 
+/* lstat an entry of the store's subdirectory @subfd (number @idx): 1, 0
+ * when it is gone meanwhile, -1 on error. */
+static int
+hashifyStoreStatEntry(vserverHashifyStore *store, int subfd,
+                      unsigned int idx, const char *name,
+                      struct stat *st, vserverHashifyError *err)
+{
+    if (fstatat(subfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return hashifyError(err, errno, "cannot stat '%s/%s/%02x/%s'",
+                            store->root, VSERVER_HASHIFY_DIR, idx, name);
+    }
+    return 1;
+}
+
+
 static int
 hashifyStoreInoCb(vserverHashifyStore *store, int subfd,
                   unsigned int idx, const char *name,
@@ -350,15 +367,12 @@ hashifyStoreInoCb(vserverHashifyStore *store, int subfd,
 {
     hashifyInoSet *set = opaque;
     struct stat st;
+    int rc;
 
     if (!hashifyIsObjectName(name))
         return 0;
-    if (fstatat(subfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return hashifyError(err, errno, "cannot stat '%s/%s/%02x/%s'",
-                            store->root, VSERVER_HASHIFY_DIR, idx, name);
-    }
+    if ((rc = hashifyStoreStatEntry(store, subfd, idx, name, &st, err)) <= 0)
+        return rc;
     if (S_ISREG(st.st_mode) && hashifyInoSetAdd(set, st.st_ino) < 0)
         return hashifyError(err, ENOMEM, "out of memory");
     return 0;
@@ -857,17 +871,14 @@ hashifyStoreStatCb(vserverHashifyStore *store, int subfd,
 {
     vserverHashifyStoreStats *stats = opaque;
     struct stat st;
+    int rc;
 
     if (!hashifyIsObjectName(name)) {
         stats->strayEntries++;
         return 0;
     }
-    if (fstatat(subfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return hashifyError(err, errno, "cannot stat '%s/%s/%02x/%s'",
-                            store->root, VSERVER_HASHIFY_DIR, idx, name);
-    }
+    if ((rc = hashifyStoreStatEntry(store, subfd, idx, name, &st, err)) <= 0)
+        return rc;
     if (!S_ISREG(st.st_mode)) {
         stats->strayEntries++;
         return 0;
@@ -994,6 +1005,7 @@ hashifyGcCb(vserverHashifyStore *store, int subfd,
     hashifyGcCtx *gc = opaque;
     bool dry = gc->flags & VSERVER_HASHIFY_GC_DRY_RUN;
     struct stat st;
+    int rc;
 
     if (hashifyIsTmpName(name)) {
         if (dry || unlinkat(subfd, name, 0) == 0)
@@ -1002,12 +1014,8 @@ hashifyGcCb(vserverHashifyStore *store, int subfd,
     }
     if (!hashifyIsObjectName(name))
         return 0;
-    if (fstatat(subfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return hashifyError(err, errno, "cannot stat '%s/%s/%02x/%s'",
-                            store->root, VSERVER_HASHIFY_DIR, idx, name);
-    }
+    if ((rc = hashifyStoreStatEntry(store, subfd, idx, name, &st, err)) <= 0)
+        return rc;
     if (!S_ISREG(st.st_mode))
         return 0;
     if (st.st_nlink == 1) {

@@ -251,21 +251,30 @@ hashifyItemNew(const struct stat *st, hashifyDir *dir, const char *name)
 }
 
 
+/* Wait on @cond, with the queue's lock held, for 100 ms at the most (the
+ * waiter reports progress in between): pthread_cond_timedwait's result. */
+static int
+hashifyQueueWait(hashifyRun *run, pthread_cond_t *cond)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    return pthread_cond_timedwait(cond, &run->qlock, &until);
+}
+
+
 /* Hand @item to the workers; waits while the queue is full. */
 static void
 hashifyQueuePush(hashifyRun *run, hashifyItem *item)
 {
     pthread_mutex_lock(&run->qlock);
     while (run->qlen >= HASHIFY_QUEUE_MAX) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        if (pthread_cond_timedwait(&run->qnotFull, &run->qlock, &until) == ETIMEDOUT) {
+        if (hashifyQueueWait(run, &run->qnotFull) == ETIMEDOUT) {
             pthread_mutex_unlock(&run->qlock);
             hashifyRunProgress(run, false);
             pthread_mutex_lock(&run->qlock);
@@ -573,15 +582,7 @@ hashifyWorkersFinish(hashifyRun *run)
     run->qclosed = true;
     pthread_cond_broadcast(&run->qnotEmpty);
     while (run->nfinished < run->nworkers) {
-        struct timespec until;
-
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&run->qdone, &run->qlock, &until);
+        hashifyQueueWait(run, &run->qdone);
         pthread_mutex_unlock(&run->qlock);
         hashifyRunProgress(run, false);
         pthread_mutex_lock(&run->qlock);

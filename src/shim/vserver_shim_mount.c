@@ -186,6 +186,26 @@ mountOnFd(const char *source, int targetfd, const char *fstype,
 }
 
 
+/* Mount a file system of @fstype on the directory @path below @rootfd,
+ * made with @mode when missing; @what names the mount in the error. */
+static int
+mountInRoot(int rootfd, const char *path, mode_t mode, const char *fstype,
+            unsigned long flags, const char *data, const char *what,
+            vserverShimChildError *err)
+{
+    int fd;
+    int rc;
+
+    if ((fd = ensureInRoot(rootfd, path, true, mode, NULL, err)) < 0)
+        return -1;
+    rc = mountOnFd(fstype, fd, fstype, flags, data);
+    closeKeepErrno(fd);
+    if (rc < 0)
+        return vserverShimError(err, errno, "cannot mount %s", what);
+    return 0;
+}
+
+
 int
 vserverShimCloneMount(const char *src, int targetfd, const char *target,
                       bool recursive, bool readonly,
@@ -241,16 +261,37 @@ bindInto(int rootfd, const char *src, const char *dst, bool readonly,
 }
 
 
+/* Attach a clone of the mount at @srcfd (with its submounts when @flags
+ * has AT_RECURSIVE), read-only when @readonly (the new mount only), on
+ * top of @targetfd: the clone's fd, or -1 with errno. */
+static int
+cloneOnto(int srcfd, int targetfd, unsigned int flags, bool readonly)
+{
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+    int tree;
+
+    if ((tree = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                          AT_EMPTY_PATH | flags)) < 0)
+        return -1;
+    if ((readonly &&
+         mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) ||
+        move_mount(tree, "", targetfd, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        closeKeepErrno(tree);
+        return -1;
+    }
+    return tree;
+}
+
+
 /* Make an already mounted path inside the root read-only (bind onto
  * itself, then set the attribute on the new mount only). */
 static int
 remountReadonly(int rootfd, const char *path, bool optional,
                 vserverShimChildError *err)
 {
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
     int fd;
-    int tree = -1;
-    int ret = -1;
+    int tree;
 
     if ((fd = openInRoot(rootfd, path, O_PATH)) < 0) {
         /* e.g. /proc/sysrq-trigger on a kernel built without SysRq */
@@ -258,20 +299,11 @@ remountReadonly(int rootfd, const char *path, bool optional,
             return 0;
         return vserverShimError(err, errno, "cannot open '%s'", path);
     }
-    if ((tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                          AT_EMPTY_PATH)) < 0 ||
-        mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
-        move_mount(tree, "", fd, "",
-                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    if ((tree = cloneOnto(fd, fd, 0, true)) < 0)
         vserverShimError(err, errno, "cannot make '%s' read-only", path);
-        goto cleanup;
-    }
-    ret = 0;
-
- cleanup:
     closeKeepErrno(tree);
     close(fd);
-    return ret;
+    return tree < 0 ? -1 : 0;
 }
 
 
@@ -299,15 +331,9 @@ static const char *const procReadonly[] = {
 static int
 setupProc(int rootfd, vserverShimChildError *err)
 {
-    int fd;
-    int rc;
-
-    if ((fd = ensureInRoot(rootfd, "/proc", true, 0555, NULL, err)) < 0)
+    if (mountInRoot(rootfd, "/proc", 0555, "proc",
+                    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err) < 0)
         return -1;
-    rc = mountOnFd("proc", fd, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    close(fd);
-    if (rc < 0)
-        return vserverShimError(err, errno, "cannot mount /proc");
 
     if (remountReadonly(rootfd, "/proc/sys", false, err) < 0)
         return -1;
@@ -349,10 +375,7 @@ maskFile(int rootfd, const char *path, vserverShimChildError *err)
         return errno == ENOENT ? 0 :
             vserverShimError(err, errno, "cannot open '%s'", path);
     if ((null = openInRoot(rootfd, "/dev/null", O_PATH)) < 0 ||
-        (tree = open_tree(null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                          AT_EMPTY_PATH)) < 0 ||
-        move_mount(tree, "", target, "",
-                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        (tree = cloneOnto(null, target, 0, false)) < 0) {
         vserverShimError(err, errno, "cannot mask '%s'", path);
         goto cleanup;
     }
@@ -409,18 +432,9 @@ setupMasks(int rootfd, vserverShimChildError *err)
 static int
 mountCgroupDelegated(int rootfd, vserverShimChildError *err)
 {
-    int fd;
-    int rc;
-
-    if ((fd = ensureInRoot(rootfd, "/sys/fs/cgroup", true, 0755, NULL, err)) < 0)
-        return -1;
-    rc = mountOnFd("cgroup2", fd, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   NULL);
-    close(fd);
-    if (rc < 0)
-        return vserverShimError(err, errno, "cannot mount the context's "
-                                "cgroup2 tree on /sys/fs/cgroup");
-    return 0;
+    return mountInRoot(rootfd, "/sys/fs/cgroup", 0755, "cgroup2",
+                       MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                       "the context's cgroup2 tree on /sys/fs/cgroup", err);
 }
 
 
@@ -450,20 +464,14 @@ setupHostSys(int rootfd, vserverShimChildError *err)
 static int
 setupSys(const vserverShimConfig *conf, int rootfd, vserverShimChildError *err)
 {
-    int fd;
-    int rc;
-
     /* the host's /sys is the shim's (setupHostSys) */
     if (conf->userns && !conf->netns)
         return conf->cgroupDelegate ? mountCgroupDelegated(rootfd, err) : 0;
 
-    if ((fd = ensureInRoot(rootfd, "/sys", true, 0555, NULL, err)) < 0)
+    if (mountInRoot(rootfd, "/sys", 0555, "sysfs",
+                    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                    "/sys", err) < 0)
         return -1;
-    rc = mountOnFd("sysfs", fd, "sysfs",
-                   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    close(fd);
-    if (rc < 0)
-        return vserverShimError(err, errno, "cannot mount /sys");
     if (conf->cgroupDelegate)
         return mountCgroupDelegated(rootfd, err);
     return 0;
@@ -520,15 +528,9 @@ setupDev(const vserverShimConfig *conf, int rootfd, const char *consolePath,
     int fd = -1;
     int ret = -1;
 
-    if ((fd = ensureInRoot(rootfd, "/dev", true, 0755, NULL, err)) < 0)
+    if (mountInRoot(rootfd, "/dev", 0755, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                    "mode=0755,size=65536k", "/dev", err) < 0)
         return -1;
-    if (mountOnFd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC,
-                  "mode=0755,size=65536k") < 0) {
-        vserverShimError(err, errno, "cannot mount /dev");
-        goto cleanup;
-    }
-    close(fd);
-    fd = -1;
     if ((devfd = openInRoot(rootfd, "/dev", O_DIRECTORY | O_RDONLY)) < 0) {
         vserverShimError(err, errno, "cannot open /dev");
         goto cleanup;
@@ -745,6 +747,32 @@ mountConfigured(const vserverShimConfig *conf, int rootfd,
 }
 
 
+/* The context's root on conf->root: the overlay the shim made
+ * (@rootMountFd, detached) attached there, or the directory bound onto
+ * itself; an O_PATH fd on it. */
+static int
+attachRoot(const vserverShimConfig *conf, int rootMountFd,
+           vserverShimChildError *err)
+{
+    int rootfd;
+
+    if (rootMountFd >= 0) {
+        if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
+                       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return vserverShimError(err, errno, "cannot attach the overlay "
+                                    "root on '%s'", conf->root);
+    } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC,
+                     NULL) < 0) {
+        return vserverShimError(err, errno, "cannot bind the root '%s'",
+                                conf->root);
+    }
+    if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return vserverShimError(err, errno, "cannot open the root '%s'",
+                                conf->root);
+    return rootfd;
+}
+
+
 int
 vserverShimMountHostStage(const vserverShimConfig *conf, int rootMountFd,
                           vserverShimChildError *err)
@@ -760,19 +788,8 @@ vserverShimMountHostStage(const vserverShimConfig *conf, int rootMountFd,
     /* nothing may propagate back to the host */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return vserverShimError(err, errno, "cannot make mounts private");
-    if (rootMountFd >= 0) {
-        if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
-                       MOVE_MOUNT_F_EMPTY_PATH) < 0)
-            return vserverShimError(err, errno, "cannot attach the overlay "
-                                    "root on '%s'", conf->root);
-    } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC,
-                     NULL) < 0) {
-        return vserverShimError(err, errno, "cannot bind the root '%s'",
-                                conf->root);
-    }
-    if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return vserverShimError(err, errno, "cannot open the root '%s'",
-                                conf->root);
+    if ((rootfd = attachRoot(conf, rootMountFd, err)) < 0)
+        return -1;
 
     if (mountConfigured(conf, rootfd, &owner, err) < 0)
         goto error;
@@ -815,18 +832,12 @@ static int
 rootFromStage(vserverShimChildError *err)
 {
     int here;
-    int tree = -1;
+    int tree;
 
     if ((here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return vserverShimError(err, errno, "cannot open the prepared root");
-    if ((tree = open_tree(here, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                          AT_RECURSIVE | AT_EMPTY_PATH)) < 0 ||
-        move_mount(tree, "", here, "",
-                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    if ((tree = cloneOnto(here, here, AT_RECURSIVE, false)) < 0)
         vserverShimError(err, errno, "cannot take over the prepared root");
-        closeKeepErrno(tree);
-        tree = -1;
-    }
     close(here);
     return tree;
 }
@@ -850,20 +861,10 @@ vserverShimMountSetup(const vserverShimConfig *conf, const char *consolePath,
     } else {
         /* the overlay was made by the shim, detached: it only ever
          * appears in this namespace, and goes away with it */
-        if (rootMountFd >= 0) {
-            if (move_mount(rootMountFd, "", AT_FDCWD, conf->root,
-                           MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return vserverShimError(err, errno, "cannot attach the "
-                                        "overlay root on '%s'", conf->root);
+        if ((rootfd = attachRoot(conf, rootMountFd, err)) < 0)
+            return -1;
+        if (rootMountFd >= 0)
             close(rootMountFd);
-        } else if (mount(conf->root, conf->root, NULL, MS_BIND | MS_REC,
-                         NULL) < 0) {
-            return vserverShimError(err, errno, "cannot bind the root '%s'",
-                                    conf->root);
-        }
-        if ((rootfd = open(conf->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-            return vserverShimError(err, errno, "cannot open the root '%s'",
-                                    conf->root);
         if (mountConfigured(conf, rootfd, NULL, err) < 0)
             goto error;
     }

@@ -864,6 +864,25 @@ netGuestSetup(nlSock *guest, const vserverShimNet *net,
 }
 
 
+/* Look up a host device @name that must exist; @what says what it is for
+ * in the error. */
+static int
+netLinkFind(nlSock *host, const char *name, const char *what, nlLink *link,
+            vserverShimChildError *err)
+{
+    if (nlLinkGet(host, name, link) == 0)
+        return 0;
+    if (errno == ENODEV) {
+        vserverShimError(err, 0, "%s '%s' does not exist", what, name);
+        err->err = ENODEV;
+    } else {
+        vserverShimError(err, errno, "cannot look up %s '%s'%s",
+                         what, name, host->extack);
+    }
+    return -1;
+}
+
+
 int
 vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
                   vserverShimChildError *err)
@@ -914,17 +933,8 @@ vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
             goto cleanup;
         }
         if (net->bridge) {
-            if (nlLinkGet(&host, net->bridge, &bridge) < 0) {
-                if (errno == ENODEV) {
-                    vserverShimError(err, 0, "bridge '%s' does not exist",
-                                     net->bridge);
-                    err->err = ENODEV;
-                } else {
-                    vserverShimError(err, errno, "cannot look up bridge "
-                                     "'%s'%s", net->bridge, host.extack);
-                }
+            if (netLinkFind(&host, net->bridge, "bridge", &bridge, err) < 0)
                 goto cleanup;
-            }
             if (strcmp(bridge.kind, "bridge") != 0) {
                 vserverShimError(err, 0, "host device '%s' is not a bridge",
                                  net->bridge);
@@ -946,17 +956,8 @@ vserverShimNetAdd(const vserverShimNet *net, pid_t pid,
         break;
 
     case VSERVER_SHIM_NET_MACVLAN:
-        if (nlLinkGet(&host, net->link, &parent) < 0) {
-            if (errno == ENODEV) {
-                vserverShimError(err, 0, "host device '%s' does not exist",
-                                 net->link);
-                err->err = ENODEV;
-            } else {
-                vserverShimError(err, errno, "cannot look up host device "
-                                 "'%s'%s", net->link, host.extack);
-            }
+        if (netLinkFind(&host, net->link, "host device", &parent, err) < 0)
             goto cleanup;
-        }
         if (netMacvlanCreate(&host, net, parent.ifindex, nsfd, err) < 0)
             goto cleanup;
         created = true;
@@ -1054,17 +1055,29 @@ vserverShimNetRestored(const vserverShimNet *net, vserverShimChildError *err)
 
 /* ---- the rest ---- */
 
+/* A netlink socket in the network namespace of @pid. */
+static int
+nlSockOpenInPid(nlSock *s, pid_t pid, vserverShimChildError *err)
+{
+    int nsfd;
+    int rc;
+
+    if ((nsfd = netnsOpen(pid, err)) < 0)
+        return -1;
+    rc = nlSockOpenIn(s, nsfd, err);
+    close(nsfd);
+    return rc;
+}
+
+
 int
 vserverShimNetLoopback(pid_t pid, vserverShimChildError *err)
 {
     nlSock guest = { .fd = -1 };
     nlLink lo;
-    int nsfd;
     int ret = -1;
 
-    if ((nsfd = netnsOpen(pid, err)) < 0)
-        return -1;
-    if (nlSockOpenIn(&guest, nsfd, err) < 0)
+    if (nlSockOpenInPid(&guest, pid, err) < 0)
         goto cleanup;
     if (nlLinkGet(&guest, "lo", &lo) < 0 ||
         nlLinkSetUp(&guest, lo.ifindex, true) < 0) {
@@ -1076,7 +1089,6 @@ vserverShimNetLoopback(pid_t pid, vserverShimChildError *err)
 
  cleanup:
     nlSockClose(&guest);
-    close(nsfd);
     return ret;
 }
 
@@ -1160,14 +1172,11 @@ vserverShimNetSetLink(const vserverShimNet *net, pid_t pid, bool up,
 {
     nlSock guest = { .fd = -1 };
     nlLink link;
-    int nsfd;
     int ret = -1;
 
     if (checkName(net->guestName, "guest", err) < 0)
         return -1;
-    if ((nsfd = netnsOpen(pid, err)) < 0)
-        return -1;
-    if (nlSockOpenIn(&guest, nsfd, err) < 0)
+    if (nlSockOpenInPid(&guest, pid, err) < 0)
         goto cleanup;
     if (nlLinkGet(&guest, net->guestName, &link) < 0) {
         vserverShimError(err, errno, "cannot find '%s' in the context%s",
@@ -1189,7 +1198,6 @@ vserverShimNetSetLink(const vserverShimNet *net, pid_t pid, bool up,
 
  cleanup:
     nlSockClose(&guest);
-    close(nsfd);
     return ret;
 }
 

@@ -281,6 +281,28 @@ vserverPoolSameFs(const char *a,
 }
 
 
+/* The first entry of a pool directory other than its object store: 1
+ * with its name in @name, 0 when there is none, -1 on error (reported). */
+static int
+vserverPoolOtherEntry(const char *path,
+                      char **name)
+{
+    g_autoptr(DIR) dir = NULL;
+    struct dirent *ent;
+    int rc;
+
+    if (virDirOpen(&dir, path) < 0)
+        return -1;
+    while ((rc = virDirRead(dir, &ent, path)) > 0) {
+        if (STRNEQ(ent->d_name, VSERVER_HASHIFY_DIR)) {
+            *name = g_strdup(ent->d_name);
+            return 1;
+        }
+    }
+    return rc;
+}
+
+
 static vserverHashifyStore *
 vserverPoolOpenStore(vserverPoolStoreRef *ref,
                      unsigned int flags)
@@ -310,22 +332,17 @@ vserverPoolBuild(vserverPool *pool,
     vserverHashifyStore *store;
 
     if (virFileExists(pool->def->path) && !overwrite) {
-        g_autoptr(DIR) dir = NULL;
-        struct dirent *ent;
-        int rc;
+        g_autofree char *other = NULL;
+        int rc = vserverPoolOtherEntry(pool->def->path, &other);
 
-        if (virDirOpen(&dir, pool->def->path) < 0)
-            return -1;
-        while ((rc = virDirRead(dir, &ent, pool->def->path)) > 0) {
-            if (STRNEQ(ent->d_name, VSERVER_HASHIFY_DIR)) {
-                virReportError(VIR_ERR_OPERATION_INVALID,
-                               _("pool directory '%s' is not empty (it holds '%s')"),
-                               pool->def->path, ent->d_name);
-                return -1;
-            }
-        }
         if (rc < 0)
             return -1;
+        if (rc > 0) {
+            virReportError(VIR_ERR_OPERATION_INVALID,
+                           _("pool directory '%s' is not empty (it holds '%s')"),
+                           pool->def->path, other);
+            return -1;
+        }
     }
     if (g_mkdir_with_parents(pool->def->path, 0711) < 0) {
         virReportSystemError(errno, _("cannot create pool directory '%s'"),
@@ -378,26 +395,21 @@ int
 vserverPoolDeleteDir(vserverPool *pool,
                      char **trash)
 {
-    g_autoptr(DIR) dir = NULL;
     g_autofree char *dest = NULL;
-    struct dirent *ent;
+    g_autofree char *other = NULL;
     int rc;
 
     *trash = NULL;
     if (!virFileExists(pool->def->path))
         return 0;
-    if (virDirOpen(&dir, pool->def->path) < 0)
+    if ((rc = vserverPoolOtherEntry(pool->def->path, &other)) < 0)
         return -1;
-    while ((rc = virDirRead(dir, &ent, pool->def->path)) > 0) {
-        if (STRNEQ(ent->d_name, VSERVER_HASHIFY_DIR)) {
-            virReportError(VIR_ERR_OPERATION_INVALID,
-                           _("pool directory '%s' still holds '%s': delete its volumes first"),
-                           pool->def->path, ent->d_name);
-            return -1;
-        }
+    if (rc > 0) {
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("pool directory '%s' still holds '%s': delete its volumes first"),
+                       pool->def->path, other);
+        return -1;
     }
-    if (rc < 0)
-        return -1;
     if (!pool->def->store) {
         /* the store can be big: away at once, removed without the lock */
         dest = g_strdup_printf("%s.deleted-%x", pool->def->path, g_random_int());

@@ -75,11 +75,12 @@ vserverPoolDefCheckRule(const char *rule)
 }
 
 
+/* The definition in the root element <pool>, whose type
+ * vserverPoolDefParse has checked. */
 static vserverPoolDef *
 vserverPoolDefParseNode(xmlXPathContextPtr ctxt)
 {
     g_autoptr(vserverPoolDef) def = g_new0(vserverPoolDef, 1);
-    g_autofree char *type = NULL;
     g_autofree char *uuid = NULL;
     g_autofree char *mtime = NULL;
     g_autofree char *defaults = NULL;
@@ -87,14 +88,6 @@ vserverPoolDefParseNode(xmlXPathContextPtr ctxt)
     g_autofree xmlNodePtr *rules = NULL;
     int nrules;
     int i;
-
-    type = virXMLPropString(ctxt->node, "type");
-    if (STRNEQ_NULLABLE(type, "hashify")) {
-        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
-                       _("pool type '%s' is not supported by the vserver storage driver: use <pool type='hashify'>"),
-                       NULLSTR(type));
-        return NULL;
-    }
 
     if (!(def->name = virXPathString("string(./name)", ctxt))) {
         virReportError(VIR_ERR_XML_ERROR, "%s", _("the pool has no <name>"));

@@ -351,39 +351,47 @@ vserverStorageJobCancel(vserverStorageJob *job)
 }
 
 
-int
-vserverStorageImport(vserverPool *pool,
-                     vserverVol *vol,
-                     virStreamPtr stream)
+/* Run the tool's command @cmd (set up but for its fds) as a job on @vol
+ * with the stream on its stdin (an import, its template importing
+ * meanwhile) or stdout (an export).  Called with the pool's lock held;
+ * consumes @cmd. */
+static int
+vserverStorageJobRunStream(vserverPool *pool,
+                           vserverVol *vol,
+                           bool import,
+                           virCommand *cmd,
+                           virStreamPtr stream)
 {
-    vserverStorageJob *job = vserverStorageJobNew(pool, vol, true);
-    g_autofree char *tree = vserverPoolVolTree(pool, vol);
+    vserverStorageJob *job = vserverStorageJobNew(pool, vol, import);
     int pipefd[2] = { -1, -1 };
     int errfd = -1;
+    /* the pipe's end the tool has; the stream has the other */
+    int tool = import ? 0 : 1;
 
+    job->cmd = cmd;
     if (virPipe(pipefd) < 0 || (errfd = vserverStorageJobErrFd(job)) < 0)
         goto error;
 
-    job->cmd = virCommandNewArgList(vserverStorageToolPath(), "import", NULL);
-    vserverStorageAddSettings(job->cmd, pool);
-    virCommandAddArgFormat(job->cmd, "--devices=%s",
-                           vserverPoolDevicesTypeToString(pool->def->devices));
-    virCommandAddArgFormat(job->cmd, "--limit=%llu", pool->def->importLimit);
-    virCommandAddArg(job->cmd, tree);
-    virCommandSetInputFD(job->cmd, pipefd[0]);
+    if (import)
+        virCommandSetInputFD(job->cmd, pipefd[0]);
+    else
+        virCommandSetOutputFD(job->cmd, &pipefd[1]);
     virCommandSetErrorFD(job->cmd, &errfd);
-    if (vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_IMPORTING) < 0)
+    if (import &&
+        vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_IMPORTING) < 0)
         goto error;
     if (virCommandRunAsync(job->cmd, NULL) < 0) {
-        ignore_value(vserverPoolSetVolState(pool, vol, VSERVER_VOL_STATE_EMPTY));
+        if (import)
+            ignore_value(vserverPoolSetVolState(pool, vol,
+                                                VSERVER_VOL_STATE_EMPTY));
         goto error;
     }
-    VIR_FORCE_CLOSE(pipefd[0]);
+    VIR_FORCE_CLOSE(pipefd[tool]);
     VIR_FORCE_CLOSE(errfd);
     vserverStorageJobBegin(job);
 
-    if (vserverStorageStreamStart(job, stream, pipefd[1]) < 0) {
-        VIR_FORCE_CLOSE(pipefd[1]);
+    if (vserverStorageStreamStart(job, stream, pipefd[1 - tool]) < 0) {
+        VIR_FORCE_CLOSE(pipefd[1 - tool]);
         vserverStorageJobCancel(job);
         return -1;
     }
@@ -399,41 +407,34 @@ vserverStorageImport(vserverPool *pool,
 
 
 int
+vserverStorageImport(vserverPool *pool,
+                     vserverVol *vol,
+                     virStreamPtr stream)
+{
+    g_autofree char *tree = vserverPoolVolTree(pool, vol);
+    virCommand *cmd = virCommandNewArgList(vserverStorageToolPath(), "import",
+                                           NULL);
+
+    vserverStorageAddSettings(cmd, pool);
+    virCommandAddArgFormat(cmd, "--devices=%s",
+                           vserverPoolDevicesTypeToString(pool->def->devices));
+    virCommandAddArgFormat(cmd, "--limit=%llu", pool->def->importLimit);
+    virCommandAddArg(cmd, tree);
+    return vserverStorageJobRunStream(pool, vol, true, cmd, stream);
+}
+
+
+int
 vserverStorageExport(vserverPool *pool,
                      vserverVol *vol,
                      virStreamPtr stream)
 {
-    vserverStorageJob *job = vserverStorageJobNew(pool, vol, false);
     g_autofree char *tree = vserverPoolVolTree(pool, vol);
-    int pipefd[2] = { -1, -1 };
-    int errfd = -1;
 
-    if (virPipe(pipefd) < 0 || (errfd = vserverStorageJobErrFd(job)) < 0)
-        goto error;
-
-    job->cmd = virCommandNewArgList(vserverStorageToolPath(), "export", tree,
-                                    NULL);
-    virCommandSetOutputFD(job->cmd, &pipefd[1]);
-    virCommandSetErrorFD(job->cmd, &errfd);
-    if (virCommandRunAsync(job->cmd, NULL) < 0)
-        goto error;
-    VIR_FORCE_CLOSE(pipefd[1]);
-    VIR_FORCE_CLOSE(errfd);
-    vserverStorageJobBegin(job);
-
-    if (vserverStorageStreamStart(job, stream, pipefd[0]) < 0) {
-        VIR_FORCE_CLOSE(pipefd[0]);
-        vserverStorageJobCancel(job);
-        return -1;
-    }
-    return 0;
-
- error:
-    VIR_FORCE_CLOSE(pipefd[0]);
-    VIR_FORCE_CLOSE(pipefd[1]);
-    VIR_FORCE_CLOSE(errfd);
-    vserverStorageJobFree(job);
-    return -1;
+    return vserverStorageJobRunStream(pool, vol, false,
+                                      virCommandNewArgList(vserverStorageToolPath(),
+                                                           "export", tree, NULL),
+                                      stream);
 }
 
 
