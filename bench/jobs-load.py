@@ -143,7 +143,9 @@ def run_peer(key, uri, rootfs, partition, pid, clients, cycles, seconds):
     stop = mp.Event()
     out = mp.Queue()
     pout = mp.Queue()
-    marks = {50 * clients: "at cycle 50"}
+    # the daemon's RSS and fds at cycle 50 of every client, then every
+    # 50 cycles more: a leak grows with them, an allocator's arenas level off
+    marks = {c * clients: "at cycle %d" % c for c in range(50, cycles, 50)}
     deadline = time.time() + seconds
     usage = {}
     if pid:
@@ -265,6 +267,14 @@ def main():
                     cell = "-"
             line += "%-22s" % cell
         log(line)
+    for k, r in results.items():
+        if isinstance(r, str):
+            continue
+        series = sorted((int(m.split()[-1]), u[0]) for m, u in r["usage"].items()
+                        if m.startswith("at cycle "))
+        if series:
+            log("%s: daemon RSS (KiB) every 50 cycles of each client: %s"
+                % (k, " ".join("%d:%d" % x for x in series)))
     for k, r in results.items():
         if not isinstance(r, str) and r["errors"]:
             log("")
