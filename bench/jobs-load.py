@@ -26,13 +26,15 @@ def log(msg):
 
 
 def daemon_usage(pid):
-    """(RSS KiB, open fds) of the daemon process @pid."""
-    rss = 0
+    """(RSS KiB, open fds, threads) of the daemon process @pid."""
+    rss = threads = 0
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
-    return rss, len(os.listdir("/proc/%d/fd" % pid))
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, len(os.listdir("/proc/%d/fd" % pid)), threads
 
 
 def domain_xml(name, rootfs, partition):
@@ -254,6 +256,10 @@ def main():
         ("daemon fds before", lambda r: "%d" % r["usage"]["before"][1]),
         ("daemon fds cycle 50", lambda r: "%d" % r["usage"]["at cycle 50"][1]),
         ("daemon fds end", lambda r: "%d" % r["usage"]["at the end"][1]),
+        ("daemon threads before/50/end",
+         lambda r: "%d / %d / %d" % (r["usage"]["before"][2],
+                                     r["usage"]["at cycle 50"][2],
+                                     r["usage"]["at the end"][2])),
     ]
     for title, fn in rows:
         line = "%-34s" % title
@@ -274,6 +280,11 @@ def main():
                         if m.startswith("at cycle "))
         if series:
             log("%s: daemon RSS (KiB) every 50 cycles of each client: %s"
+                % (k, " ".join("%d:%d" % x for x in series)))
+        series = sorted((int(m.split()[-1]), u[2]) for m, u in r["usage"].items()
+                        if m.startswith("at cycle "))
+        if series:
+            log("%s: daemon threads every 50 cycles of each client: %s"
                 % (k, " ".join("%d:%d" % x for x in series)))
     for k, r in results.items():
         if not isinstance(r, str) and r["errors"]:
