@@ -12,7 +12,9 @@
 #  - a start while the last run's hooks run waits for them;
 #  - during a save (its CRIU dump held here at post-dump): list and
 #    dominfo answer, an undefine waits for the save and then succeeds,
-#    and the image restores.
+#    and the image restores;
+#  - while contexts are torn down over and over, what reads them answers
+#    or says they are stopping or gone.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -205,7 +207,70 @@ else
     echo "# no CRIU in the build: the undefine during a save is not tried"
     vsh undefine j >/dev/null
 fi
+# --- queries while contexts are torn down: a stopped context's shim,
+# processes and cgroups go with the domain unlocked while it still reads
+# as running; what reads it meanwhile answers (without usage figures) or
+# says the context is stopping or gone, and never fails otherwise
+for i in 0 1 2; do ctx_xml "tq$i" "$rootfs" "exec sleep 100000" > "$work/tq$i.xml"; done
+/usr/bin/python3 - "$uri" "$work" > "$work/teardown.out" 2>&1 <<'PY'
+import sys, threading, time, libvirt
+uri, work = sys.argv[1:3]
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+fine = (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID)
+stop = threading.Event()
+errors, cycles, polls = [], [0], [0]
+
+def cycler(i):
+    conn = libvirt.open(uri)
+    xml = open("%s/tq%d.xml" % (work, i)).read()
+    try:
+        while not stop.is_set():
+            dom = conn.createXML(xml, 0)
+            dom.destroy()
+            cycles[0] += 1
+    except libvirt.libvirtError as e:
+        errors.append("cycle: %s" % e)
+    finally:
+        conn.close()
+
+threads = [threading.Thread(target=cycler, args=(i,)) for i in range(3)]
+for t in threads:
+    t.start()
+conn = libvirt.open(uri)
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and (cycles[0] < 60 or polls[0] < 60) and not errors:
+    try:
+        conn.getAllDomainStats(0)
+    except libvirt.libvirtError as e:
+        errors.append("domstats: %s" % e)
+    for dom in conn.listAllDomains(0):
+        for what, call in (("info", dom.info),
+                           ("cpu-stats", lambda: dom.getCPUStats(True)),
+                           ("dommemstat", dom.memoryStats),
+                           ("schedinfo", dom.schedulerParameters)):
+            try:
+                call()
+            except libvirt.libvirtError as e:
+                if e.get_error_code() not in fine:
+                    errors.append("%s: %s (code %d)" % (what, e, e.get_error_code()))
+    polls[0] += 1
+stop.set()
+for t in threads:
+    t.join(30)
+print("cycles %d polls %d errors %d" % (cycles[0], polls[0], len(errors)))
+for e in errors[:5]:
+    print("error: %s" % e)
+PY
+sed 's/^/# /' "$work/teardown.out"
+grep -q "errors 0$" "$work/teardown.out" &&
+    [ "$(sed -n 's/^cycles \([0-9]*\) .*/\1/p' "$work/teardown.out")" -ge 20 ]
+ok $? "while 3 contexts start and are destroyed over and over, dominfo, domstats, cpu-stats, dommemstat and schedinfo of them never fail but for 'stopping' or 'gone'"
+for i in 0 1 2; do vsh destroy "tq$i" >/dev/null 2>&1; done
+
 wait_until 10 no_leftovers
 equals "nothing is left" "" "$(ctx_leftovers j "$rootfs")"
+for i in 0 1 2; do
+    equals "nothing is left of tq$i" "" "$(ctx_leftovers "tq$i" "$rootfs")"
+done
 
 tap_done

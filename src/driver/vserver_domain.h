@@ -48,6 +48,10 @@ struct _vserverDomainObjPrivate {
      * stopped and release hooks run unlocked once it reads shut off; no
      * job begins and no second teardown starts until this is over */
     bool cleaning;
+    /* a transient domain out of the domain list after its stop
+     * (vserverProcessStopped): a destroy returns only then, so that the
+     * name is free when it does */
+    bool removed;
     /* set by a destroy that finds a start in progress: the start gives
      * up at its next step and leaves nothing (vserverProcessStart) */
     int abortStart;             /* atomic */

@@ -640,8 +640,10 @@ vserverProcessStopped(vserverDriver *driver,
                                               detail);
     virObjectEventStateQueue(driver->domainEventState, event);
     /* an outgoing migration decides itself what becomes of the domain */
-    if (!vm->persistent && !priv->migrating)
+    if (!vm->persistent && !priv->migrating) {
         virDomainObjListRemove(driver->domains, vm);
+        priv->removed = true;
+    }
     virDomainObjBroadcast(vm);
 }
 
@@ -1188,8 +1190,10 @@ vserverProcessDestroy(vserverDriver *driver,
     priv->stopping = true;
     if (priv->monitor &&
         vserverMonitorSend(priv->monitor, VSERVER_SHIM_VERB_DESTROY, NULL) == 0) {
-        /* the monitor callback does the cleanup and wakes us */
-        while (virDomainObjIsActive(vm) || priv->cleaning) {
+        /* the monitor callback does the cleanup, and takes a transient
+         * domain out of the list, and wakes us */
+        while (virDomainObjIsActive(vm) || priv->cleaning ||
+               (!vm->persistent && !priv->migrating && !priv->removed)) {
             int rc = virDomainObjWaitUntil(vm, deadline);
             if (rc < 0)
                 return -1;

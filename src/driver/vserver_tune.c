@@ -33,6 +33,20 @@ VIR_LOG_INIT("vserver.tune");
 #define VSERVER_NB_BLKIO_PARAM 1
 
 
+/* The cgroup of running @vm; NULL with an error while its teardown has
+ * taken it (vserverProcessCleanup). */
+static vserverCgroup *
+vserverTuneCgroup(virDomainObj *vm)
+{
+    vserverDomainObjPrivate *priv = vm->privateData;
+
+    if (!priv->cgroup)
+        virReportError(VIR_ERR_OPERATION_INVALID,
+                       _("context '%s' is stopping"), vm->def->name);
+    return priv->cgroup;
+}
+
+
 static int
 vserverTuneGetDefs(virDomainObj *vm,
                    unsigned int flags,
@@ -41,11 +55,8 @@ vserverTuneGetDefs(virDomainObj *vm,
 {
     if (virDomainObjGetDefs(vm, flags, def, persistentDef) < 0)
         return -1;
-    if (*def && !((vserverDomainObjPrivate *)vm->privateData)->cgroup) {
-        virReportError(VIR_ERR_OPERATION_FAILED, "%s",
-                       _("the context's cgroups are not available"));
+    if (*def && !vserverTuneCgroup(vm))
         return -1;
-    }
     return 0;
 }
 
@@ -71,20 +82,6 @@ vserverTuneSave(vserverDriver *driver,
 
 /* The limit a context runs under: <memtune><hard_limit> if set, else its
  * current memory (what `virsh setmem` changes). */
-/* The cgroup of running @vm; NULL with an error while its teardown has
- * taken it (vserverProcessCleanup). */
-static vserverCgroup *
-vserverTuneCgroup(virDomainObj *vm)
-{
-    vserverDomainObjPrivate *priv = vm->privateData;
-
-    if (!priv->cgroup)
-        virReportError(VIR_ERR_OPERATION_INVALID,
-                       _("context '%s' is stopping"), vm->def->name);
-    return priv->cgroup;
-}
-
-
 static unsigned long long
 vserverTuneMemoryLimit(const virDomainMemtune *mem)
 {
@@ -111,11 +108,14 @@ vserverDomainSetMemoryFlags(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
 
-    if (virDomainSetMemoryFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+    if (virDomainSetMemoryFlagsEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    /* after the job begins: a teardown it waited for replaces the live
+     * definition */
+    if (vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+        goto endjob;
 
     if (newmem < 1024) {
         virReportError(VIR_ERR_INVALID_ARG,
@@ -237,11 +237,14 @@ vserverDomainSetMemoryParameters(virDomainPtr dom,
         return -1;
     priv = vm->privateData;
 
-    if (virDomainSetMemoryParametersEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+    if (virDomainSetMemoryParametersEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    /* after the job begins: a teardown it waited for replaces the live
+     * definition */
+    if (vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+        goto endjob;
 
     for (i = 0; i < 2; i++) {
         virDomainDef *d = i == 0 ? def : persistentDef;
@@ -342,11 +345,10 @@ vserverDomainGetMemoryParameters(virDomainPtr dom,
                 val = VIR_DOMAIN_MEMORY_PARAM_UNLIMITED;
         } else {
             /* what the kernel enforces now */
-            vserverCgroup *cg = vserverTuneCgroup(vm);
-            int rc = !cg ? -1 :
-                     i == 0 ? vserverCgroupGetMemoryLimit(cg, &val) :
-                     i == 1 ? vserverCgroupGetMemorySoftLimit(cg, &val) :
-                     vserverCgroupGetMemorySwapHardLimit(cg, &val);
+            vserverDomainObjPrivate *priv = vm->privateData;
+            int rc = i == 0 ? vserverCgroupGetMemoryLimit(priv->cgroup, &val) :
+                     i == 1 ? vserverCgroupGetMemorySoftLimit(priv->cgroup, &val) :
+                     vserverCgroupGetMemorySwapHardLimit(priv->cgroup, &val);
             if (rc < 0)
                 goto cleanup;
         }
@@ -413,11 +415,14 @@ vserverDomainSetSchedulerParametersFlags(virDomainPtr dom,
         return -1;
     priv = vm->privateData;
 
-    if (virDomainSetSchedulerParametersFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+    if (virDomainSetSchedulerParametersFlagsEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    /* after the job begins: a teardown it waited for replaces the live
+     * definition */
+    if (vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+        goto endjob;
 
     for (i = 0; i < nparams; i++) {
         virTypedParameterPtr p = &params[i];
@@ -510,8 +515,7 @@ vserverDomainGetSchedulerParametersFlags(virDomainPtr dom,
         shares = persistentDef->cputune.shares;
         period = persistentDef->cputune.period;
         quota = persistentDef->cputune.quota;
-    } else if (!vserverTuneCgroup(vm) ||
-               vserverCgroupGetCpuShares(priv->cgroup, &shares) < 0 ||
+    } else if (vserverCgroupGetCpuShares(priv->cgroup, &shares) < 0 ||
                vserverCgroupGetCpuCfsPeriod(priv->cgroup, &period) < 0 ||
                vserverCgroupGetCpuCfsQuota(priv->cgroup, &quota) < 0) {
         goto cleanup;
@@ -572,11 +576,14 @@ vserverDomainSetBlkioParameters(virDomainPtr dom,
         return -1;
     priv = vm->privateData;
 
-    if (virDomainSetBlkioParametersEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+    if (virDomainSetBlkioParametersEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    /* after the job begins: a teardown it waited for replaces the live
+     * definition */
+    if (vserverTuneGetDefs(vm, flags, &def, &persistentDef) < 0)
+        goto endjob;
 
     for (i = 0; i < nparams; i++) {
         unsigned int weight = params[i].value.ui;
@@ -642,9 +649,8 @@ vserverDomainGetBlkioParameters(virDomainPtr dom,
      * value is what the kernel does */
     if (persistentDef)
         weight = persistentDef->blkio.weight;
-    else if (!vserverTuneCgroup(vm) ||
-             (vserverCgroupHasBlkioWeight(priv->cgroup, false) &&
-              vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0))
+    else if (vserverCgroupHasBlkioWeight(priv->cgroup, false) &&
+             vserverCgroupGetBlkioWeight(priv->cgroup, &weight) < 0)
         goto cleanup;
 
     if (virTypedParameterAssign(&params[0], VIR_DOMAIN_BLKIO_WEIGHT,
