@@ -138,11 +138,14 @@ vserverDomainAttachDeviceFlags(virDomainPtr dom,
 
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
-    if (virDomainAttachDeviceFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        virDomainObjUpdateModificationImpact(vm, &flags) < 0)
+    if (virDomainAttachDeviceFlagsEnsureACL(dom->conn, vm->def, flags) < 0)
         goto cleanup;
+    /* live or not is decided once the job began: a stop it waited for
+     * ends the context */
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    if (virDomainObjUpdateModificationImpact(vm, &flags) < 0)
+        goto endjob;
 
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!(netConf = vserverDeviceParseNet(driver, vm, xml,
@@ -211,7 +214,6 @@ vserverDomainDetachDeviceFlags(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     if (virDomainDetachDeviceFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        virDomainObjUpdateModificationImpact(vm, &flags) < 0 ||
         !(net = vserverDeviceParseNet(driver, vm, xml,
                                       VIR_DOMAIN_DEF_PARSE_INACTIVE |
                                       VIR_DOMAIN_DEF_PARSE_SKIP_VALIDATE,
@@ -219,6 +221,8 @@ vserverDomainDetachDeviceFlags(virDomainPtr dom,
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    if (virDomainObjUpdateModificationImpact(vm, &flags) < 0)
+        goto endjob;
 
     /* find it everywhere before changing anything */
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
@@ -311,12 +315,13 @@ vserverDomainUpdateDeviceFlags(virDomainPtr dom,
     if (!(vm = vserverDomObjFromDomain(dom)))
         return -1;
     if (virDomainUpdateDeviceFlagsEnsureACL(dom->conn, vm->def, flags) < 0 ||
-        virDomainObjUpdateModificationImpact(vm, &flags) < 0 ||
         !(net = vserverDeviceParseNet(driver, vm, xml,
                                       VIR_DOMAIN_DEF_PARSE_INACTIVE, &dev)))
         goto cleanup;
     if (vserverDomainObjBeginJob(vm, VIR_JOB_MODIFY) < 0)
         goto cleanup;
+    if (virDomainObjUpdateModificationImpact(vm, &flags) < 0)
+        goto endjob;
 
     if (flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!(persistentDef = virDomainObjCopyPersistentDef(vm, driver->xmlopt,
