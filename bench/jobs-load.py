@@ -276,16 +276,13 @@ def main():
     for k, r in results.items():
         if isinstance(r, str):
             continue
-        series = sorted((int(m.split()[-1]), u[0]) for m, u in r["usage"].items()
-                        if m.startswith("at cycle "))
-        if series:
-            log("%s: daemon RSS (KiB) every 50 cycles of each client: %s"
-                % (k, " ".join("%d:%d" % x for x in series)))
-        series = sorted((int(m.split()[-1]), u[2]) for m, u in r["usage"].items()
-                        if m.startswith("at cycle "))
-        if series:
-            log("%s: daemon threads every 50 cycles of each client: %s"
-                % (k, " ".join("%d:%d" % x for x in series)))
+        for idx, what in ((0, "RSS (KiB)"), (2, "threads")):
+            series = sorted((int(m.split()[-1]), u[idx])
+                            for m, u in r["usage"].items()
+                            if m.startswith("at cycle "))
+            if series:
+                log("%s: daemon %s every 50 cycles of each client: %s"
+                    % (k, what, " ".join("%d:%d" % x for x in series)))
     for k, r in results.items():
         if not isinstance(r, str) and r["errors"]:
             log("")

@@ -442,11 +442,7 @@ vserverProcessSaveStatus(vserverDriver *driver,
         return -1;
     virUUIDFormat(vm->def->uuid, uuidstr);
     comment = g_strdup(virXMLPickShellSafeComment(vm->def->name, uuidstr));
-    if (g_mkdir_with_parents(cfg->runDir, 0777) < 0) {
-        virReportSystemError(errno, _("cannot create directory '%s'"),
-                             cfg->runDir);
-        return -1;
-    }
+    /* the run dir exists: the driver made it at its start */
     seq = ++priv->statusFormatted;
 
     unlocked = vserverDomainObjUnlockForWait(vm);
@@ -485,8 +481,8 @@ vserverProcessRemoveStatus(vserverDriver *driver,
  *
  * With @vm (locked): its shim, processes, cgroups and the shim's run
  * files go (with @vm unlocked), then its interfaces' host ends, volume
- * and status file, then it reads as shut off; a client that sees it shut off finds nothing
- * of it left on the host.  The stopped and release hooks, the
+ * and status file, then it reads as shut off; a client that sees it
+ * shut off finds nothing of it left on the host.  The stopped and release hooks, the
  * administrator's scripts, then run with @vm unlocked.  From the first
  * unlock until the hooks are over and @vm is locked again,
  * priv->cleaning holds off every job (vserverDomainObjBeginJob) and any
