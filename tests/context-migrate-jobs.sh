@@ -12,13 +12,14 @@
 #    and the destination drops what it prepared.
 #  - a context with <idmap> migrates there and back (no gap, the same id
 #    map); with a veth on a bridge too (the guest keeps its address and
-#    answers ping, the host end is on the bridge); with a macvlan it is
-#    refused before anything stops.
+#    answers ping, the host end is on the bridge); with a macvlan too
+#    (eth0 keeps its ifindex, MAC, mode and address and answers ping).
 # Skipped when the build has no CRIU.
 #
 # The whole test runs in a private network and mount namespace (it
-# re-executes itself under unshare): both daemons, the bridge and the
-# veths live and die there, and no packet reaches the real network.
+# re-executes itself under unshare): both daemons, the bridge, the
+# macvlan's parent and the veths live and die there, and no packet
+# reaches the real network.
 set -u
 
 if [ "${VSERVER_NETTEST_HOSTNS:-}" = "" ]; then
@@ -223,20 +224,57 @@ fi
 vA destroy mv >/dev/null 2>&1
 vB destroy mv >/dev/null 2>&1
 
-# ... but not with a macvlan (CRIU cannot make it again inside a user
-# namespace): refused before anything stops
+# ... and with a macvlan (type='direct'): CRIU makes it again on the
+# destination (build-aux/criu-patches/0003); both daemons' contexts use
+# the same parent here.  The parent is a veth end (the kernel may lack
+# the dummy driver); its peer, with the gateway's address, pings the guest.
 ip link add vsjmv0 type veth peer name vsjmv0p && ip link set vsjmv0 up &&
-    ip link set vsjmv0p up
-ctx_xml mn "$idroot" "exec sleep 100000" "$idmap" \
-    "<interface type='direct'><source dev='vsjmv0' mode='bridge'/></interface>" > "$work/mn.xml"
-if vA create "$work/mn.xml" >/dev/null; then
-    p=$(vA domid mn)
-    out=$(vA migrate --live mn "$uriB" 2>&1)
-    ok $(( $? == 0 )) "an <idmap> context with a macvlan is refused"
-    contains "... naming why" "<idmap> (a user namespace) and a macvlan <interface>" "$out"
-    equals "... and runs on, the same init" "$p" "$(vA domid mn)"
-    vA destroy mn >/dev/null 2>&1
+    ip link set vsjmv0p up && ip addr add 10.82.0.1/24 dev vsjmv0p
+ok $? "a macvlan parent vsjmv0 (its peer vsjmv0p: 10.82.0.1/24)"
+rm -f "$idroot/count"
+ctx_xml mn "$idroot" "$counter" "$idmap" \
+    "<interface type='direct'><source dev='vsjmv0' mode='bridge'/><mac address='52:54:00:82:00:02'/><ip address='10.82.0.2' prefix='24'/></interface>" > "$work/mn.xml"
+mn_state() { [ "$(virsh -q -c "$1" domstate --reason mn 2>&1)" = "$2" ]; }
+mn_pings() { ping -c 1 -W 1 10.82.0.2 >/dev/null 2>&1; }
+# URI's eth0: ifindex, MAC, macvlan mode; its address
+mn_link() { nsenter -t "$(virsh -q -c "$1" domid mn)" -n ip -o -d link show dev eth0 2>&1 | grep -o -e '^[0-9]*:' -e 'link/ether [0-9a-f:]*' -e 'macvlan mode [a-z]*' | tr '\n' ' '; }
+mn_addr() { nsenter -t "$(virsh -q -c "$1" domid mn)" -n ip -o -4 addr show dev eth0 | awk '{print $4}'; }
+# the MAC is free on vsjmv0 again (the kernel tears a namespace down
+# asynchronously)
+mn_mac_free() {
+    ip link add link vsjmv0 name vsjmvchk address 52:54:00:82:00:02 type macvlan mode bridge &&
+        ip link set vsjmvchk up
+    local rc=$?
+    ip link del vsjmvchk 2>/dev/null
+    return $rc
+}
+if vA create "$work/mn.xml" >/dev/null && wait_until 10 test -s "$idroot/count"; then
+    check "an <idmap> context with a macvlan answers ping on A" -- wait_until 10 mn_pings
+    link_before=$(mn_link "$uriA")
+    contains "... eth0 is a bridge-mode macvlan with the MAC of the definition ($link_before)" \
+        "link/ether 52:54:00:82:00:02 macvlan mode bridge" "$link_before"
+    # what stock CRIU 4.1.1 failed on: its request for eth0 went to the
+    # host's device of that index
+    idx=${link_before%%:*}
+    check "... a device of the test's namespace has eth0's ifindex ($idx) too" -- \
+        sh -c "ip -o link | grep -q '^$idx: '"
+    check "virsh migrate --live of it A -> B" -- vA migrate --live mn "$uriB"
+    check "... it runs on B" -- wait_until 20 mn_state "$uriB" "running (migrated)"
+    check "... and counts on" -- wait_until 10 id_counts_on
+    check "... it answers ping from the parent's peer" -- wait_until 10 mn_pings
+    equals "... eth0 keeps its ifindex, MAC and mode" "$link_before" "$(mn_link "$uriB")"
+    equals "... and its address" "10.82.0.2/24" "$(mn_addr "$uriB")"
+    check "and back B -> A" -- vB migrate --live mn "$uriA"
+    check "... it runs on A" -- wait_until 20 mn_state "$uriA" "running (migrated)"
+    check "... it answers ping from the parent's peer" -- wait_until 10 mn_pings
+    equals "... eth0 keeps its ifindex, MAC and mode" "$link_before" "$(mn_link "$uriA")"
+    check "... and counts on" -- wait_until 10 id_counts_on
+    check "... with no gap and no repeat" -- seq_ok "$idroot/count"
+    check "destroy it" -- vA destroy mn
+    check "... its macvlan is gone: the MAC is free on vsjmv0 again" -- wait_until 10 mn_mac_free
 else
     ok 1 "an <idmap> context with a macvlan starts on A"
 fi
+vA destroy mn >/dev/null 2>&1
+vB destroy mn >/dev/null 2>&1
 tap_done

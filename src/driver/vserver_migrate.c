@@ -166,19 +166,6 @@ vserverMigrateBeginXML(vserverDriver *driver,
                        _("migrating a suspended context is not supported: resume it first"));
         return NULL;
     }
-    /* with a user namespace, the shim pre-creates a veth for CRIU; CRIU
-     * fails to make a macvlan there (docs/dev/criu-idmap.md, R7): refused
-     * before anything stops */
-    if (vm->def->idmap.nuidmap > 0 || vm->def->idmap.ngidmap > 0) {
-        for (size_t i = 0; i < vm->def->nnets; i++) {
-            if (virDomainNetGetActualType(vm->def->nets[i]) ==
-                VIR_DOMAIN_NET_TYPE_DIRECT) {
-                virReportError(VIR_ERR_OPERATION_UNSUPPORTED, "%s",
-                               _("unsupported: migration of a context with <idmap> (a user namespace) and a macvlan <interface> (type='direct')"));
-                return NULL;
-            }
-        }
-    }
     if (dname && STRNEQ(dname, vm->def->name)) {
         virReportError(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
                        _("a context keeps its name when it migrates"));

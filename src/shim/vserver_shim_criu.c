@@ -26,8 +26,9 @@
  *     first, the guest end under a temporary name, and CRIU moves that
  *     one into the restored netns and renames it (netdev[GUEST]:TMP;
  *     docs/dev/criu-idmap.md, R4).  A macvlan is external by its parent
- *     (macvlan[GUEST]:PARENT), at dump and at restore; with <idmap> its
- *     checkpoint is refused (CRIU fails to make it again: R7).
+ *     (macvlan[GUEST]:PARENT), at dump and at restore: CRIU makes it
+ *     again in the restored netns from its own (through usernsd with
+ *     <idmap>), which needs our CRIU patch 0003 (NLM_F_EXCL: R7).
  *   - with <idmap> (a user namespace; docs/dev/criu-idmap.md): the
  *     /dev nodes (binds of the host's), the configured binds and, without
  *     a network namespace, the host's /sys are external mounts by their

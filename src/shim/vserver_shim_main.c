@@ -413,17 +413,6 @@ serveNet(shimState *st, int fd, const char *args)
 }
 
 
-static bool
-shimHasMacvlan(const vserverShimConfig *conf)
-{
-    for (size_t i = 0; i < conf->nnets; i++) {
-        if (conf->nets[i].kind == VSERVER_SHIM_NET_MACVLAN)
-            return true;
-    }
-    return false;
-}
-
-
 /* CHECKPOINT or MIGRATE <seconds> <dir> */
 static void
 serveCheckpoint(shimState *st, int fd, vserverShimVerb verb, const char *args)
@@ -443,13 +432,6 @@ serveCheckpoint(shimState *st, int fd, vserverShimVerb verb, const char *args)
                          "'%s <seconds> <dir>'", vserverShimVerbName(verb));
     } else if (st->initPid <= 0) {
         vserverShimError(&err, 0, "the context is not running");
-    } else if (st->conf.userns && shimHasMacvlan(&st->conf)) {
-        /* a veth is pre-created for the restore (docs/dev/criu-idmap.md,
-         * R4); CRIU fails to make a macvlan from inside the user namespace
-         * (R7): refused before the dump kills the context */
-        vserverShimError(&err, 0, "unsupported: checkpoint of a context "
-                         "with <idmap> (a user namespace) and a macvlan "
-                         "<interface> (type='direct')");
     } else {
         st->intent = migrate ? INTENT_MIGRATE : INTENT_SAVE;
         if (vserverShimCriuDump(&st->conf, st->initPid, st->ptySlave,
