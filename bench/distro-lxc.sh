@@ -21,6 +21,7 @@
 # AppArmor), and lxc.signal.halt = SIGRTMIN+3: lxc-stop's default halt
 # signal is SIGPWR, which Debian 12's systemd maps to sigpwr.target and
 # no unit shuts down on, so lxc-stop would wait for its timeout and kill.
+# LXC_INIT_CMD (environment), when set, becomes lxc.init.cmd.
 set -euo pipefail
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -43,6 +44,10 @@ lxc.signal.halt = SIGRTMIN+3
 lxc.log.file = $lxcpath/$name.log
 lxc.log.level = WARN
 EOF
+    # LXC_INIT_CMD: another init (bench/distro-breakdown.py's bare contexts)
+    if [ -n "${LXC_INIT_CMD:-}" ]; then
+        echo "lxc.init.cmd = $LXC_INIT_CMD" >> "$lxcpath/$name/config"
+    fi
 }
 
 case "$cmd" in
@@ -65,12 +70,18 @@ case "$cmd" in
         # at the clone
         sed -i -e "s|^lxc.log.file = .*|lxc.log.file = $lxcpath/$name.log|" \
             -e "s|^lxc.uts.name = .*|lxc.uts.name = $name|" "$lxcpath/$name/config"
+        if [ -n "${LXC_INIT_CMD:-}" ]; then
+            echo "lxc.init.cmd = $LXC_INIT_CMD" >> "$lxcpath/$name/config"
+        fi
         ;;
     cgclean)
         # the groups of container NAME (after lxc-destroy: systemd's own
         # below lxc.payload.NAME in the name=systemd hierarchy stay)
         [ $# -eq 3 ] || usage
-        for c2 in "$cgroot"/*/lxc.payload."$3" "$cgroot"/*/lxc.monitor."$3"; do
+        # (NAME-1, NAME-2, ...: lxc-start's names when a restart finds
+        # systemd's groups of the last boot still in name=systemd)
+        for c2 in "$cgroot"/*/lxc.payload."$3" "$cgroot"/*/lxc.monitor."$3" \
+                  "$cgroot"/*/lxc.payload."$3"-[0-9]* "$cgroot"/*/lxc.monitor."$3"-[0-9]*; do
             [ -d "$c2" ] || continue
             for _ in $(seq 1 40); do
                 find "$c2" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -94,7 +105,8 @@ case "$cmd" in
                            "$cgroot"/*/lxc.monitor."$name"/cgroup.procs 2>/dev/null | sort -u); do
                 kill -KILL "$p" 2>/dev/null || true
             done
-            for c2 in "$cgroot"/*/lxc.payload."$name" "$cgroot"/*/lxc.monitor."$name"; do
+            for c2 in "$cgroot"/*/lxc.payload."$name" "$cgroot"/*/lxc.monitor."$name" \
+                      "$cgroot"/*/lxc.payload."$name"-[0-9]* "$cgroot"/*/lxc.monitor."$name"-[0-9]*; do
                 [ -d "$c2" ] || continue
                 for _ in $(seq 1 40); do
                     find "$c2" -depth -type d -exec rmdir {} \; 2>/dev/null

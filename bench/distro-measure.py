@@ -13,6 +13,7 @@ Peers:
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -163,16 +164,17 @@ class Ours:
         self.virsh("vol-upload", "--pool", pool, vol, tarball, timeout=1800)
         return now() - t0
 
-    def define(self, dom, pool, tpl, i):
+    def define(self, dom, pool, tpl, i, init=("/sbin/init",)):
         """A guest volume cloned from TPL and a persistent domain on it,
-        ids 300000 + i*65536."""
+        ids 300000 + i*65536; INIT: init and its arguments."""
         vol = "g-" + dom
         self.virsh("vol-clone", "--pool", pool, tpl, vol)
         t = IDBASE + i * IDSTEP
-        xml = """<domain type='lxc'>
+        xml = ("""<domain type='lxc'>
   <name>%s</name>
   <memory unit='MiB'>512</memory>
-  <os><type>exe</type><init>/sbin/init</init></os>
+  <os><type>exe</type><init>""" + init[0] + "</init>" + "".join(
+            "<initarg>%s</initarg>" % x for x in init[1:]) + """</os>
   <idmap>
     <uid start='0' target='%d' count='65536'/>
     <gid start='0' target='%d' count='65536'/>
@@ -182,7 +184,7 @@ class Ours:
     <filesystem type='volume'><source pool='%s' volume='%s'/><target dir='/'/></filesystem>
     <console type='pty'/>
   </devices>
-</domain>""" % (dom, t, t, pool, vol)
+</domain>""") % (dom, t, t, pool, vol)
         self.conn.defineXML(xml)
         self.made.append((dom, vol, pool))
         return dom
@@ -1036,6 +1038,20 @@ def main():
             phase_bootphases(a, peers, res)
         if "startscale" in phases:
             phase_startscale(a, [peers[0], peers[2]], res, max(a.counts))
+        # bench/distro-breakdown.py: memory breakdown, boot unit by unit
+        if {"breakdown", "breakdownbare", "bootunits"} & set(phases):
+            spec = importlib.util.spec_from_file_location(
+                "distro_breakdown", os.path.join(a.bench, "distro-breakdown.py"))
+            bd = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(bd)
+            if "bootunits" in phases:
+                bd.phase_bootunits(sys.modules[__name__], a, peers, res)
+            if "breakdown" in phases:
+                bd.phase_breakdown(sys.modules[__name__], a, peers, res)
+            if "breakdownbare" in phases:
+                bd.phase_breakdown(sys.modules[__name__], a, peers, res, bare=True)
+            if set(phases) <= {"breakdown", "breakdownbare", "bootunits"}:
+                return
         # the largest count comes last, after the two-template phase, so
         # that a run cut by --deadline still has that one
         doms = {}
