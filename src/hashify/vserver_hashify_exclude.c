@@ -21,7 +21,10 @@
 
 /* Volatile and virtual trees are skipped outright; secret keys are never
  * shared, so that no guest's key ends up as an object other trees link to
- * and the store never holds key material. */
+ * and the store never holds key material; files that their readers
+ * refuse when they have more than one link (cron's system crontab, its
+ * cron.d and users' crontabs: "NUMBER OF HARD LINKS > 1") stay files of
+ * their own. */
 static const char *const hashifyDefaultExcludes[] = {
     "~/dev",
     "~/proc",
@@ -36,6 +39,9 @@ static const char *const hashifyDefaultExcludes[] = {
     "-*/etc/pki/tls/private",
     "-*/.ssh/id_*",
     "-*/.gnupg",
+    "-*/etc/crontab",
+    "-*/etc/cron.d",
+    "-*/var/spool/cron",
     NULL
 };
 

@@ -327,6 +327,24 @@ ok "$(grep -qx '~/proc' <<<"$out" && grep -qx -- '-\*/etc/ssl/private' <<<"$out"
 hv -s "$t" -x 'tmp' "$t/a" >/dev/null 2>&1
 ok "$([ $? = 2 ]; echo $?)" "a pattern that is not anchored is a usage error"
 
+# cron skips a crontab with more than one link: those stay files of their own
+t=$work/p4c
+for g in a b; do
+    mkdir -p "$t/$g/etc/cron.d" "$t/$g/var/spool/cron/crontabs" "$t/$g/etc/cron.daily"
+    mkf "$t/$g/etc/crontab" 3000 crontab
+    mkf "$t/$g/etc/cron.d/e2scrub_all" 3000 e2scrub
+    mkf "$t/$g/var/spool/cron/crontabs/root" 3000 userct
+    mkf "$t/$g/etc/cron.daily/dpkg" 3000 daily
+done
+fixtimes "$t"
+hv -s "$t" "$t/a" "$t/b" >/dev/null
+links=$(stat -c %h "$t"/[ab]/etc/crontab "$t"/[ab]/etc/cron.d/e2scrub_all \
+          "$t"/[ab]/var/spool/cron/crontabs/root | tr '\n' ' ')
+ok "$([ "$links" = "1 1 1 1 1 1 " ]; echo $?)" \
+    "the system crontab, cron.d and users' crontabs keep one link each ($links)"
+ok "$(same "$t/a/etc/cron.daily/dpkg" "$t/b/etc/cron.daily/dpkg"; echo $?)" \
+    "... while the scripts they run are shared as usual"
+
 # --- 5. hardlinks to outside the trees
 
 t=$work/p5
