@@ -52,6 +52,9 @@ runtime_pkgs="$runtime_pkgs iptables libprotobuf-c1 libnl-3-200 libnet1
 # (tests/daemon-hostdrivers.sh) come with libvirt-daemon above
 runtime_pkgs="$runtime_pkgs libsys-virt-perl"
 
+# tests/vm/purev2.sh: a pure cgroup v2 host in a virtual machine
+runtime_pkgs="$runtime_pkgs qemu-system-x86"
+
 # virt-manager driven under Xvfb through AT-SPI (tests/virt-manager.sh):
 # dogtail, the accessibility bus, a private session bus, screenshots
 runtime_pkgs="$runtime_pkgs virt-manager python3-dogtail at-spi2-core xvfb

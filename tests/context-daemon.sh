@@ -118,7 +118,7 @@ ctx_nothing_left "... and its destroy leaves nothing" life "$rootfs"
 
 # a group of that name that some earlier run left with a process in it
 # (the daemon kills what it knows of at restart; this one it does not)
-stale=/sys/fs/cgroup/pids/$base/life.libvirt-vserver
+stale=$(ctx_cg_dir life pids)
 mkdir "$stale"
 sleep 100000 &
 straggler=$!

@@ -105,6 +105,10 @@ equals "its /sys/fs/cgroup is a cgroup2 tree (unified mode)" "cgroup2fs" \
     "$(inside /usr/bin/stat -f -c %T /sys/fs/cgroup)"
 equals "journald, logind, cron and sshd are active" "active active active active" \
     "$(inside /bin/systemctl is-active systemd-journald systemd-logind cron ssh | tr '\n' ' ' | sed 's/ $//')"
+# on a hashify volume an unchanged file is a link to its store object;
+# cron skips a crontab with more than one ("NUMBER OF HARD LINKS > 1")
+equals "cron's system crontab has one link (else cron skips it)" "1" \
+    "$(inside /usr/bin/stat -c %h /etc/crontab)"
 equals "the journal has no error of its boot" "" \
     "$(inside /bin/journalctl -b -p err --no-pager -q)"
 out=$(inside /usr/bin/systemd-run -q -p SetCredential=probe:given --wait -P \
@@ -112,6 +116,14 @@ out=$(inside /usr/bin/systemd-run -q -p SetCredential=probe:given --wait -P \
 # systemd mounts them in a helper's namespace, and they must propagate
 # to init's: the shim makes the context's mounts shared
 equals "a service's credentials reach it (\$CREDENTIALS_DIRECTORY)" given "$out"
+if [ -e "$(ctx_cg_dir tx memory)/memory.max" ]; then
+    # a pure cgroup2 host: the delegated group brings its controllers, and
+    # the guest's systemd limits its own services with them
+    out=$(inside /usr/bin/systemd-run -q -p MemoryMax=50M -p TasksMax=33 --wait -P \
+              /bin/sh -c 'g=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); cat $g/memory.max $g/pids.max')
+    equals "a service's MemoryMax= and TasksMax= reach the kernel inside" "52428800 33" \
+        "$(echo $out)"
+fi
 vol_uid=$(vsh dumpxml --inactive tx | sed -n "s/.*<uid start='0' target='\([0-9]*\)'.*/\1/p")
 equals "... on the id range the driver picked (root inside is $vol_uid on the host)" \
     "$vol_uid" "$(stat -c %u "/proc/$(ctx_initpid tx)")"

@@ -31,7 +31,7 @@ cache=$distro_cache
 
 inst_setup
 base=vserver-instance-$(basename "$inst_dir")
-unified=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+unified=$(cg_v2_root)
 
 distro_xml bw "$tree" > "$inst_dir/bw.xml"
 vsh define "$inst_dir/bw.xml" >/dev/null
@@ -74,9 +74,18 @@ cgdir=$unified/$base/bw.libvirt-vserver
 equals "on the host the context's cgroup2 group is delegated to its root" \
     "$shift_by:$shift_by" "$(stat -c %u:%g "$cgdir" 2>&1)"
 check "... and systemd made its slices there" -- test -d "$cgdir/system.slice"
-equals "... while its limits stay the host's (memory.limit_in_bytes, v1)" \
-    "$(( 512 * 1024 * 1024 ))" \
-    "$(cat "/sys/fs/cgroup/memory/$base/bw.libvirt-vserver/memory.limit_in_bytes" 2>&1)"
+equals "... while its limits stay the host's (the memory limit, read on the host)" \
+    "$(( 512 * 1024 * 1024 ))" "$(ctx_cg_value bw memory.limit_in_bytes)"
+if [ -e "$cgdir/memory.max" ]; then
+    # a pure cgroup2 host: the controllers come with the delegated group
+    ctrls=$(inside /bin/cat /sys/fs/cgroup/cgroup.controllers)
+    contains "inside, the group's cgroup2 root offers the memory controller" memory "$ctrls"
+    contains "... and pids" pids "$ctrls"
+    out=$(inside /bin/sh -c 'echo max > /sys/fs/cgroup/memory.max 2>/dev/null; echo $?')
+    ok $([ "$out" != 0 ]; echo $?) "root inside cannot raise its memory limit (memory.max of its group)"
+    equals "... which the host still owns" "0:0" "$(stat -c %u:%g "$cgdir/memory.max" 2>&1)"
+    echo "# controllers systemd enabled below its group: $(cat "$cgdir/cgroup.subtree_control")"
+fi
 out=$(inside /bin/sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth 2>/dev/null; echo $?')
 ok $([ "$out" != 0 ]; echo $?) "root inside cannot change what the host keeps of its group (cgroup.max.depth)"
 equals "... which the host still owns" "0:0" "$(stat -c %u:%g "$cgdir/cgroup.max.depth" 2>&1)"
@@ -163,6 +172,10 @@ tpl_ino=$(stat -L -c %i "$pool/bookworm/tree$libc" 2>&1)
 equals "v1 sees the template's libc.so.6 (one inode: one page cache)" "$tpl_ino" \
     "$(in_v v1 /usr/bin/stat -L -c %i "$libc")"
 equals "... and so does v2" "$tpl_ino" "$(in_v v2 /usr/bin/stat -L -c %i "$libc")"
+# an unchanged file of a guest volume is a link to its store object, and
+# cron skips a crontab with more than one ("NUMBER OF HARD LINKS > 1")
+equals "cron's system crontab and cron.d have one link each (else cron skips them)" "1 1" \
+    "$(in_v v1 /usr/bin/stat -c %h /etc/crontab /etc/cron.d/e2scrub_all | tr '\n' ' ' | sed 's/ $//')"
 equals "inside, the template's files belong to the context's root" "0:0" \
     "$(in_v v1 /usr/bin/stat -L -c %u:%g "$libc")"
 equals "on disk the template keeps the host's ids" "0:0" \

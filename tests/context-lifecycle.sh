@@ -140,7 +140,7 @@ if [ -n "$v2" ]; then
     contains "the cgroup2 group reports frozen 1" "frozen 1" "$(cat "$v2/cgroup.events")"
 else
     equals "the freezer cgroup is FROZEN" "FROZEN" \
-        "$(cat /sys/fs/cgroup/freezer/"$base"/cnt.libvirt-vserver/freezer.state)"
+        "$(ctx_cg_value cnt freezer.state)"
 fi
 pstate=$(awk '/^State:/ {print $2}' "/proc/$(ctx_initpid cnt)/status")
 echo "# paused init's State: $pstate"

@@ -150,8 +150,7 @@ missing=
 np=$(vB domid cnt)
 for d in $(ctx_cgroups cnt); do grep -qx "$np" "$d/cgroup.procs" || missing="$missing $d"; done
 equals "... init in each of B's cgroups for it" "" "$missing"
-mem=$(ctx_cgroups cnt | grep '/memory/')
-equals "... with its memory limit (read back)" 134217728 "$(cat "$mem/memory.limit_in_bytes" 2>/dev/null)"
+equals "... with its memory limit (read back)" 134217728 "$(ctx_cg_value cnt memory.limit_in_bytes)"
 check "the counter goes on on B" -- advances "$rootfs/count"
 check "... every number once, no restart" -- seq_ok "$rootfs/count"
 check "the TCP connection from the third namespace carries on: the server receives" -- advances "$rootfs/recv"

@@ -13,8 +13,10 @@ mkdir -p "$work"
 mkrootfs "$rootfs"
 base=vserver-instance-$(basename "$inst_dir")
 
-# cg CONTROLLER FILE: a cgroup v1 file of the context "res"
-cg() { cat "/sys/fs/cgroup/$1/$base/res.libvirt-vserver/$2" 2>&1; }
+# cg CONTROLLER FILE: what cgroup v1's FILE of the context "res" says, or
+# on a pure cgroup2 host the cgroup2 files that hold the same (lib.sh);
+# the weight files give their value alone ("default N" on cgroup2)
+cg() { ctx_cg_value res "$2" | sed 's/^default //'; }
 kib() { echo $(( $1 * 1024 )); }
 inactive() { vsh dumpxml --inactive res; }
 
@@ -43,8 +45,8 @@ equals "cpu.cfs_period_us is <period>" "100000" "$(cg cpu cpu.cfs_period_us)"
 equals "cpu.cfs_quota_us is <quota>" "50000" "$(cg cpu cpu.cfs_quota_us)"
 equals "pids.max is <vserver:pids max>" "40" "$(cg pids pids.max)"
 wfile=
-for f in blkio.weight blkio.bfq.weight; do
-    [ -e "/sys/fs/cgroup/blkio/$base/res.libvirt-vserver/$f" ] && { wfile=$f; break; }
+for f in blkio.weight blkio.bfq.weight io.weight io.bfq.weight; do
+    [ -e "$(ctx_cg_dir res blkio)/$f" ] && { wfile=$f; break; }
 done
 if [ -n "$wfile" ]; then
     equals "$wfile is <blkiotune><weight>" "300" "$(cg blkio "$wfile")"
@@ -112,7 +114,7 @@ ct=$(printf '%s\n' "$cs" | awk '$1 == "cpu_time" {print $2}')
 awk -v t="${ct:-0}" 'BEGIN { exit !(t > 0) }'
 ok $? "cpu-stats --total: cpu_time is counted (${ct:-none} s)"
 contains "cpu-stats --total: user and system time" "system_time" "$cs"
-if [ -e "/sys/fs/cgroup/cpuacct/$base/res.libvirt-vserver/cpuacct.usage_percpu" ]; then
+if [ -e "$(ctx_cg_dir res cpuacct)/cpuacct.usage_percpu" ]; then
     pc=$(vsh cpu-stats res --start 0 --count 1 2>&1)
     contains "cpu-stats --start 0: the first host CPU's time" "CPU0:" "$pc"
 else

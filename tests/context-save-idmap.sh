@@ -403,18 +403,23 @@ mlink_before=$(mv_link im); mroute_before=$(mv_route im)
 contains "before the save: eth0 has the MAC of the definition ($mlink_before)" "link/ether $mvmac" "$mlink_before"
 contains "before the save: ... and is a bridge-mode macvlan" "macvlan mode bridge" "$mlink_before"
 contains "before the save: the route through the gateway ($mroute_before)" "via 10.78.2.1" "$mroute_before"
+# mv_save_restore DOM: virsh save of DOM and restore of its image (the
+# counter's value in between in $at, for mv_case)
+mv_save_restore() {
+    o=$(vsh save "$1" "$img" 2>&1)
+    ok $? "virsh save of it"
+    [ -n "$o" ] && printf "%s\n" "$o" | head -5 | sed "s/^/# /"
+    at=$(counter_value "$out/count")
+    o=$(vsh restore "$img" 2>&1)
+    ok $? "virsh restore of it"
+    [ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log "$1"; }
+}
 # what stock CRIU 4.1.1 failed on: its request for eth0 went to the host's
 # device of that index
 idx=${mlink_before%%:*}
 check "before the save: a device of the test's namespace has eth0's ifindex ($idx) too" -- \
     sh -c "ip -o link | grep -q '^$idx: '"
-o=$(vsh save im "$img" 2>&1)
-ok $? "virsh save of it"
-[ -n "$o" ] && printf "%s\n" "$o" | head -5 | sed "s/^/# /"
-at=$(counter_value "$out/count")
-o=$(vsh restore "$img" 2>&1)
-ok $? "virsh restore of it"
-[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log im; }
+mv_save_restore im
 mv_case "restored" im
 probe
 contains "restored: the uid map inside maps 0 to 100000" "100000" "$(res uidmap)"
@@ -440,13 +445,7 @@ check "start a context without <idmap> with a macvlan on vsimv0" -- vsh create "
 wait_until 10 test -s "$out/count"
 check "before the save: the guest answers ping" -- wait_until 10 mv_pings
 mlink_before=$(mv_link nm); mroute_before=$(mv_route nm)
-o=$(vsh save nm "$img" 2>&1)
-ok $? "virsh save of it"
-[ -n "$o" ] && printf "%s\n" "$o" | head -5 | sed "s/^/# /"
-at=$(counter_value "$out/count")
-o=$(vsh restore "$img" 2>&1)
-ok $? "virsh restore of it"
-[ -n "$o" ] && { printf "%s\n" "$o" | head -5 | sed "s/^/# /"; restore_log nm; }
+mv_save_restore nm
 mv_case "without <idmap>, restored" nm
 check "destroy it" -- vsh destroy nm
 ctx_nothing_left "... nothing left of it" nm "$work"

@@ -138,7 +138,7 @@ check "the TCP connection carries on: the server still receives" -- \
 check "... every number once, in order, from 1 (no reconnect)" -- seq_ok "$rootfs/recv"
 equals "... over the same established connection (both ends restored)" 2 "$(estab "$np")"
 ctx_enter cnt 'echo hello-after-restore | nc 127.0.0.1 7001' >/dev/null 2>&1
-wait_until 5 grep -q hello-after-restore "$rootfs/recv2"
+wait_until 20 grep -q hello-after-restore "$rootfs/recv2"
 check "the listener restored accepts a new connection" -- \
     grep -qx hello-after-restore "$rootfs/recv2"
 missing=
@@ -146,9 +146,8 @@ for d in $(ctx_cgroups cnt); do
     grep -qx "$np" "$d/cgroup.procs" || missing="$missing $d"
 done
 equals "the restored init is in each of the context's cgroups" "" "$missing"
-mem=$(ctx_cgroups cnt | grep '/memory/')
 equals "... with its memory limit (read back from the cgroup)" 134217728 \
-    "$(cat "$mem/memory.limit_in_bytes" 2>/dev/null || cat "$mem/memory.max" 2>/dev/null)"
+    "$(ctx_cg_value cnt memory.limit_in_bytes)"
 equals "the shim is init's parent again" "libvirt_vserver" \
     "$(ps -o comm= -p "$(ps -o ppid= -p "${np:-0}" | tr -d ' ')" 2>/dev/null | cut -c1-15)"
 

@@ -185,12 +185,89 @@ ctx_shims() {
     pgrep -f "libvirt_vserver_shim --config $inst_dir/run/libvirt/vserver/${1:+$1\\.shim }" | sort -n
 }
 
+# cg_roots: the roots of the host's cgroup hierarchies: /sys/fs/cgroup
+# itself on a pure cgroup2 host, else each hierarchy mounted below it (the
+# v1 controllers' and the cgroup2 one)
+cg_roots() {
+    local d
+    if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+        echo /sys/fs/cgroup
+        return
+    fi
+    for d in /sys/fs/cgroup/*/; do
+        echo "${d%/}"
+    done
+}
+
+# cg_v2_root: the host's cgroup2 hierarchy (on a hybrid host the one
+# without controllers), empty when there is none
+cg_v2_root() {
+    awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
+}
+
 # ctx_cgroups [NAME]: this instance's cgroup dirs (of one context), in
 # every hierarchy
 ctx_cgroups() {
     local base=vserver-instance-$(basename "$inst_dir")
-    find /sys/fs/cgroup/*/"$base" -mindepth 1 -type d \
+    find $(cg_roots | sed "s|\$|/$base|") -mindepth 1 -type d \
         -name "${1:-*}.libvirt-vserver" 2>/dev/null | sort
+}
+
+# ctx_cg_dir NAME CONTROLLER: the group of context NAME in the hierarchy
+# that serves CONTROLLER: its v1 hierarchy where the host has one, else
+# the cgroup2 one (a pure v2 host)
+ctx_cg_dir() {
+    local base=vserver-instance-$(basename "$inst_dir")
+    if [ -d "/sys/fs/cgroup/$2/$base" ]; then
+        echo "/sys/fs/cgroup/$2/$base/$1.libvirt-vserver"
+    else
+        echo "$(cg_v2_root)/$base/$1.libvirt-vserver"
+    fi
+}
+
+# ctx_cg_value NAME FILE: a limit or state of context NAME as cgroup v1's
+# FILE states it, read from that file where the host's v1 hierarchy has
+# it, else from the cgroup2 files that hold the same (a pure v2 host):
+# memory.max/high for the byte limits (v1's figure for "max"), memory.max
+# plus memory.swap.max for memory+swap, cpu.weight for the shares, the
+# halves of cpu.max ("max" is v1's -1), cgroup.events' "frozen" for the
+# freezer's state
+ctx_cg_value() {
+    local d f=$2 v m s unlimited=9223372036854771712
+    d=$(ctx_cg_dir "$1" "${f%%.*}")
+    if [ -e "$d/$f" ] || [ "${d#/sys/fs/cgroup/${f%%.*}/}" != "$d" ]; then
+        cat "$d/$f" 2>&1
+        return
+    fi
+    v2max() {
+        v=$(cat "$d/$1" 2>&1) || { echo "$v"; return; }
+        [ "$v" = max ] && v=$unlimited
+        echo "$v"
+    }
+    case "$f" in
+    memory.limit_in_bytes) v2max memory.max ;;
+    memory.soft_limit_in_bytes) v2max memory.high ;;
+    memory.memsw.limit_in_bytes)
+        m=$(v2max memory.max) s=$(v2max memory.swap.max)
+        if [ "$m" = $unlimited ] || [ "$s" = $unlimited ]; then
+            echo $unlimited
+        else
+            echo $((m + s))
+        fi ;;
+    cpu.shares) cat "$d/cpu.weight" 2>&1 ;;
+    cpu.cfs_quota_us)
+        v=$(cut -d' ' -f1 "$d/cpu.max" 2>&1)
+        [ "$v" = max ] && v=-1
+        echo "$v" ;;
+    cpu.cfs_period_us) cut -d' ' -f2 "$d/cpu.max" 2>&1 ;;
+    freezer.state)
+        if grep -qx 'frozen 1' "$d/cgroup.events" 2>/dev/null; then
+            echo FROZEN
+        else
+            echo THAWED
+        fi ;;
+    *) cat "$d/$f" 2>&1 ;;
+    esac
 }
 
 # ctx_runfiles [NAME]: files of this instance's run dir (of one context)
@@ -235,7 +312,7 @@ inst_contexts_cleanup() {
         kill -KILL "$pid" 2>/dev/null
     done
     base=vserver-instance-$(basename "$inst_dir")
-    for part in /sys/fs/cgroup/*/"$base"; do
+    for part in $(cg_roots | sed "s|\$|/$base|"); do
         [ -d "$part" ] || continue
         for _ in 1 2 3 4 5 6 7 8 9 10; do
             for pid in $(cat $(find "$part" -name cgroup.procs) 2>/dev/null); do

@@ -107,6 +107,13 @@ typedef struct _vserverShimChildError {
     char msg[512];
 } vserverShimChildError;
 
+/* vserver_shim_cgroup.c: before init starts again in the same groups,
+ * remove the cgroup2 groups the previous one made below them and disable
+ * the controllers it enabled there (waits, bounded, for their processes
+ * to be counted out).  0, or -1 with @err filled. */
+int vserverShimCgroupReset(const vserverShimConfig *conf,
+                           vserverShimChildError *err);
+
 /* vserver_shim_container.c: clone the context and run init in it.
  * Returns the init's host pid, or -1 with @err filled. */
 pid_t vserverShimContainerStart(const vserverShimConfig *conf,

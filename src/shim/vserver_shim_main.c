@@ -594,7 +594,10 @@ handleInitExit(shimState *st, int status)
         /* the old host ends would otherwise linger until the kernel has
          * torn the old namespace down */
         vserverShimContainerNetDown(&st->conf);
-        pid = vserverShimContainerStart(&st->conf, st->ptyPath, &err);
+        if (vserverShimCgroupReset(&st->conf, &err) < 0)
+            pid = -1;
+        else
+            pid = vserverShimContainerStart(&st->conf, st->ptyPath, &err);
         if (pid > 0) {
             st->initPid = pid;
             logMsg("context restarted, init pid %d", (int)pid);

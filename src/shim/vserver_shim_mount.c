@@ -668,26 +668,19 @@ idmapLower(const vserverShimConfig *conf, vserverShimChildError *err)
 }
 
 
-int
-vserverShimOverlayPrepare(const vserverShimConfig *conf,
-                          vserverShimChildError *err)
+/* A detached overlay of @lower (a path) with the context's upper and
+ * work directories. */
+static int
+overlayCreate(const vserverShimConfig *conf,
+              const char *lower,
+              vserverShimChildError *err)
 {
-    char lowerPath[FDPATH_MAX];
-    const char *lower = conf->rootLower;
-    int lowerfd = -1;
     int fsfd;
     int mntfd;
 
-    if (conf->userns) {
-        if ((lowerfd = idmapLower(conf, err)) < 0)
-            return -1;
-        lower = fdPath(lowerPath, lowerfd);
-    }
-    if ((fsfd = fsopen("overlay", FSOPEN_CLOEXEC)) < 0) {
-        closeKeepErrno(lowerfd);
+    if ((fsfd = fsopen("overlay", FSOPEN_CLOEXEC)) < 0)
         return vserverShimError(err, errno, "cannot use overlayfs for the "
                                 "root (is the overlay module there?)");
-    }
     if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", conf->rootUpper, 0) < 0 ||
         fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", conf->rootWork, 0) < 0 ||
@@ -696,14 +689,70 @@ vserverShimOverlayPrepare(const vserverShimConfig *conf,
                          "(lower '%s', upper '%s')", conf->rootLower,
                          conf->rootUpper);
         close(fsfd);
-        closeKeepErrno(lowerfd);
         return -1;
     }
     mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
     closeKeepErrno(fsfd);
-    closeKeepErrno(lowerfd);
     if (mntfd < 0)
         return vserverShimError(err, errno, "cannot mount the overlay root");
+    return mntfd;
+}
+
+
+/* The context's root: an overlay of its template and its own layer, as a
+ * detached mount.  With a user namespace the template is the idmapped
+ * mount of idmapLower().  Linux before 6.x takes no detached mount as an
+ * overlay layer (overlayfs: "failed to clone lowerpath"; Debian 12's 6.1
+ * says so), so that mount is attached over the template's own path in a
+ * mount namespace made for the moment, private so that nothing reaches
+ * the shim's, the overlay made from that path, and the namespace left
+ * again: the attachment goes with it, while the overlay keeps its own
+ * private clone of each layer. */
+int
+vserverShimOverlayPrepare(const vserverShimConfig *conf,
+                          vserverShimChildError *err)
+{
+    int lowerfd;
+    int mntns = -1;
+    int cwd = -1;
+    int mntfd = -1;
+    bool moved = false;
+
+    if (!conf->userns)
+        return overlayCreate(conf, conf->rootLower, err);
+    if ((lowerfd = idmapLower(conf, err)) < 0)
+        return -1;
+    if ((mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+        (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        vserverShimError(err, errno, "cannot open the shim's mount namespace");
+        goto cleanup;
+    }
+    if (unshare(CLONE_NEWNS) < 0) {
+        vserverShimError(err, errno, "cannot make a mount namespace to "
+                         "prepare the overlay root in");
+        goto cleanup;
+    }
+    moved = true;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        vserverShimError(err, errno, "cannot make the overlay's mount "
+                         "namespace private");
+        goto cleanup;
+    }
+    if (move_mount(lowerfd, "", AT_FDCWD, conf->rootLower,
+                   MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        vserverShimError(err, errno, "cannot attach the idmapped template "
+                         "on '%s'", conf->rootLower);
+        goto cleanup;
+    }
+    mntfd = overlayCreate(conf, conf->rootLower, err);
+
+ cleanup:
+    /* the shim cannot go on in the namespace of the moment */
+    if (moved && (setns(mntns, CLONE_NEWNS) < 0 || fchdir(cwd) < 0))
+        abort();
+    closeKeepErrno(mntns);
+    closeKeepErrno(cwd);
+    closeKeepErrno(lowerfd);
     return mntfd;
 }
 
